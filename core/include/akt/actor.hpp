@@ -1,0 +1,36 @@
+// akt/actor.hpp — what a user implements. One instance handles one message at
+// a time, so its state needs no lock.
+//
+//   struct counter : akt::actor {
+//     int n = 0;
+//     void receive(akt::context& ctx) override {
+//       if (ctx.message<Increment>()) ++n;
+//       else if (ctx.message<GetCount>()) ctx.reply(Count{n});
+//     }
+//   };
+//
+// Lifecycle: pre_start (once, before any message; an error or exception
+// there makes the spawn fail and nothing stays behind), receive (per
+// message), post_stop (once, after every child has stopped). An exception
+// escaping receive is caught by the dispatcher and counted as an error of
+// this actor; the actor carries on with the next message.
+#pragma once
+
+#include <akt/error.hpp>
+
+namespace akt {
+
+class context;
+
+class actor {
+ public:
+  virtual ~actor() = default;
+  virtual status pre_start(context& ctx) {
+    (void)ctx;
+    return {};
+  }
+  virtual void receive(context& ctx) = 0;
+  virtual void post_stop(context& ctx) { (void)ctx; }
+};
+
+}  // namespace akt

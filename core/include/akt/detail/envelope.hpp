@@ -1,0 +1,99 @@
+// akt/detail/envelope.hpp — the unit that travels through mailboxes.
+//
+// An envelope is allocated once per message by the sender and freed by the
+// receiver after handling; it carries the message value inline (no second
+// allocation, no serialization for local delivery), the sender, and where a
+// reply goes for asks. It is also the node of the intrusive MPSC mailbox queue.
+//
+// Thread safety: an envelope has one owner at a time; ownership moves with the
+// envelope_ptr (sender -> mailbox -> receiving actor).
+#pragma once
+
+#include <akt/detail/ref_ptr.hpp>
+#include <akt/detail/type_id.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace akt::detail {
+
+class actor_ref;
+class reply_sink;
+
+// Node of an intrusive multi-producer single-consumer queue.
+struct mpsc_node {
+  std::atomic<mpsc_node*> next{nullptr};
+};
+
+enum class envelope_kind : std::uint8_t {
+  user,              // a message for receive()
+  stop,              // begin stopping the actor (children first)
+  children_stopped,  // the last child of a stopping actor has terminated
+  continuation,      // the outcome of a non-blocking request, run in the asker
+};
+
+// Small fixed-size blocks for envelopes, cached per thread (see envelope_pool.cpp).
+void* allocate_envelope(std::size_t size);
+void free_envelope(void* p, std::size_t size) noexcept;
+
+struct envelope : mpsc_node {
+  type_id type = nullptr;  // of the value; nullptr for system kinds
+  envelope_kind kind = envelope_kind::user;
+  ref_ptr<actor_ref> sender;     // null when sent from outside any actor
+  ref_ptr<reply_sink> reply_to;  // set for asks and requests
+
+  envelope() = default;
+  envelope(const envelope&) = delete;
+  envelope& operator=(const envelope&) = delete;
+  virtual ~envelope() = default;
+  virtual std::string type_name() const = 0;
+
+  static void* operator new(std::size_t size) { return allocate_envelope(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { free_envelope(p, size); }
+};
+
+template <class T>
+struct typed_envelope final : envelope {
+  T value;
+
+  template <class U>
+  explicit typed_envelope(U&& v) : value(std::forward<U>(v)) {
+    type = type_id_of<T>();
+  }
+  std::string type_name() const override { return type_name_of(value); }
+};
+
+struct envelope_deleter {
+  void operator()(envelope* e) const noexcept { delete e; }
+};
+using envelope_ptr = std::unique_ptr<envelope, envelope_deleter>;
+
+template <class T>
+envelope_ptr make_envelope(T&& value) {
+  using V = std::remove_cvref_t<T>;
+  static_assert(!std::is_pointer_v<V>, "send values, not raw pointers");
+  static_assert(std::is_move_constructible_v<V>, "a message must be movable");
+  return envelope_ptr(new typed_envelope<V>(std::forward<T>(value)));
+}
+
+template <class T>
+T* payload_as(envelope* e) noexcept {
+  if (e == nullptr || e->type != type_id_of<T>()) return nullptr;
+  return &static_cast<typed_envelope<std::remove_cvref_t<T>>*>(e)->value;
+}
+
+// Where the reply to an ask or request goes.
+class reply_sink : public ref_counted {
+ public:
+  // Takes the reply if the asker is still waiting for it. Returns false when
+  // it no longer is (it timed out, or was answered already); `reply` is then
+  // left with the caller, who dead-letters it.
+  virtual bool complete(envelope_ptr& reply) = 0;
+};
+
+}  // namespace akt::detail

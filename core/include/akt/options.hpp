@@ -1,0 +1,49 @@
+// akt/options.hpp — option structs for systems, spawns and mailboxes. Plain
+// structs with documented defaults; fill them with designated initializers:
+//
+//   akt::spawn_options{.name = "orders", .mailbox = {.capacity = 10'000}}
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace akt {
+
+class logger;
+
+// What a tell to a full bounded mailbox does.
+enum class overflow_policy : std::uint8_t {
+  fail,                  // tell returns errc::mailbox_full; the message stays with nobody
+  drop_to_dead_letters,  // tell succeeds; the message is counted as a dead letter
+};
+
+struct mailbox_options {
+  // 0 = unbounded (the default): tell never fails for lack of room. A bound
+  // protects a slow actor from fast producers; the count is exact.
+  std::size_t capacity = 0;
+  overflow_policy overflow = overflow_policy::fail;
+};
+
+struct spawn_options {
+  // Empty = anonymous: the actor gets the name "$<n>" and cannot be looked up.
+  // Otherwise 1..255 of [A-Za-z0-9_.-], unique among its siblings (for
+  // top-level actors: in the system).
+  std::string name;
+  mailbox_options mailbox{};
+};
+
+struct system_options {
+  // Worker threads of the dispatcher; 0 = one per hardware thread.
+  std::size_t workers = 0;
+  // Messages an actor handles per turn before the worker moves on (fairness).
+  std::uint32_t throughput = 64;
+  // How long stop() waits for every actor to finish before giving up.
+  std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
+  // Where the runtime logs; null = make_stderr_logger(log_level::info).
+  std::shared_ptr<akt::logger> logger;
+};
+
+}  // namespace akt

@@ -1,0 +1,139 @@
+// akt/pid.hpp — the process id: the handle through which everything is done
+// to an actor (tell, ask, stop, inspect).
+//
+//   auto pid = system->spawn<Counter>("counter").value();
+//   pid.tell(Increment{});                              // never blocks, never throws
+//   auto r = pid.ask<Count>(GetCount{}, 500ms);         // blocks up to 500 ms
+//   pid.stop();
+//
+// A pid is one pointer: cheap to copy, hashable, comparable. It stays valid
+// after its actor stopped; tell then returns errc::dead_actor.
+//
+// Thread safety: every member may be called from any thread, concurrently.
+#pragma once
+
+#include <akt/detail/envelope.hpp>
+#include <akt/detail/ref_ptr.hpp>
+#include <akt/error.hpp>
+#include <akt/message.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace akt {
+
+// A snapshot of an actor's counters (each read relaxed; not one atomic cut).
+struct actor_metrics {
+  std::uint64_t mailbox_size = 0;  // messages waiting
+  std::uint64_t received = 0;      // messages taken from the mailbox into receive
+  std::uint64_t processed = 0;     // messages whose receive returned normally
+  std::uint64_t errors = 0;        // messages whose receive failed (threw)
+  std::uint64_t restarts = 0;      // restarts of the actor
+};
+
+namespace detail {
+
+// What a pid points at. Local actors implement it (actor_cell); remote
+// references will too, which keeps pid location-transparent.
+class actor_ref : public ref_counted {
+ public:
+  // Enqueues; never blocks on the default mailbox and never throws.
+  virtual status deliver(envelope_ptr e) noexcept = 0;
+  virtual status request_stop() noexcept = 0;
+  virtual status wait_stopped(std::chrono::nanoseconds timeout) const = 0;
+  virtual bool is_running() const noexcept = 0;
+  virtual std::string name() const = 0;
+  virtual std::string path() const = 0;
+  virtual ref_ptr<actor_ref> parent() const = 0;
+  virtual std::vector<ref_ptr<actor_ref>> children() const = 0;
+  virtual actor_metrics metrics() const noexcept = 0;
+};
+
+// The actor whose handler runs on this thread right now (null elsewhere):
+// a tell made from inside an actor carries it as the sender.
+actor_ref* current_actor() noexcept;
+
+result<message> blocking_ask(actor_ref& target, envelope_ptr request,
+                             std::chrono::nanoseconds timeout);
+error null_pid_error();
+
+}  // namespace detail
+
+class pid {
+ public:
+  pid() noexcept = default;
+  explicit pid(detail::ref_ptr<detail::actor_ref> ref) noexcept : ref_(std::move(ref)) {}
+
+  // Sends a message. From inside an actor the sender is that actor, so the
+  // receiver can reply. Errors: dead_actor, mailbox_full.
+  template <class T>
+  status tell(T&& msg) const {
+    if (!ref_) return detail::null_pid_error();
+    auto e = detail::make_envelope(std::forward<T>(msg));
+    if (auto* cur = detail::current_actor()) e->sender = detail::ref_ptr<detail::actor_ref>::share(cur);
+    return ref_->deliver(std::move(e));
+  }
+
+  // Sends and blocks the caller until the reply or the timeout
+  // (errc::request_timeout). Safe from inside an actor too: the worker keeps
+  // running other actors while it waits, so the pool cannot deadlock; prefer
+  // context::request there, which does not block at all.
+  template <class T>
+  [[nodiscard]] result<message> ask(T&& msg, std::chrono::nanoseconds timeout) const {
+    if (!ref_) return detail::null_pid_error();
+    auto e = detail::make_envelope(std::forward<T>(msg));
+    if (auto* cur = detail::current_actor()) e->sender = detail::ref_ptr<detail::actor_ref>::share(cur);
+    return detail::blocking_ask(*ref_, std::move(e), timeout);
+  }
+
+  // As above, expecting a reply of type R (errc::unexpected_reply otherwise).
+  template <class R, class T>
+  [[nodiscard]] result<R> ask(T&& msg, std::chrono::nanoseconds timeout) const {
+    auto r = ask(std::forward<T>(msg), timeout);
+    if (!r) return std::move(r).error();
+    if (R* v = r->template get<R>()) return std::move(*v);
+    return error(errc::unexpected_reply, "expected a reply of type " +
+                                             detail::demangle(typeid(R).name()) + ", got " +
+                                             r->type_name());
+  }
+
+  // Asks the actor to stop: it finishes the message in hand, stops its
+  // children, runs post_stop. Messages still queued go to dead letters.
+  // Does not wait; see wait_stopped. Errors: dead_actor if already stopped.
+  status stop() const { return ref_ ? ref_->request_stop() : status(detail::null_pid_error()); }
+  // Blocks until the actor has fully stopped, or the timeout.
+  [[nodiscard]] status wait_stopped(std::chrono::nanoseconds timeout) const {
+    return ref_ ? ref_->wait_stopped(timeout) : status(detail::null_pid_error());
+  }
+
+  bool is_running() const noexcept { return ref_ && ref_->is_running(); }
+  // The actor's name; "$<n>" for anonymous actors.
+  std::string name() const { return ref_ ? ref_->name() : std::string(); }
+  // akt://<system>/<parent names...>/<name>
+  std::string path() const { return ref_ ? ref_->path() : std::string("akt://<null>"); }
+  // The parent; a null pid for top-level actors.
+  pid parent() const { return ref_ ? pid(ref_->parent()) : pid(); }
+  std::vector<pid> children() const;
+  actor_metrics metrics() const noexcept { return ref_ ? ref_->metrics() : actor_metrics{}; }
+
+  bool is_null() const noexcept { return !ref_; }
+  explicit operator bool() const noexcept { return static_cast<bool>(ref_); }
+  friend bool operator==(const pid& a, const pid& b) noexcept { return a.ref_ == b.ref_; }
+
+  const detail::ref_ptr<detail::actor_ref>& ref() const noexcept { return ref_; }
+
+ private:
+  detail::ref_ptr<detail::actor_ref> ref_;
+};
+
+}  // namespace akt
+
+template <>
+struct std::hash<akt::pid> {
+  std::size_t operator()(const akt::pid& p) const noexcept {
+    return std::hash<const void*>()(p.ref().get());
+  }
+};
