@@ -14,6 +14,7 @@
 // for them; it returns errc::invalid_argument there).
 #pragma once
 
+#include <akt/detail/ref_ptr.hpp>
 #include <akt/error.hpp>
 #include <akt/logger.hpp>
 #include <akt/options.hpp>
@@ -70,8 +71,8 @@ class actor_system : public spawner<actor_system> {
   detail::system_core& core() const noexcept { return *core_; }
 
  private:
-  explicit actor_system(std::unique_ptr<detail::system_core> core);
-  std::unique_ptr<detail::system_core> core_;
+  explicit actor_system(detail::ref_ptr<detail::system_core> core);
+  detail::ref_ptr<detail::system_core> core_;
 };
 
 }  // namespace akt

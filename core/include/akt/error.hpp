@@ -34,6 +34,7 @@ enum class errc : std::uint16_t {
   invalid_argument = 12, // a bad option or argument
   shutdown_timeout = 13, // stopping did not finish within its deadline
   no_message = 14,       // a message operation outside of receive
+  timeout = 15,          // a wait (other than an ask) ran out of time
 };
 
 // The code's name, e.g. "dead_actor".
@@ -59,7 +60,7 @@ template <class T>
 class [[nodiscard]] result {
  public:
   result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  result(error e) : v_(std::in_place_index<1>, std::move(e)) {}       // NOLINT
+  result(akt::error e) : v_(std::in_place_index<1>, std::move(e)) {}       // NOLINT
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -90,7 +91,7 @@ template <>
 class result<void> {
  public:
   result() = default;
-  result(error e) : e_(std::move(e)) {}  // NOLINT: implicit by design
+  result(akt::error e) : e_(std::move(e)) {}  // NOLINT: implicit by design
 
   bool has_value() const noexcept { return !e_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }

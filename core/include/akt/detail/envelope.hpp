@@ -11,6 +11,7 @@
 
 #include <akt/detail/ref_ptr.hpp>
 #include <akt/detail/type_id.hpp>
+#include <akt/error.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -50,7 +51,7 @@ struct envelope : mpsc_node {
   envelope() = default;
   envelope(const envelope&) = delete;
   envelope& operator=(const envelope&) = delete;
-  virtual ~envelope() = default;
+  virtual ~envelope();  // out of line: actor_ref is complete only there
   virtual std::string type_name() const = 0;
 
   static void* operator new(std::size_t size) { return allocate_envelope(size); }
@@ -94,6 +95,9 @@ class reply_sink : public ref_counted {
   // it no longer is (it timed out, or was answered already); `reply` is then
   // left with the caller, who dead-letters it.
   virtual bool complete(envelope_ptr& reply) = 0;
+  // Ends the wait with an error (the request was dead-lettered, the system
+  // stopped). No-op when the asker is no longer waiting.
+  virtual void fail(error e) noexcept = 0;
 };
 
 }  // namespace akt::detail

@@ -1,0 +1,379 @@
+#include "actor/actor_cell.hpp"
+
+#include <exception>
+#include <mutex>
+
+#include "ask/ask.hpp"
+#include "system/system_core.hpp"
+
+namespace akt::detail {
+
+namespace {
+
+thread_local actor_cell* tls_current = nullptr;  // NOLINT
+
+// Makes `cell` the current actor of this thread for a scope (handlers nest
+// when a spawn runs a child's pre_start, or a blocked ask helps).
+class current_scope {
+ public:
+  explicit current_scope(actor_cell* cell) noexcept : prev_(tls_current) { tls_current = cell; }
+  ~current_scope() { tls_current = prev_; }
+  current_scope(const current_scope&) = delete;
+  current_scope& operator=(const current_scope&) = delete;
+
+ private:
+  actor_cell* prev_;
+};
+
+struct runtime_envelope final : envelope {
+  explicit runtime_envelope(envelope_kind k) { kind = k; }
+  std::string type_name() const override { return "<runtime>"; }
+};
+
+std::string describe_exception(std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(std::move(ep));
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+}  // namespace
+
+actor_ref* current_actor() noexcept { return tls_current; }
+actor_cell* current_cell() noexcept { return tls_current; }
+
+actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name, std::uint64_t id,
+                       mailbox_options mailbox, std::unique_ptr<actor> instance)
+    : system_(system),
+      parent_(ref_ptr<actor_cell>::share(parent)),
+      instance_(std::move(instance)),
+      name_(std::move(name)),
+      id_(id),
+      capacity_(static_cast<std::uint32_t>(mailbox.capacity)),
+      overflow_(mailbox.overflow) {}
+
+actor_cell::~actor_cell() {
+  while (mpsc_node* n = mailbox_.pop()) delete static_cast<envelope*>(n);
+  if (is_guardian()) system_.release();  // the guardian's reference to its system (see system_core)
+}
+
+// ---------------------------------------------------------------- enqueue
+
+status actor_cell::deliver(envelope_ptr e) noexcept {
+  if (stop_requested_.load(std::memory_order_acquire)) {
+    reject(std::move(e), "stopped");
+    return error(errc::dead_actor, "actor " + path() + " is stopped");
+  }
+  if (capacity_ != 0) {
+    std::int64_t q = queued_.load(std::memory_order_relaxed);
+    do {
+      if (q >= capacity_) {
+        if (overflow_ == overflow_policy::drop_to_dead_letters) {
+          system_.dead_letter(std::move(e), error(errc::mailbox_full, "mailbox of " + path() + " is full"));
+          return {};
+        }
+        return error(errc::mailbox_full,
+                     "mailbox of " + path() + " is full (capacity " + std::to_string(capacity_) + ")");
+      }
+    } while (!queued_.compare_exchange_weak(q, q + 1, std::memory_order_acq_rel, std::memory_order_relaxed));
+  }
+  enqueue(std::move(e));
+  return {};
+}
+
+void actor_cell::post(envelope_ptr e) noexcept {
+  if (state() == cell_state::terminated) {
+    system_.dead_letter(std::move(e), error(errc::dead_actor, "actor " + path() + " has stopped"));
+    return;
+  }
+  enqueue(std::move(e));
+}
+
+std::int64_t actor_cell::enqueue(envelope_ptr e) noexcept {
+  const std::int64_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
+  mailbox_.push(e.release());
+  if (before == 0) schedule();
+  return before;
+}
+
+void actor_cell::schedule() noexcept {
+  add_ref();  // held while scheduled; dropped when a turn leaves the actor idle
+  system_.dispatcher().schedule(this);
+}
+
+void actor_cell::reject(envelope_ptr e, std::string_view why) noexcept {
+  e->reply_to.reset();  // the caller gets the error directly
+  system_.dead_letter(std::move(e), error(errc::dead_actor, std::string(why)));
+}
+
+// ---------------------------------------------------------------- turns
+
+bool actor_cell::run(std::uint32_t budget) noexcept {
+  current_scope scope(this);
+  std::uint32_t taken = 0;
+  while (taken < budget) {
+    mpsc_node* node = mailbox_.pop();
+    if (node == nullptr) break;
+    ++taken;
+    in_hand_.store(taken, std::memory_order_relaxed);
+    envelope_ptr e(static_cast<envelope*>(node));
+    if (capacity_ != 0 && e->kind == envelope_kind::user) queued_.fetch_sub(1, std::memory_order_acq_rel);
+    handle(std::move(e));
+  }
+  in_hand_.store(0, std::memory_order_relaxed);
+  const std::int64_t left = pending_.fetch_sub(taken, std::memory_order_acq_rel) - taken;
+  if (left > 0) return true;
+  release();  // idle: drop the schedule reference (may destroy this cell)
+  return false;
+}
+
+void actor_cell::handle(envelope_ptr e) noexcept {
+  switch (e->kind) {
+    case envelope_kind::user:
+      handle_user(e);
+      return;
+    case envelope_kind::stop:
+      begin_stop();
+      return;
+    case envelope_kind::children_stopped: {
+      bool done;
+      {
+        std::lock_guard g(children_lock_);
+        done = child_count_ == 0;
+      }
+      if (done && state() == cell_state::stopping) terminate();
+      return;
+    }
+    case envelope_kind::continuation: {
+      if (state() != cell_state::running || stop_requested_.load(std::memory_order_relaxed)) {
+        system_.dead_letter(std::move(e), error(errc::dead_actor, "the asker " + path() + " is stopping"));
+        return;
+      }
+      auto& c = static_cast<continuation_envelope&>(*e);
+      context ctx(this, nullptr);
+      try {
+        c.handler(ctx, std::move(c.outcome));
+      } catch (...) {
+        errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        system_.log().error("actor " + path() + " failed in a request's reply handler: " +
+                            describe_exception(std::current_exception()));
+      }
+      return;
+    }
+  }
+}
+
+void actor_cell::handle_user(envelope_ptr& e) noexcept {
+  if (state() != cell_state::running || stop_requested_.load(std::memory_order_relaxed)) {
+    system_.dead_letter(std::move(e), error(errc::dead_actor, "actor " + path() + " is stopping"));
+    return;
+  }
+  received_.store(received_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  context ctx(this, &e);
+  try {
+    instance_->receive(ctx);
+    processed_.store(processed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  } catch (...) {
+    errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    const std::string type = e ? e->type_name() : std::string("a forwarded message");
+    system_.log().error("actor " + path() + " failed on " + type + ": " +
+                        describe_exception(std::current_exception()));
+    if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"));
+  }
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+status actor_cell::start() {
+  status outcome;
+  {
+    current_scope scope(this);
+    context ctx(this, nullptr);
+    try {
+      outcome = instance_->pre_start(ctx);
+    } catch (...) {
+      outcome = error(errc::pre_start_failed, "it threw " + describe_exception(std::current_exception()));
+    }
+  }
+  if (outcome) {
+    started_ok_ = true;
+    state_.store(cell_state::running, std::memory_order_release);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) - 1 > 0) schedule();
+    return {};
+  }
+
+  error failure(errc::pre_start_failed, "pre_start of " + path() + " failed: " + outcome.error().message());
+  stop_requested_.store(true, std::memory_order_release);
+  bool has_children;
+  {
+    std::lock_guard g(children_lock_);
+    has_children = child_count_ > 0;
+    if (!has_children) state_.store(cell_state::stopping, std::memory_order_release);
+  }
+  if (has_children) {
+    post(envelope_ptr(new runtime_envelope(envelope_kind::stop)));  // stops them, then itself
+  } else {
+    terminate();  // nothing was started: undo at once, so the name is free on return
+  }
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) - 1 > 0) schedule();  // drain stragglers
+  return failure;
+}
+
+status actor_cell::request_stop() noexcept {
+  if (state() == cell_state::terminated) {
+    return error(errc::dead_actor, "actor " + path() + " has already stopped");
+  }
+  if (stop_requested_.exchange(true, std::memory_order_acq_rel)) return {};  // already on its way
+  post(envelope_ptr(new runtime_envelope(envelope_kind::stop)));
+  return {};
+}
+
+void actor_cell::begin_stop() noexcept {
+  std::vector<ref_ptr<actor_cell>> kids;
+  {
+    std::lock_guard g(children_lock_);
+    const cell_state s = state();
+    if (s == cell_state::stopping || s == cell_state::terminated) return;
+    state_.store(cell_state::stopping, std::memory_order_release);
+    kids.reserve(child_count_);
+    for (actor_cell* c = first_child_; c != nullptr; c = c->next_sibling_) {
+      kids.push_back(ref_ptr<actor_cell>::share(c));
+    }
+  }
+  if (kids.empty()) {
+    terminate();
+    return;
+  }
+  for (auto& k : kids) (void)k->request_stop();  // the last one to go posts children_stopped
+}
+
+void actor_cell::terminate() noexcept {
+  if (started_ok_ && instance_) {
+    current_scope scope(this);
+    context ctx(this, nullptr);
+    try {
+      instance_->post_stop(ctx);
+    } catch (...) {
+      system_.log().error("post_stop of " + path() + " threw: " + describe_exception(std::current_exception()));
+    }
+  }
+  try {
+    instance_.reset();
+  } catch (...) {
+    system_.log().error("the destructor of " + path() + " threw");
+  }
+  if (parent_) parent_->unlink_child(this);  // frees the name; we stay alive through our caller's reference
+  state_.store(cell_state::terminated, std::memory_order_seq_cst);
+  system_.on_terminated(*this);
+}
+
+// ---------------------------------------------------------------- the tree
+
+status actor_cell::adopt_child(actor_cell* child) {
+  std::lock_guard g(children_lock_);
+  const cell_state s = state();
+  if (s == cell_state::stopping || s == cell_state::terminated || stop_requested_.load()) {
+    if (is_guardian()) return error(errc::not_running, "actor system " + system_.name() + " is stopping");
+    return error(errc::dead_actor, "cannot spawn under " + path() + ": it is stopping");
+  }
+  if (!child->name_.empty()) {
+    if (!named_children_) named_children_ = std::make_unique<std::unordered_map<std::string_view, actor_cell*>>();
+    if (!named_children_->emplace(child->name_, child).second) {
+      return error(errc::name_taken, "the name '" + child->name_ + "' is already used by a live actor " +
+                                         (is_guardian() ? "in system " + system_.name() : "under " + path()));
+    }
+  }
+  child->next_sibling_ = first_child_;
+  if (first_child_ != nullptr) first_child_->prev_sibling_ = child;
+  first_child_ = child;
+  ++child_count_;
+  child->add_ref();  // the tree keeps a running actor alive
+  return {};
+}
+
+void actor_cell::unlink_child(actor_cell* child) noexcept {
+  bool last_of_stopping;
+  {
+    std::lock_guard g(children_lock_);
+    if (child->prev_sibling_ != nullptr) child->prev_sibling_->next_sibling_ = child->next_sibling_;
+    if (child->next_sibling_ != nullptr) child->next_sibling_->prev_sibling_ = child->prev_sibling_;
+    if (first_child_ == child) first_child_ = child->next_sibling_;
+    child->prev_sibling_ = child->next_sibling_ = nullptr;
+    if (!child->name_.empty() && named_children_) named_children_->erase(child->name_);
+    --child_count_;
+    last_of_stopping = child_count_ == 0 && state() == cell_state::stopping;
+  }
+  child->release();
+  if (last_of_stopping) post(envelope_ptr(new runtime_envelope(envelope_kind::children_stopped)));
+}
+
+ref_ptr<actor_cell> actor_cell::find_child(std::string_view name) const {
+  std::lock_guard g(children_lock_);
+  if (!named_children_) return {};
+  auto it = named_children_->find(name);
+  if (it == named_children_->end() || it->second->state() == cell_state::starting) return {};
+  return ref_ptr<actor_cell>::share(it->second);
+}
+
+std::vector<ref_ptr<actor_ref>> actor_cell::children() const {
+  std::vector<ref_ptr<actor_ref>> out;
+  std::lock_guard g(children_lock_);
+  out.reserve(child_count_);
+  for (actor_cell* c = first_child_; c != nullptr; c = c->next_sibling_) {
+    if (c->state() != cell_state::starting) out.push_back(ref_ptr<actor_ref>::share(c));
+  }
+  return out;
+}
+
+bool actor_cell::has_child(const actor_cell* child) const { return child->parent_.get() == this; }
+
+void actor_cell::collect_live(std::vector<std::string>& out) const {
+  std::vector<ref_ptr<actor_cell>> kids;
+  {
+    std::lock_guard g(children_lock_);
+    for (actor_cell* c = first_child_; c != nullptr; c = c->next_sibling_) {
+      kids.push_back(ref_ptr<actor_cell>::share(c));
+    }
+  }
+  for (auto& k : kids) k->collect_live(out);
+  if (!is_guardian()) out.push_back(path());
+}
+
+// ---------------------------------------------------------------- inspection
+
+status actor_cell::wait_stopped(std::chrono::nanoseconds timeout) const {
+  return system_.wait_terminated(*this, timeout);
+}
+
+bool actor_cell::is_running() const noexcept {
+  return state() == cell_state::running && !stop_requested_.load(std::memory_order_relaxed);
+}
+
+std::string actor_cell::name() const { return name_.empty() ? "$" + std::to_string(id_) : name_; }
+
+std::string actor_cell::path() const {
+  if (is_guardian()) return "akt://" + system_.name();
+  return parent_->path() + "/" + name();
+}
+
+ref_ptr<actor_ref> actor_cell::parent() const {
+  if (!parent_ || parent_->is_guardian()) return {};
+  return ref_ptr<actor_ref>::share(parent_.get());
+}
+
+actor_metrics actor_cell::metrics() const noexcept {
+  std::int64_t waiting = pending_.load(std::memory_order_relaxed) - in_hand_.load(std::memory_order_relaxed);
+  if (state() == cell_state::starting) --waiting;  // the start hold
+  return actor_metrics{
+      .mailbox_size = waiting > 0 ? static_cast<std::uint64_t>(waiting) : 0,
+      .received = received_.load(std::memory_order_relaxed),
+      .processed = processed_.load(std::memory_order_relaxed),
+      .errors = errors_.load(std::memory_order_relaxed),
+      .restarts = 0,
+  };
+}
+
+}  // namespace akt::detail

@@ -1,0 +1,136 @@
+// actor_cell: one live actor. It owns the user's actor instance and its
+// mailbox, runs its turns on the dispatcher, and carries its lifecycle and
+// its place in the tree of actors. A pid points at a cell.
+//
+// The message count (`pending_`) is the heart of it. Every enqueue adds one
+// before pushing; the turn subtracts what it took, once, at its end:
+//   - the enqueue that moves it from 0 to 1 schedules the actor, so an actor
+//     is in at most one run queue and runs on one worker at a time;
+//   - a turn that brings it to 0 leaves the actor idle; otherwise the actor
+//     is run again;
+//   - while starting it holds an extra 1, so messages sent during pre_start
+//     wait until pre_start has finished;
+//   - mailbox size and the bounded-mailbox check read it.
+//
+// Lifecycle: starting -> running -> stopping -> terminated. Stopping asks
+// every child to stop and waits for the last one (children_stopped), then
+// runs post_stop and unlinks from the parent; the parent's list held the
+// reference that kept an unobserved actor alive.
+//
+// Thread safety: deliver, request_stop and the read-only members are for any
+// thread. run() is called by one worker at a time (guaranteed by pending_).
+// The children list is guarded by `children_lock_`.
+#pragma once
+
+#include <akt/actor.hpp>
+#include <akt/context.hpp>
+#include <akt/options.hpp>
+#include <akt/pid.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "mailbox/mpsc_queue.hpp"
+#include "util/spinlock.hpp"
+
+namespace akt::detail {
+
+class system_core;
+
+enum class cell_state : std::uint8_t { starting, running, stopping, terminated };
+
+class actor_cell final : public actor_ref {
+ public:
+  actor_cell(system_core& system, actor_cell* parent, std::string name, std::uint64_t id,
+             mailbox_options mailbox, std::unique_ptr<actor> instance);
+
+  // actor_ref
+  status deliver(envelope_ptr e) noexcept override;
+  status request_stop() noexcept override;
+  status wait_stopped(std::chrono::nanoseconds timeout) const override;
+  bool is_running() const noexcept override;
+  std::string name() const override;
+  std::string path() const override;
+  ref_ptr<actor_ref> parent() const override;
+  std::vector<ref_ptr<actor_ref>> children() const override;
+  actor_metrics metrics() const noexcept override;
+
+  // Runs pre_start on the calling thread, then opens the mailbox. On failure
+  // the cell is stopped (synchronously when it spawned no children).
+  status start();
+
+  // One turn of up to `budget` messages. Returns true if the actor still has
+  // messages (it stays scheduled and the caller must run it again); false if
+  // it went idle, after which the caller must not touch it.
+  bool run(std::uint32_t budget) noexcept;
+
+  // Links a new child under this cell. Errors: name_taken, dead_actor.
+  status adopt_child(actor_cell* child);
+  // Finds a live, started child by name (null if none).
+  ref_ptr<actor_cell> find_child(std::string_view name) const;
+  bool has_child(const actor_cell* child) const;
+
+  // Enqueues a runtime message (not subject to the mailbox bound).
+  void post(envelope_ptr e) noexcept;
+
+  system_core& system() const noexcept { return system_; }
+  actor_cell* parent_cell() const noexcept { return parent_.get(); }
+  cell_state state() const noexcept { return state_.load(std::memory_order_acquire); }
+  bool is_guardian() const noexcept { return !parent_; }
+  // Names of the live actors under (and including) this one, for reports.
+  void collect_live(std::vector<std::string>& out) const;
+
+ private:
+  friend class akt::context;
+
+  ~actor_cell() override;
+  std::int64_t enqueue(envelope_ptr e) noexcept;  // returns the count before
+  void schedule() noexcept;
+  void handle(envelope_ptr e) noexcept;
+  void handle_user(envelope_ptr& e) noexcept;
+  void begin_stop() noexcept;
+  void terminate() noexcept;
+  void unlink_child(actor_cell* child) noexcept;
+  void reject(envelope_ptr e, std::string_view why) noexcept;
+
+  system_core& system_;
+  ref_ptr<actor_cell> parent_;  // null for the guardian
+  std::unique_ptr<actor> instance_;
+  std::string name_;  // empty for anonymous actors ("$<id>")
+  std::uint64_t id_;
+
+  mpsc_queue mailbox_;
+  std::atomic<std::int64_t> pending_{1};  // see the file comment; 1 = the start hold
+  std::atomic<std::int64_t> queued_{0};   // user messages queued; kept only when bounded
+  std::uint32_t capacity_;                // 0 = unbounded
+  overflow_policy overflow_;
+
+  std::atomic<cell_state> state_{cell_state::starting};
+  std::atomic<bool> stop_requested_{false};
+  bool started_ok_ = false;  // pre_start succeeded (post_stop runs only then)
+
+  // Written by the running turn only; read relaxed by metrics().
+  std::atomic<std::uint64_t> received_{0};
+  std::atomic<std::uint64_t> processed_{0};
+  std::atomic<std::uint64_t> errors_{0};
+  std::atomic<std::uint32_t> in_hand_{0};  // taken this turn, not yet subtracted from pending_
+
+  // The tree. Guarded by the *parent's* children_lock_ for the sibling links,
+  // by this cell's for first_child_, child_count_ and named_children_.
+  mutable spinlock children_lock_;
+  actor_cell* first_child_ = nullptr;
+  actor_cell* prev_sibling_ = nullptr;
+  actor_cell* next_sibling_ = nullptr;
+  std::uint32_t child_count_ = 0;
+  std::unique_ptr<std::unordered_map<std::string_view, actor_cell*>> named_children_;
+};
+
+// The cell whose handler runs on this thread (null outside handlers).
+actor_cell* current_cell() noexcept;
+
+}  // namespace akt::detail

@@ -1,0 +1,81 @@
+#include <akt/actor_system.hpp>
+#include <akt/context.hpp>
+
+#include "actor/actor_cell.hpp"
+#include "ask/ask.hpp"
+#include "system/system_core.hpp"
+
+namespace akt {
+
+using detail::actor_ref;
+using detail::ref_ptr;
+
+std::string context::message_type_name() const { return env_ ? env_->type_name() : std::string("<none>"); }
+
+pid context::self() const noexcept { return pid(ref_ptr<actor_ref>::share(cell_)); }
+
+pid context::sender() const noexcept { return env_ && env_->sender ? pid(env_->sender) : pid(); }
+
+pid context::parent() const noexcept { return pid(cell_->parent()); }
+
+std::vector<pid> context::children() const { return self().children(); }
+
+actor_system& context::system() const noexcept { return *cell_->system().facade; }
+
+akt::logger& context::logger() const noexcept { return cell_->system().log(); }
+
+status context::reply_envelope(detail::envelope_ptr reply) {
+  if (env_ == nullptr) {
+    return error(errc::no_message, "reply from " + cell_->path() + " outside receive: there is no message to answer");
+  }
+  if (replied_) {
+    return error(errc::already_replied,
+                 cell_->path() + " already answered this " + env_->type_name() + "; a message gets one reply");
+  }
+  reply->sender = ref_ptr<actor_ref>::share(cell_);
+  if (env_->reply_to) {
+    replied_ = true;
+    if (!env_->reply_to->complete(reply)) {
+      cell_->system().dead_letter(std::move(reply),
+                                  error(errc::request_timeout, "late reply: the asker stopped waiting"));
+    }
+    return {};
+  }
+  if (env_->sender) {
+    replied_ = true;
+    return env_->sender->deliver(std::move(reply));
+  }
+  return error(errc::no_sender, "cannot reply to " + env_->type_name() + " in " + cell_->path() +
+                                    ": it was told from outside any actor, so there is no one to answer");
+}
+
+status context::forward(const pid& to) {
+  if (held_ == nullptr || !*held_) {
+    return error(errc::no_message, "forward from " + cell_->path() + ": there is no message in hand");
+  }
+  if (!to) return detail::null_pid_error();
+  detail::envelope_ptr e = std::move(*held_);
+  env_ = nullptr;
+  return to.ref()->deliver(std::move(e));
+}
+
+status context::request_envelope(const pid& to, detail::envelope_ptr msg, std::chrono::nanoseconds timeout,
+                                 reply_handler on_reply) {
+  return detail::start_request(*cell_, to, std::move(msg), timeout, std::move(on_reply));
+}
+
+status context::stop(const pid& child) {
+  if (!child) return detail::null_pid_error();
+  if (child.ref()->parent().get() != cell_) {
+    return error(errc::not_found, child.path() + " is not a child of " + cell_->path());
+  }
+  return child.ref()->request_stop();
+}
+
+void context::stop_self() { (void)cell_->request_stop(); }
+
+result<pid> context::spawn_instance(spawn_options options, std::unique_ptr<actor> instance) {
+  return cell_->system().spawn(cell_, std::move(options), std::move(instance));
+}
+
+}  // namespace akt

@@ -1,0 +1,20 @@
+#include <akt/message.hpp>
+#include <akt/pid.hpp>
+
+namespace akt {
+
+std::vector<pid> pid::children() const {
+  std::vector<pid> out;
+  if (!ref_) return out;
+  for (auto& c : ref_->children()) out.emplace_back(std::move(c));
+  return out;
+}
+
+pid message::sender() const { return env_ && env_->sender ? pid(env_->sender) : pid(); }
+
+namespace detail {
+
+error null_pid_error() { return error(errc::dead_actor, "the pid is null: it refers to no actor"); }
+
+}  // namespace detail
+}  // namespace akt

@@ -1,0 +1,164 @@
+#include "ask/ask.hpp"
+
+#include <atomic>
+
+#include "actor/actor_cell.hpp"
+#include "system/system_core.hpp"
+#include "util/futex.hpp"
+
+namespace akt::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// How long a blocked asker spins before sleeping: a local reply usually
+// comes back well within it, and spinning saves two futex round trips.
+constexpr auto ask_spin_time = std::chrono::microseconds(20);
+
+// The sink of a blocking ask. States: waiting -> (busy) -> replied | failed,
+// or waiting -> abandoned when the asker times out first. Whoever moves it
+// out of `waiting` owns the outcome; everyone else backs off.
+class ask_promise final : public reply_sink {
+ public:
+  enum : std::uint32_t { waiting, busy, replied, failed, abandoned };
+
+  bool complete(envelope_ptr& reply) override {
+    if (!claim()) return false;
+    reply_ = std::move(reply);
+    publish(replied);
+    return true;
+  }
+
+  void fail(error e) noexcept override {
+    if (!claim()) return;
+    error_.emplace(std::move(e));
+    publish(failed);
+  }
+
+  result<message> wait(std::chrono::nanoseconds timeout) {
+    const auto deadline = clock::now() + timeout;
+    const auto spin_until = clock::now() + std::min<std::chrono::nanoseconds>(ask_spin_time, timeout);
+    scheduler* helper = nullptr;
+    if (actor_cell* cur = current_cell()) helper = &cur->system().dispatcher();
+
+    for (std::uint32_t i = 0; !is_final(state_.load(std::memory_order_acquire)); ++i) {
+      auto now = clock::now();
+      if (now >= deadline) {
+        std::uint32_t expected = waiting;
+        if (state_.compare_exchange_strong(expected, abandoned, std::memory_order_acq_rel)) {
+          return error(errc::request_timeout, "no reply within " + to_ms(timeout));
+        }
+        continue;  // a reply is being written right now: take it
+      }
+      if (helper != nullptr && helper->help_once()) continue;
+      if (now < spin_until) {
+        cpu_relax();
+        continue;
+      }
+      sleeping_.store(true, std::memory_order_seq_cst);
+      std::uint32_t s = state_.load(std::memory_order_seq_cst);
+      if (!is_final(s)) {
+        auto left = deadline - now;
+        if (helper != nullptr) left = std::min<std::chrono::nanoseconds>(left, std::chrono::microseconds(200));
+        futex_wait(state_, s, left);
+      }
+      sleeping_.store(false, std::memory_order_relaxed);
+    }
+    if (state_.load(std::memory_order_acquire) == failed) return std::move(*error_);
+    return message(std::move(reply_));
+  }
+
+ private:
+  static bool is_final(std::uint32_t s) { return s == replied || s == failed; }
+  static std::string to_ms(std::chrono::nanoseconds d) {
+    return std::to_string(std::chrono::duration<double, std::milli>(d).count()) + " ms";
+  }
+  bool claim() {
+    std::uint32_t expected = waiting;
+    return state_.compare_exchange_strong(expected, busy, std::memory_order_acq_rel);
+  }
+  void publish(std::uint32_t s) {
+    state_.store(s, std::memory_order_seq_cst);
+    if (sleeping_.load(std::memory_order_seq_cst)) futex_wake_one(state_);
+  }
+
+  std::atomic<std::uint32_t> state_{waiting};
+  std::atomic<bool> sleeping_{false};
+  envelope_ptr reply_;
+  std::optional<error> error_;
+};
+
+// The sink of a non-blocking request: the first of reply, failure and
+// timeout wins and becomes a continuation message for the asker.
+class pending_request final : public reply_sink {
+ public:
+  pending_request(actor_cell& asker, reply_handler handler)
+      : asker_(ref_ptr<actor_cell>::share(&asker)), handler_(std::move(handler)) {}
+
+  void arm(std::chrono::nanoseconds timeout) {
+    timer_ = asker_->system().timers().schedule_at(
+        clock::now() + timeout, [self = ref_ptr<pending_request>::share(this), timeout] {
+          self->finish(error(errc::request_timeout,
+                             "no reply within " +
+                                 std::to_string(std::chrono::duration<double, std::milli>(timeout).count()) +
+                                 " ms"),
+                       false);
+        });
+  }
+
+  bool complete(envelope_ptr& reply) override {
+    if (done_.exchange(true, std::memory_order_acq_rel)) return false;
+    deliver(result<message>(message(std::move(reply))), true);
+    return true;
+  }
+  void fail(error e) noexcept override { finish(std::move(e), true); }
+  // The request never left (delivery failed synchronously): no outcome will come.
+  void abandon() noexcept {
+    if (!done_.exchange(true, std::memory_order_acq_rel)) asker_->system().timers().cancel(timer_);
+  }
+
+ private:
+  void finish(error e, bool cancel_timer) noexcept {
+    if (done_.exchange(true, std::memory_order_acq_rel)) return;
+    deliver(result<message>(std::move(e)), cancel_timer);
+  }
+  void deliver(result<message> outcome, bool cancel_timer) noexcept {
+    if (cancel_timer) asker_->system().timers().cancel(timer_);
+    asker_->post(envelope_ptr(new continuation_envelope(std::move(handler_), std::move(outcome))));
+  }
+
+  ref_ptr<actor_cell> asker_;
+  reply_handler handler_;
+  std::atomic<bool> done_{false};
+  timer_service::key timer_{};
+};
+
+}  // namespace
+
+result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chrono::nanoseconds timeout) {
+  if (timeout <= std::chrono::nanoseconds::zero()) {
+    return error(errc::invalid_argument, "ask timeout must be positive");
+  }
+  auto promise = ref_ptr<ask_promise>::adopt(new ask_promise());
+  request->reply_to = promise;
+  if (auto s = target.deliver(std::move(request)); !s) return std::move(s).error();
+  return promise->wait(timeout);
+}
+
+status start_request(actor_cell& asker, const pid& to, envelope_ptr msg, std::chrono::nanoseconds timeout,
+                     reply_handler on_reply) {
+  if (!to) return null_pid_error();
+  if (timeout <= std::chrono::nanoseconds::zero()) {
+    return error(errc::invalid_argument, "request timeout must be positive");
+  }
+  auto req = ref_ptr<pending_request>::adopt(new pending_request(asker, std::move(on_reply)));
+  req->arm(timeout);
+  msg->sender = ref_ptr<actor_ref>::share(&asker);
+  msg->reply_to = req;
+  auto s = to.ref()->deliver(std::move(msg));
+  if (!s) req->abandon();  // the caller has the error; the handler will not run
+  return s;
+}
+
+}  // namespace akt::detail

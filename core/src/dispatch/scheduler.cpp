@@ -1,0 +1,216 @@
+#include "dispatch/scheduler.hpp"
+
+#include <chrono>
+
+#include "actor/actor_cell.hpp"
+#include "util/futex.hpp"
+
+namespace akt::detail {
+
+namespace {
+// How long an idle worker looks for work before it parks: long enough to
+// catch the next request of a tight ask loop, short enough to be invisible
+// as idle CPU.
+constexpr auto spin_time = std::chrono::microseconds(50);
+// After this much spinning, an idle worker may take the `next` slot of a
+// busy one (whose current turn is evidently long).
+constexpr auto steal_next_after = std::chrono::microseconds(10);
+// Every this many turns a worker looks at the global queue first (fairness
+// towards messages from outside the pool).
+constexpr std::uint32_t global_check_interval = 61;
+// Nested helping (a blocking ask inside a turn run by a helping worker) stops
+// here; deeper waits just block until their timeout.
+constexpr int max_help_depth = 8;
+}  // namespace
+
+struct alignas(64) scheduler::worker {
+  scheduler* owner = nullptr;
+  std::size_t index = 0;
+  std::atomic<actor_cell*> next{nullptr};
+  run_queue local;
+  std::atomic<std::uint32_t> sleeping{0};
+  std::uint32_t tick = 0;
+  int help_depth = 0;
+  std::thread thread;
+};
+
+namespace {
+thread_local scheduler::worker* tls_worker = nullptr;  // NOLINT
+}  // namespace
+
+scheduler::scheduler(std::size_t workers, std::uint32_t throughput)
+    : throughput_(throughput), max_spinners_(workers / 2 > 0 ? workers / 2 : 1) {
+  for (std::size_t i = 0; i < workers; ++i) {
+    auto w = std::make_unique<worker>();
+    w->owner = this;
+    w->index = i;
+    workers_.push_back(std::move(w));
+  }
+}
+
+scheduler::~scheduler() { stop(); }
+
+void scheduler::start() {
+  for (auto& w : workers_) {
+    worker* raw = w.get();
+    raw->thread = std::thread([this, raw] { run_worker(*raw); });
+  }
+}
+
+void scheduler::stop() {
+  stopping_.store(true, std::memory_order_seq_cst);
+  for (auto& w : workers_) {
+    w->sleeping.store(0, std::memory_order_seq_cst);
+    futex_wake_one(w->sleeping);
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  // Whatever is still queued will not run again: drop the schedule references.
+  auto drop = [](actor_cell* c) { if (c != nullptr) c->release(); };
+  while (actor_cell* c = global_.pop()) drop(c);
+  for (auto& w : workers_) {
+    drop(w->next.exchange(nullptr));
+    while (actor_cell* c = w->local.pop()) drop(c);
+  }
+}
+
+bool scheduler::on_worker_thread() const noexcept {
+  return tls_worker != nullptr && tls_worker->owner == this;
+}
+
+void scheduler::schedule(actor_cell* c) noexcept {
+  worker* w = tls_worker;
+  if (w != nullptr && w->owner == this) {
+    actor_cell* displaced = w->next.exchange(c, std::memory_order_acq_rel);
+    if (displaced == nullptr) return;
+    w->local.push(displaced);
+  } else {
+    global_.push(c);
+  }
+  notify();
+}
+
+void scheduler::notify() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (spinning_.load(std::memory_order_seq_cst) != 0) return;  // a spinner will find it
+  if (parked_.load(std::memory_order_seq_cst) == 0) return;
+  for (auto& w : workers_) {
+    std::uint32_t one = 1;
+    if (w->sleeping.load(std::memory_order_relaxed) == 1 &&
+        w->sleeping.compare_exchange_strong(one, 0, std::memory_order_seq_cst)) {
+      futex_wake_one(w->sleeping);
+      return;
+    }
+  }
+}
+
+bool scheduler::has_visible_work() const noexcept {
+  if (!global_.empty_hint()) return true;
+  for (const auto& w : workers_) {
+    if (!w->local.empty_hint()) return true;
+  }
+  return false;
+}
+
+actor_cell* scheduler::find_work(worker& w, bool steal_next) {
+  if (++w.tick % global_check_interval == 0) {
+    if (actor_cell* c = global_.pop()) return c;
+  }
+  if (actor_cell* c = w.next.exchange(nullptr, std::memory_order_acq_rel)) return c;
+  if (actor_cell* c = w.local.pop()) return c;
+  if (actor_cell* c = global_.pop()) return c;
+  const std::size_t n = workers_.size();
+  for (std::size_t i = 1; i < n; ++i) {
+    worker& victim = *workers_[(w.index + i) % n];
+    if (actor_cell* c = victim.local.steal_half(w.local)) return c;
+  }
+  if (steal_next) {
+    for (std::size_t i = 1; i < n; ++i) {
+      worker& victim = *workers_[(w.index + i) % n];
+      if (victim.next.load(std::memory_order_relaxed) == nullptr) continue;
+      if (actor_cell* c = victim.next.exchange(nullptr, std::memory_order_acq_rel)) return c;
+    }
+  }
+  return nullptr;
+}
+
+actor_cell* scheduler::spin_for_work(worker& w) {
+  if (spinning_.fetch_add(1, std::memory_order_seq_cst) >= max_spinners_) {
+    spinning_.fetch_sub(1, std::memory_order_seq_cst);
+    return nullptr;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  bool steal_next = false;
+  for (std::uint32_t round = 0; !stopping_.load(std::memory_order_relaxed); ++round) {
+    if (actor_cell* c = find_work(w, steal_next)) {
+      spinning_.fetch_sub(1, std::memory_order_seq_cst);
+      if (has_visible_work()) notify();  // more than we can take: get another worker going
+      return c;
+    }
+    for (int i = 0; i < 32; ++i) cpu_relax();
+    if (round % 8 == 7) {
+      auto spent = std::chrono::steady_clock::now() - start;
+      if (spent > spin_time) break;
+      steal_next = spent > steal_next_after;
+    }
+  }
+  spinning_.fetch_sub(1, std::memory_order_seq_cst);
+  return nullptr;
+}
+
+void scheduler::park(worker& w) {
+  parked_.fetch_add(1, std::memory_order_seq_cst);
+  w.sleeping.store(1, std::memory_order_seq_cst);
+  if (!has_visible_work() && !stopping_.load(std::memory_order_seq_cst)) {
+    while (w.sleeping.load(std::memory_order_acquire) == 1 && !stopping_.load(std::memory_order_relaxed)) {
+      futex_wait(w.sleeping, 1);
+    }
+  }
+  w.sleeping.store(0, std::memory_order_relaxed);
+  parked_.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+void scheduler::run_turns(worker& w, actor_cell* c) {
+  // Keep running the same actor while it has messages and nobody else waits:
+  // no queue traffic, no wake-ups. Otherwise it goes to the back of the line.
+  while (c->run(throughput_)) {
+    if (w.next.load(std::memory_order_relaxed) == nullptr && w.local.empty_hint() &&
+        global_.empty_hint()) {
+      continue;
+    }
+    w.local.push(c);
+    notify();
+    return;
+  }
+}
+
+void scheduler::run_worker(worker& w) {
+  tls_worker = &w;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    actor_cell* c = find_work(w, false);
+    if (c == nullptr) c = spin_for_work(w);
+    if (c == nullptr) {
+      park(w);
+      continue;
+    }
+    run_turns(w, c);
+  }
+  tls_worker = nullptr;
+}
+
+bool scheduler::help_once() {
+  worker* w = tls_worker;
+  if (w == nullptr || w->owner != this || w->help_depth >= max_help_depth) return false;
+  actor_cell* c = find_work(*w, true);
+  if (c == nullptr) return false;
+  ++w->help_depth;
+  if (c->run(throughput_)) {
+    w->local.push(c);
+    notify();
+  }
+  --w->help_depth;
+  return true;
+}
+
+}  // namespace akt::detail

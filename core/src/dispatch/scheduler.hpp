@@ -1,0 +1,73 @@
+// The dispatcher: a fixed pool of worker threads running actors that have
+// messages. An actor is "scheduled" when its message count goes from 0 to 1
+// (see actor_cell); it then sits in exactly one run queue until a worker
+// runs a turn of it (up to `throughput` messages).
+//
+// Where a schedule goes:
+//   - from a worker of this dispatcher: the worker's `next` slot (run right
+//     after the current turn, on the same core, with no wake-up: a reply
+//     ping-pongs between two actors on one warm core); a displaced occupant
+//     moves to the worker's local queue, where idle workers can steal it;
+//   - from any other thread: the global queue, and a parked worker is woken.
+// Idle workers spin briefly (one at a time), then park on a futex: an idle
+// system uses no CPU.
+//
+// Thread safety: schedule() from any thread; the rest is internal.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "dispatch/run_queue.hpp"
+
+namespace akt::detail {
+
+class actor_cell;
+
+class scheduler {
+ public:
+  scheduler(std::size_t workers, std::uint32_t throughput);
+  ~scheduler();
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+
+  void start();
+  // Lets every worker finish its current turn, then joins them. Actors still
+  // queued are not run again.
+  void stop();
+
+  // `c` carries the reference that keeps it alive while scheduled.
+  void schedule(actor_cell* c) noexcept;
+
+  // True on one of this dispatcher's workers.
+  bool on_worker_thread() const noexcept;
+  // From a worker thread blocked in an ask: runs one other ready actor's
+  // turn if there is one. Lets blocking asks inside actors make progress.
+  bool help_once();
+
+  std::size_t worker_count() const noexcept { return workers_.size(); }
+
+  struct worker;  // defined in scheduler.cpp
+
+ private:
+  void run_worker(worker& w);
+  actor_cell* find_work(worker& w, bool steal_next);
+  actor_cell* spin_for_work(worker& w);
+  void park(worker& w);
+  void notify();
+  void run_turns(worker& w, actor_cell* c);
+  bool has_visible_work() const noexcept;
+
+  std::vector<std::unique_ptr<worker>> workers_;
+  run_queue global_;
+  std::uint32_t throughput_;
+  std::size_t max_spinners_;
+  std::atomic<std::uint32_t> spinning_{0};
+  std::atomic<std::uint32_t> parked_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace akt::detail

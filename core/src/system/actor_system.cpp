@@ -1,0 +1,48 @@
+// The public facade of an actor system; everything happens in system_core.
+#include <akt/actor_system.hpp>
+
+#include "system/system_core.hpp"
+
+namespace akt {
+
+result<std::unique_ptr<actor_system>> actor_system::create(std::string_view name, system_options options) {
+  if (auto s = detail::validate_system_name(name); !s) return std::move(s).error();
+  if (options.throughput == 0) {
+    return error(errc::invalid_argument, "throughput must be at least 1 message per turn");
+  }
+  if (options.workers > 1024) {
+    return error(errc::invalid_argument,
+                 "workers = " + std::to_string(options.workers) + " is too many (at most 1024; 0 = one per hardware thread)");
+  }
+  if (options.shutdown_timeout <= std::chrono::milliseconds::zero()) {
+    return error(errc::invalid_argument, "shutdown_timeout must be positive");
+  }
+  auto core = detail::ref_ptr<detail::system_core>::adopt(new detail::system_core(std::string(name), std::move(options)));
+  return std::unique_ptr<actor_system>(new actor_system(std::move(core)));
+}
+
+actor_system::actor_system(detail::ref_ptr<detail::system_core> core) : core_(std::move(core)) {
+  core_->facade = this;
+}
+
+actor_system::~actor_system() {
+  (void)core_->stop();
+  core_->facade = nullptr;
+  core_->release_guardian();
+}
+
+status actor_system::start() { return core_->start(); }
+status actor_system::stop() { return core_->stop(); }
+bool actor_system::is_running() const noexcept { return core_->is_running(); }
+const std::string& actor_system::name() const noexcept { return core_->name(); }
+const system_options& actor_system::options() const noexcept { return core_->options(); }
+akt::logger& actor_system::logger() const noexcept { return core_->log(); }
+result<pid> actor_system::lookup(std::string_view name_or_path) const { return core_->lookup(name_or_path); }
+std::uint64_t actor_system::dead_letters() const noexcept { return core_->dead_letters(); }
+std::uint64_t actor_system::actor_count() const noexcept { return core_->actor_count(); }
+
+result<pid> actor_system::spawn_instance(spawn_options options, std::unique_ptr<actor> instance) {
+  return core_->spawn(nullptr, std::move(options), std::move(instance));
+}
+
+}  // namespace akt

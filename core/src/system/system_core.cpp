@@ -1,0 +1,176 @@
+#include "system/system_core.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "actor/actor_cell.hpp"
+
+namespace akt::detail {
+
+namespace {
+
+// The root of the actor tree: the parent of every top-level actor. It has no
+// behaviour of its own; stopping it stops everything, children first.
+class guardian_actor final : public actor {
+ public:
+  void receive(context&) override {}
+};
+
+std::size_t resolve_workers(std::size_t requested) {
+  if (requested != 0) return requested;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+system_core::system_core(std::string name, system_options options)
+    : name_(std::move(name)),
+      options_(std::move(options)),
+      logger_(options_.logger ? options_.logger : make_stderr_logger()),
+      scheduler_(resolve_workers(options_.workers), options_.throughput) {
+  options_.workers = scheduler_.worker_count();
+  options_.logger = logger_;
+  guardian_ = ref_ptr<actor_cell>::adopt(
+      new actor_cell(*this, nullptr, std::string(), 0, mailbox_options{}, std::make_unique<guardian_actor>()));
+  add_ref();  // held by the guardian, released when it is destroyed
+}
+
+system_core::~system_core() = default;
+
+void system_core::release_guardian() { guardian_.reset(); }
+
+status system_core::start() {
+  std::lock_guard g(lifecycle_mu_);
+  switch (state_.load()) {
+    case system_state::running:
+      return error(errc::invalid_argument, "actor system " + name_ + " is already running");
+    case system_state::stopping:
+    case system_state::stopped:
+      return error(errc::not_running, "actor system " + name_ + " has stopped; create a new one to start again");
+    case system_state::created:
+      break;
+  }
+  timers_.start();
+  scheduler_.start();
+  if (auto s = guardian_->start(); !s) return s;
+  state_.store(system_state::running, std::memory_order_release);
+  logger_->info("actor system " + name_ + " started with " + std::to_string(scheduler_.worker_count()) +
+                " workers");
+  return {};
+}
+
+status system_core::stop() {
+  if (scheduler_.on_worker_thread()) {
+    return error(errc::invalid_argument,
+                 "stop() of actor system " + name_ + " was called from one of its own actors, which it would wait for");
+  }
+  std::lock_guard g(lifecycle_mu_);
+  const system_state s = state_.load();
+  if (s == system_state::stopped) return {};
+  if (s == system_state::created) {
+    state_.store(system_state::stopped);
+    return {};
+  }
+  state_.store(system_state::stopping, std::memory_order_release);
+  const auto started = std::chrono::steady_clock::now();
+  (void)guardian_->request_stop();
+  status outcome = wait_terminated(*guardian_, options_.shutdown_timeout);
+  if (!outcome) {
+    std::vector<std::string> live;
+    guardian_->collect_live(live);
+    std::string names;
+    for (std::size_t i = 0; i < live.size() && i < 20; ++i) names += (i ? ", " : "") + live[i];
+    if (live.size() > 20) names += ", ... (" + std::to_string(live.size()) + " in all)";
+    outcome = error(errc::shutdown_timeout, "actor system " + name_ + " did not stop within " +
+                                                std::to_string(options_.shutdown_timeout.count()) +
+                                                " ms; still running: " + names);
+    logger_->error(outcome.error().message() + "; waiting for their handlers to return");
+  }
+  scheduler_.stop();
+  timers_.stop();
+  state_.store(system_state::stopped, std::memory_order_release);
+  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  logger_->info("actor system " + name_ + " stopped in " + std::to_string(ms) + " ms");
+  return outcome;
+}
+
+result<pid> system_core::spawn(actor_cell* parent, spawn_options options, std::unique_ptr<actor> instance) {
+  if (!is_running()) {
+    const bool never = state_.load() == system_state::created;
+    return error(errc::not_running, "actor system " + name_ + (never ? " is not started" : " has stopped"));
+  }
+  if (!options.name.empty()) {
+    if (auto s = validate_actor_name(options.name); !s) return std::move(s).error();
+  }
+  if (options.mailbox.capacity > UINT32_MAX) {
+    return error(errc::invalid_argument, "mailbox capacity " + std::to_string(options.mailbox.capacity) +
+                                             " is too large (at most 4294967295; 0 = unbounded)");
+  }
+  if (parent == nullptr) parent = guardian_.get();
+  auto cell = ref_ptr<actor_cell>::adopt(
+      new actor_cell(*this, parent, std::move(options.name), next_id(), options.mailbox, std::move(instance)));
+  if (auto s = parent->adopt_child(cell.get()); !s) return std::move(s).error();
+  on_started();
+  if (auto s = cell->start(); !s) return std::move(s).error();
+  return pid(ref_ptr<actor_ref>(std::move(cell)));
+}
+
+result<pid> system_core::lookup(std::string_view path) const {
+  const std::string original(path);
+  constexpr std::string_view scheme = "akt://";
+  if (path.starts_with(scheme)) {
+    path.remove_prefix(scheme.size());
+    const auto slash = path.find('/');
+    const std::string_view sys = path.substr(0, slash);
+    if (sys != name_) {
+      return error(errc::not_found, "'" + original + "' names system '" + std::string(sys) + "', not " + name_);
+    }
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+  }
+  if (path.empty()) return error(errc::invalid_name, "lookup of an empty name");
+  if (!is_running()) return error(errc::not_running, "actor system " + name_ + " is not running");
+  ref_ptr<actor_cell> at = guardian_;
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    const std::string_view part = path.substr(0, slash);
+    auto next = at->find_child(part);
+    if (!next) {
+      return error(errc::not_found, "no actor named '" + std::string(part) + "' under " + at->path() +
+                                        " (looking up '" + original + "')");
+    }
+    at = std::move(next);
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+  }
+  return pid(ref_ptr<actor_ref>(std::move(at)));
+}
+
+void system_core::dead_letter(envelope_ptr e, error why) noexcept {
+  dead_letters_.fetch_add(1, std::memory_order_relaxed);
+  if (logger_->is_enabled(log_level::debug)) {
+    logger_->debug("dead letter: " + e->type_name() + " (" + why.message() + ")");
+  }
+  if (e->reply_to) e->reply_to->fail(std::move(why));
+}
+
+void system_core::on_terminated(actor_cell& cell) noexcept {
+  if (!cell.is_guardian()) live_actors_.fetch_sub(1, std::memory_order_relaxed);
+  if (terminated_waiters_.load(std::memory_order_seq_cst) != 0) {
+    std::lock_guard g(terminated_mu_);
+    terminated_cv_.notify_all();
+  }
+}
+
+status system_core::wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout) const {
+  terminated_waiters_.fetch_add(1, std::memory_order_seq_cst);
+  bool done;
+  {
+    std::unique_lock g(terminated_mu_);
+    done = terminated_cv_.wait_for(g, timeout, [&] { return cell.state() == cell_state::terminated; });
+  }
+  terminated_waiters_.fetch_sub(1, std::memory_order_seq_cst);
+  if (done) return {};
+  return error(errc::timeout, "actor " + cell.path() + " did not stop within " +
+                                  std::to_string(std::chrono::duration<double, std::milli>(timeout).count()) + " ms");
+}
+
+}  // namespace akt::detail

@@ -1,0 +1,98 @@
+// system_core: what an actor_system is made of, behind the public facade —
+// the dispatcher, the timer service, the guardian (root of the actor tree),
+// dead-letter accounting and the stop sequence.
+//
+// Thread safety: all members are safe from any thread; start/stop are
+// serialized by lifecycle_mu_.
+#pragma once
+
+#include <akt/actor_system.hpp>
+#include <akt/logger.hpp>
+#include <akt/options.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <akt/detail/ref_ptr.hpp>
+
+#include "dispatch/scheduler.hpp"
+#include "timer/timer_service.hpp"
+
+namespace akt::detail {
+
+class actor_cell;
+
+enum class system_state : std::uint8_t { created, running, stopping, stopped };
+
+// Reference counted: the actor_system facade holds one reference and the
+// guardian cell another, and every cell holds its parent; so the core lives
+// as long as any pid does, and a pid used after its system was destroyed
+// still gets a clean errc::dead_actor.
+class system_core final : public ref_counted {
+ public:
+  system_core(std::string name, system_options options);
+
+  status start();
+  status stop();
+  bool is_running() const noexcept { return state_.load(std::memory_order_acquire) == system_state::running; }
+
+  // Spawns under `parent` (null = top level).
+  result<pid> spawn(actor_cell* parent, spawn_options options, std::unique_ptr<actor> instance);
+  result<pid> lookup(std::string_view name_or_path) const;
+
+  // Counts a message nobody will handle and fails its asker, if any.
+  void dead_letter(envelope_ptr e, error why) noexcept;
+  std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
+  std::uint64_t actor_count() const noexcept { return live_actors_.load(std::memory_order_relaxed); }
+
+  void on_started() noexcept { live_actors_.fetch_add(1, std::memory_order_relaxed); }
+  void on_terminated(actor_cell& cell) noexcept;
+  status wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout) const;
+
+  const std::string& name() const noexcept { return name_; }
+  const system_options& options() const noexcept { return options_; }
+  akt::logger& log() const noexcept { return *logger_; }
+  scheduler& dispatcher() noexcept { return scheduler_; }
+  timer_service& timers() noexcept { return timers_; }
+  std::uint32_t throughput() const noexcept { return options_.throughput; }
+  std::uint64_t next_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Breaks the core <-> guardian reference cycle; called by the facade's
+  // destructor, after stop().
+  void release_guardian();
+
+  actor_system* facade = nullptr;  // cleared when the facade is destroyed
+
+ private:
+  ~system_core() override;
+
+  std::string name_;
+  system_options options_;
+  std::shared_ptr<akt::logger> logger_;
+  std::atomic<system_state> state_{system_state::created};
+  std::mutex lifecycle_mu_;
+
+  scheduler scheduler_;
+  timer_service timers_;
+  ref_ptr<actor_cell> guardian_;
+
+  std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<std::uint64_t> dead_letters_{0};
+  std::atomic<std::uint64_t> live_actors_{0};
+
+  mutable std::mutex terminated_mu_;
+  mutable std::condition_variable terminated_cv_;
+  mutable std::atomic<std::uint32_t> terminated_waiters_{0};
+};
+
+// Name rules (see options.hpp / actor_system.hpp); the error says what is wrong.
+status validate_system_name(std::string_view name);
+status validate_actor_name(std::string_view name);
+
+}  // namespace akt::detail
