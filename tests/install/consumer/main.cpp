@@ -1,0 +1,21 @@
+// Spawns an actor and asks it once: the installed headers and library work.
+#include <akt/akt.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+int main() {
+  auto sys = akt::actor_system::create("consumer", {.logger = akt::make_discard_logger()});
+  if (!sys || !(*sys)->start()) return 1;
+  auto echo = (*sys)->spawn_fn("echo", [](akt::context& ctx) {
+    if (auto* n = ctx.message<int>()) ctx.reply(*n + 1);
+  });
+  if (!echo) return 1;
+  auto r = echo->ask<int>(41, std::chrono::seconds(5));
+  if (!r || *r != 42) {
+    std::fprintf(stderr, "consumer: unexpected answer\n");
+    return 1;
+  }
+  std::printf("consumer: installed akt answered %d\n", *r);
+  return (*sys)->stop() ? 0 : 1;
+}
