@@ -16,7 +16,10 @@
 // this actor; the actor carries on with the next message.
 #pragma once
 
+#include <akt/detail/small_alloc.hpp>
 #include <akt/error.hpp>
+
+#include <cstddef>
 
 namespace akt {
 
@@ -31,6 +34,11 @@ class actor {
   }
   virtual void receive(context& ctx) = 0;
   virtual void post_stop(context& ctx) { (void)ctx; }
+
+  // Actors come from Akt's small-object allocator: no per-object header,
+  // which matters when a process holds millions of them.
+  static void* operator new(std::size_t size) { return detail::small_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { detail::small_free(p, size); }
 };
 
 }  // namespace akt

@@ -50,7 +50,7 @@ actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name
     : system_(system),
       parent_(ref_ptr<actor_cell>::share(parent)),
       instance_(std::move(instance)),
-      name_(std::move(name)),
+      name_(name.empty() ? nullptr : std::make_unique<const std::string>(std::move(name))),
       id_(id),
       capacity_(static_cast<std::uint32_t>(mailbox.capacity)),
       overflow_(mailbox.overflow) {}
@@ -122,6 +122,10 @@ bool actor_cell::run(std::uint32_t budget) noexcept {
     envelope_ptr e(static_cast<envelope*>(node));
     if (capacity_ != 0 && e->kind == envelope_kind::user) queued_.fetch_sub(1, std::memory_order_acq_rel);
     handle(std::move(e));
+    if (stop_after_handler_) {
+      stop_after_handler_ = false;
+      begin_stop();
+    }
   }
   in_hand_.store(0, std::memory_order_relaxed);
   const std::int64_t left = pending_.fetch_sub(taken, std::memory_order_acq_rel) - taken;
@@ -201,6 +205,10 @@ status actor_cell::start() {
   if (outcome) {
     started_ok_ = true;
     state_.store(cell_state::running, std::memory_order_release);
+    if (stop_after_handler_) {  // stop_self() in pre_start: stop as soon as it runs
+      stop_after_handler_ = false;
+      post(envelope_ptr(new runtime_envelope(envelope_kind::stop)));
+    }
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) - 1 > 0) schedule();
     return {};
   }
@@ -229,6 +237,11 @@ status actor_cell::request_stop() noexcept {
   if (stop_requested_.exchange(true, std::memory_order_acq_rel)) return {};  // already on its way
   post(envelope_ptr(new runtime_envelope(envelope_kind::stop)));
   return {};
+}
+
+void actor_cell::stop_self() noexcept {
+  if (stop_requested_.exchange(true, std::memory_order_acq_rel)) return;
+  stop_after_handler_ = true;
 }
 
 void actor_cell::begin_stop() noexcept {
@@ -279,10 +292,10 @@ status actor_cell::adopt_child(actor_cell* child) {
     if (is_guardian()) return error(errc::not_running, "actor system " + system_.name() + " is stopping");
     return error(errc::dead_actor, "cannot spawn under " + path() + ": it is stopping");
   }
-  if (!child->name_.empty()) {
+  if (child->name_) {
     if (!named_children_) named_children_ = std::make_unique<std::unordered_map<std::string_view, actor_cell*>>();
-    if (!named_children_->emplace(child->name_, child).second) {
-      return error(errc::name_taken, "the name '" + child->name_ + "' is already used by a live actor " +
+    if (!named_children_->emplace(*child->name_, child).second) {
+      return error(errc::name_taken, "the name '" + *child->name_ + "' is already used by a live actor " +
                                          (is_guardian() ? "in system " + system_.name() : "under " + path()));
     }
   }
@@ -302,7 +315,7 @@ void actor_cell::unlink_child(actor_cell* child) noexcept {
     if (child->next_sibling_ != nullptr) child->next_sibling_->prev_sibling_ = child->prev_sibling_;
     if (first_child_ == child) first_child_ = child->next_sibling_;
     child->prev_sibling_ = child->next_sibling_ = nullptr;
-    if (!child->name_.empty() && named_children_) named_children_->erase(child->name_);
+    if (child->name_ && named_children_) named_children_->erase(*child->name_);
     --child_count_;
     last_of_stopping = child_count_ == 0 && state() == cell_state::stopping;
   }
@@ -352,7 +365,7 @@ bool actor_cell::is_running() const noexcept {
   return state() == cell_state::running && !stop_requested_.load(std::memory_order_relaxed);
 }
 
-std::string actor_cell::name() const { return name_.empty() ? "$" + std::to_string(id_) : name_; }
+std::string actor_cell::name() const { return name_ ? *name_ : "$" + std::to_string(id_); }
 
 std::string actor_cell::path() const {
   if (is_guardian()) return "akt://" + system_.name();

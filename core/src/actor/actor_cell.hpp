@@ -24,6 +24,7 @@
 
 #include <akt/actor.hpp>
 #include <akt/context.hpp>
+#include <akt/detail/small_alloc.hpp>
 #include <akt/options.hpp>
 #include <akt/pid.hpp>
 
@@ -78,6 +79,12 @@ class actor_cell final : public actor_ref {
   // Enqueues a runtime message (not subject to the mailbox bound).
   void post(envelope_ptr e) noexcept;
 
+  // Stops this actor at the end of the handler running now (no envelope).
+  void stop_self() noexcept;
+
+  static void* operator new(std::size_t size) { return small_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
+
   system_core& system() const noexcept { return system_; }
   actor_cell* parent_cell() const noexcept { return parent_.get(); }
   cell_state state() const noexcept { return state_.load(std::memory_order_acquire); }
@@ -98,36 +105,39 @@ class actor_cell final : public actor_ref {
   void unlink_child(actor_cell* child) noexcept;
   void reject(envelope_ptr e, std::string_view why) noexcept;
 
+  // Laid out for size (a million idle actors is a normal day): the 4-byte
+  // member first fills the base's tail padding, the 1-byte flags go last.
+  std::atomic<std::uint32_t> in_hand_{0};  // taken this turn, not yet subtracted from pending_
   system_core& system_;
   ref_ptr<actor_cell> parent_;  // null for the guardian
   std::unique_ptr<actor> instance_;
-  std::string name_;  // empty for anonymous actors ("$<id>")
+  std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
   std::uint64_t id_;
 
   mpsc_queue mailbox_;
   std::atomic<std::int64_t> pending_{1};  // see the file comment; 1 = the start hold
   std::atomic<std::int64_t> queued_{0};   // user messages queued; kept only when bounded
-  std::uint32_t capacity_;                // 0 = unbounded
-  overflow_policy overflow_;
-
-  std::atomic<cell_state> state_{cell_state::starting};
-  std::atomic<bool> stop_requested_{false};
-  bool started_ok_ = false;  // pre_start succeeded (post_stop runs only then)
 
   // Written by the running turn only; read relaxed by metrics().
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> processed_{0};
   std::atomic<std::uint64_t> errors_{0};
-  std::atomic<std::uint32_t> in_hand_{0};  // taken this turn, not yet subtracted from pending_
 
-  // The tree. Guarded by the *parent's* children_lock_ for the sibling links,
-  // by this cell's for first_child_, child_count_ and named_children_.
-  mutable spinlock children_lock_;
+  // The tree. Sibling links are guarded by the *parent's* children_lock_;
+  // first_child_, child_count_ and named_children_ by this cell's.
   actor_cell* first_child_ = nullptr;
   actor_cell* prev_sibling_ = nullptr;
   actor_cell* next_sibling_ = nullptr;
-  std::uint32_t child_count_ = 0;
   std::unique_ptr<std::unordered_map<std::string_view, actor_cell*>> named_children_;
+  std::uint32_t child_count_ = 0;
+
+  std::uint32_t capacity_;  // 0 = unbounded
+  overflow_policy overflow_;
+  std::atomic<cell_state> state_{cell_state::starting};
+  std::atomic<bool> stop_requested_{false};
+  bool started_ok_ = false;          // pre_start succeeded (post_stop runs only then)
+  bool stop_after_handler_ = false;  // stop_self() was called by the running handler
+  mutable spinlock children_lock_;
 };
 
 // The cell whose handler runs on this thread (null outside handlers).

@@ -72,7 +72,7 @@ status context::stop(const pid& child) {
   return child.ref()->request_stop();
 }
 
-void context::stop_self() { (void)cell_->request_stop(); }
+void context::stop_self() { cell_->stop_self(); }
 
 result<pid> context::spawn_instance(spawn_options options, std::unique_ptr<actor> instance) {
   return cell_->system().spawn(cell_, std::move(options), std::move(instance));

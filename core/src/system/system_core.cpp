@@ -108,7 +108,7 @@ result<pid> system_core::spawn(actor_cell* parent, spawn_options options, std::u
   }
   if (parent == nullptr) parent = guardian_.get();
   auto cell = ref_ptr<actor_cell>::adopt(
-      new actor_cell(*this, parent, std::move(options.name), next_id(), options.mailbox, std::move(instance)));
+      new actor_cell(*this, parent, std::move(options.name), next_actor_id(), options.mailbox, std::move(instance)));
   if (auto s = parent->adopt_child(cell.get()); !s) return std::move(s).error();
   on_started();
   if (auto s = cell->start(); !s) return std::move(s).error();
@@ -153,7 +153,7 @@ void system_core::dead_letter(envelope_ptr e, error why) noexcept {
 }
 
 void system_core::on_terminated(actor_cell& cell) noexcept {
-  if (!cell.is_guardian()) live_actors_.fetch_sub(1, std::memory_order_relaxed);
+  if (!cell.is_guardian()) live_actors_.add(-1);
   if (terminated_waiters_.load(std::memory_order_seq_cst) != 0) {
     std::lock_guard g(terminated_mu_);
     terminated_cv_.notify_all();

@@ -23,6 +23,7 @@
 
 #include "dispatch/scheduler.hpp"
 #include "timer/timer_service.hpp"
+#include "util/sharded_counter.hpp"
 
 namespace akt::detail {
 
@@ -49,9 +50,12 @@ class system_core final : public ref_counted {
   // Counts a message nobody will handle and fails its asker, if any.
   void dead_letter(envelope_ptr e, error why) noexcept;
   std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
-  std::uint64_t actor_count() const noexcept { return live_actors_.load(std::memory_order_relaxed); }
+  std::uint64_t actor_count() const noexcept {
+    const std::int64_t n = live_actors_.sum();
+    return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+  }
 
-  void on_started() noexcept { live_actors_.fetch_add(1, std::memory_order_relaxed); }
+  void on_started() noexcept { live_actors_.add(1); }
   void on_terminated(actor_cell& cell) noexcept;
   status wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout) const;
 
@@ -61,7 +65,6 @@ class system_core final : public ref_counted {
   scheduler& dispatcher() noexcept { return scheduler_; }
   timer_service& timers() noexcept { return timers_; }
   std::uint32_t throughput() const noexcept { return options_.throughput; }
-  std::uint64_t next_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
   // Breaks the core <-> guardian reference cycle; called by the facade's
   // destructor, after stop().
@@ -82,9 +85,8 @@ class system_core final : public ref_counted {
   timer_service timers_;
   ref_ptr<actor_cell> guardian_;
 
-  std::atomic<std::uint64_t> next_id_{1};
   std::atomic<std::uint64_t> dead_letters_{0};
-  std::atomic<std::uint64_t> live_actors_{0};
+  sharded_counter live_actors_;
 
   mutable std::mutex terminated_mu_;
   mutable std::condition_variable terminated_cv_;
