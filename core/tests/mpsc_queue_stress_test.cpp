@@ -45,7 +45,8 @@ TEST(mpsc_queue_stress, many_producers_one_consumer_exactly_once_in_order) {
   constexpr int producers = 8;
   constexpr int per_producer = 50'000;
   akt::detail::mpsc_queue q;
-  std::vector<std::vector<node>> nodes(producers, std::vector<node>(per_producer));
+  std::vector<std::vector<node>> nodes(producers);
+  for (auto& v : nodes) v = std::vector<node>(per_producer);
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
   for (int p = 0; p < producers; ++p) {

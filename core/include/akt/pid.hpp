@@ -78,26 +78,27 @@ class pid {
   }
 
   // Sends and blocks the caller until the reply or the timeout
-  // (errc::request_timeout). Safe from inside an actor too: the worker keeps
-  // running other actors while it waits, so the pool cannot deadlock; prefer
-  // context::request there, which does not block at all.
-  template <class T>
-  [[nodiscard]] result<message> ask(T&& msg, std::chrono::nanoseconds timeout) const {
+  // (errc::request_timeout). `ask(msg, t)` gives the reply as an
+  // akt::message; `ask<R>(msg, t)` expects an R (errc::unexpected_reply
+  // otherwise) and gives it by value.
+  //
+  // Safe from inside an actor too: the worker keeps running other actors
+  // while it waits, so the pool cannot deadlock; prefer context::request
+  // there, which does not block at all.
+  template <class R = message, class T>
+  [[nodiscard]] result<R> ask(T&& msg, std::chrono::nanoseconds timeout) const {
     if (!ref_) return detail::null_pid_error();
     auto e = detail::make_envelope(std::forward<T>(msg));
     if (auto* cur = detail::current_actor()) e->sender = detail::ref_ptr<detail::actor_ref>::share(cur);
-    return detail::blocking_ask(*ref_, std::move(e), timeout);
-  }
-
-  // As above, expecting a reply of type R (errc::unexpected_reply otherwise).
-  template <class R, class T>
-  [[nodiscard]] result<R> ask(T&& msg, std::chrono::nanoseconds timeout) const {
-    auto r = ask(std::forward<T>(msg), timeout);
-    if (!r) return std::move(r).error();
-    if (R* v = r->template get<R>()) return std::move(*v);
-    return error(errc::unexpected_reply, "expected a reply of type " +
-                                             detail::demangle(typeid(R).name()) + ", got " +
-                                             r->type_name());
+    auto r = detail::blocking_ask(*ref_, std::move(e), timeout);
+    if constexpr (std::is_same_v<R, message>) {
+      return r;
+    } else {
+      if (!r) return std::move(r).error();
+      if (R* v = r->template get<R>()) return std::move(*v);
+      return error(errc::unexpected_reply, "expected a reply of type " + detail::demangle(typeid(R).name()) +
+                                               ", got " + r->type_name());
+    }
   }
 
   // Asks the actor to stop: it finishes the message in hand, stops its

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "ask/ask.hpp"
+#include "dispatch/outbox.hpp"
 #include "system/system_core.hpp"
 
 namespace akt::detail {
@@ -79,9 +80,19 @@ status actor_cell::deliver(envelope_ptr e) noexcept {
                      "mailbox of " + path() + " is full (capacity " + std::to_string(capacity_) + ")");
       }
     } while (!queued_.compare_exchange_weak(q, q + 1, std::memory_order_acq_rel, std::memory_order_relaxed));
+  } else if (outbox::active()) {
+    outbox::add(this, e.release());  // handed over when the running handler returns
+    return {};
   }
   enqueue(std::move(e));
   return {};
+}
+
+std::int64_t actor_cell::enqueue_chain(envelope* first, envelope* last, std::uint32_t count) noexcept {
+  const std::int64_t before = pending_.fetch_add(count, std::memory_order_acq_rel);
+  mailbox_.push_chain(first, last);
+  if (before == 0) schedule();
+  return before + count;
 }
 
 void actor_cell::post(envelope_ptr e) noexcept {
@@ -121,6 +132,7 @@ bool actor_cell::run(std::uint32_t budget) noexcept {
     in_hand_.store(taken, std::memory_order_relaxed);
     envelope_ptr e(static_cast<envelope*>(node));
     if (capacity_ != 0 && e->kind == envelope_kind::user) queued_.fetch_sub(1, std::memory_order_acq_rel);
+    outbox::scope sends;  // what the handler tells goes out when it returns
     handle(std::move(e));
     if (stop_after_handler_) {
       stop_after_handler_ = false;
@@ -195,6 +207,7 @@ status actor_cell::start() {
   status outcome;
   {
     current_scope scope(this);
+    outbox::scope sends;
     context ctx(this, nullptr);
     try {
       outcome = instance_->pre_start(ctx);

@@ -78,6 +78,10 @@ class actor_cell final : public actor_ref {
 
   // Enqueues a runtime message (not subject to the mailbox bound).
   void post(envelope_ptr e) noexcept;
+  // Enqueues `count` linked user envelopes at once (from the outbox);
+  // returns how many messages the actor has now.
+  std::int64_t enqueue_chain(envelope* first, envelope* last, std::uint32_t count) noexcept;
+  std::int64_t pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
 
   // Stops this actor at the end of the handler running now (no envelope).
   void stop_self() noexcept;

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "actor/actor_cell.hpp"
+#include "dispatch/outbox.hpp"
 #include "system/system_core.hpp"
 #include "util/futex.hpp"
 
@@ -143,6 +144,7 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chron
   auto promise = ref_ptr<ask_promise>::adopt(new ask_promise());
   request->reply_to = promise;
   if (auto s = target.deliver(std::move(request)); !s) return std::move(s).error();
+  outbox::flush();  // inside a handler the request (and all sent before it) must leave before we wait
   return promise->wait(timeout);
 }
 

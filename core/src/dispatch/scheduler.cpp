@@ -179,7 +179,9 @@ void scheduler::run_turns(worker& w, actor_cell* c) {
         global_.empty_hint()) {
       continue;
     }
-    w.local.push(c);
+    // Used up its budget while others wait: to the back of the global line,
+    // behind work that arrived from outside the pool meanwhile.
+    global_.push(c);
     notify();
     return;
   }
@@ -197,6 +199,25 @@ void scheduler::run_worker(worker& w) {
     run_turns(w, c);
   }
   tls_worker = nullptr;
+}
+
+void scheduler::relieve(actor_cell* c) {
+  constexpr std::int64_t low_water = 64;
+  worker* w = tls_worker;
+  if (w == nullptr || w->owner != this || w->help_depth != 0) return;
+  actor_cell* expected = c;
+  if (!w->next.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) return;
+  ++w->help_depth;
+  bool more = true;
+  while (more && c->pending() > low_water && !stopping_.load(std::memory_order_relaxed)) {
+    more = c->run(throughput_);
+  }
+  --w->help_depth;
+  if (!more) return;  // idle now; its schedule reference is gone
+  if (actor_cell* displaced = w->next.exchange(c, std::memory_order_acq_rel)) {
+    w->local.push(displaced);
+    notify();
+  }
 }
 
 bool scheduler::help_once() {

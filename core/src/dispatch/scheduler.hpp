@@ -48,6 +48,13 @@ class scheduler {
   // turn if there is one. Lets blocking asks inside actors make progress.
   bool help_once();
 
+  // Backpressure by helping: when an actor's backlog grows past a limit
+  // and it waits in this worker's `next` slot (it is not running anywhere),
+  // the sending worker runs its turns right away until the backlog is small.
+  // Producers cannot bury a consumer, and the messages are consumed while
+  // still in cache. No-op elsewhere, and never nested.
+  void relieve(actor_cell* c);
+
   std::size_t worker_count() const noexcept { return workers_.size(); }
 
   struct worker;  // defined in scheduler.cpp

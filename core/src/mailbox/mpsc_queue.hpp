@@ -32,6 +32,13 @@ class mpsc_queue {
     prev->next.store(node, std::memory_order_release);
   }
 
+  // Pushes nodes already linked first -> ... -> last (last->next null) in one
+  // step: the same two operations as a single push.
+  void push_chain(mpsc_node* first, mpsc_node* last) noexcept {
+    mpsc_node* prev = tail_.exchange(last, std::memory_order_acq_rel);
+    prev->next.store(first, std::memory_order_release);
+  }
+
   mpsc_node* pop() noexcept {
     mpsc_node* head = head_;
     mpsc_node* next = head->next.load(std::memory_order_acquire);

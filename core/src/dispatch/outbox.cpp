@@ -1,0 +1,93 @@
+#include "dispatch/outbox.hpp"
+
+#include "actor/actor_cell.hpp"
+#include "system/system_core.hpp"
+
+namespace akt::detail {
+
+namespace {
+
+constexpr std::uint32_t max_batch = 64;  // per target, then it goes out
+constexpr int max_targets = 8;           // a ninth target flushes everything
+// A target with more waiting than this gets helped by the sender's worker
+// (see scheduler::relieve): producers cannot bury a consumer.
+constexpr std::int64_t backlog_limit = 1024;
+
+struct batch {
+  actor_cell* target;  // holds a reference while batched
+  envelope* first;
+  envelope* last;
+  std::uint32_t count;
+};
+
+struct state {
+  batch batches[max_targets];
+  int used = 0;
+  bool active = false;
+  actor_cell* backlogged = nullptr;  // holds a reference until relieved
+};
+
+thread_local state tls_outbox;  // NOLINT
+
+void hand_over(state& s, batch& b) noexcept {
+  if (b.target->enqueue_chain(b.first, b.last, b.count) > backlog_limit && s.backlogged == nullptr) {
+    s.backlogged = b.target;  // keep the batch's reference for relieve()
+    return;
+  }
+  b.target->release();
+}
+
+// Runs after the outbox's own bookkeeping is done: relieving runs another
+// actor's turn, which may use the outbox itself.
+void relieve_backlog(state& s) noexcept {
+  actor_cell* c = s.backlogged;
+  if (c == nullptr) return;
+  s.backlogged = nullptr;
+  c->system().dispatcher().relieve(c);
+  c->release();
+}
+
+}  // namespace
+
+bool outbox::active() noexcept { return tls_outbox.active; }
+
+void outbox::add(actor_cell* target, envelope* e) noexcept {
+  state& s = tls_outbox;
+  e->next.store(nullptr, std::memory_order_relaxed);
+  for (int i = 0; i < s.used; ++i) {
+    batch& b = s.batches[i];
+    if (b.target != target) continue;
+    b.last->next.store(e, std::memory_order_relaxed);
+    b.last = e;
+    if (++b.count == max_batch) {
+      hand_over(s, b);
+      b = s.batches[--s.used];
+      relieve_backlog(s);
+    }
+    return;
+  }
+  if (s.used == max_targets) flush();
+  target->add_ref();
+  s.batches[s.used++] = batch{target, e, e, 1};
+}
+
+void outbox::flush() noexcept {
+  state& s = tls_outbox;
+  // Handing over can run code that sends (a schedule never does, but keep
+  // the loop robust): take the batches out first.
+  while (s.used > 0) {
+    batch b = s.batches[0];
+    s.batches[0] = s.batches[--s.used];
+    hand_over(s, b);
+  }
+  relieve_backlog(s);
+}
+
+outbox::scope::scope() noexcept : was_active_(tls_outbox.active) { tls_outbox.active = true; }
+
+outbox::scope::~scope() {
+  flush();
+  tls_outbox.active = was_active_;
+}
+
+}  // namespace akt::detail

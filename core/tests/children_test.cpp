@@ -1,0 +1,185 @@
+// Children: names unique among siblings, stopping a parent stops its subtree
+// children first, spawning from pre_start, and children stopping alone.
+#include "test_util.hpp"
+
+#include <akt/akt.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace akt_test;
+using namespace std::chrono_literals;
+
+TEST(children, names_are_unique_among_siblings) {
+  auto sys = start_system("sys");
+  ASSERT_TRUE(sys);
+  auto parent = sys->spawn<tree_node>("parent");
+  ASSERT_TRUE(parent);
+  ASSERT_TRUE(add_child(*parent, "kid"));
+  auto twin = try_add_child(*parent, "kid");
+  ASSERT_FALSE(twin);
+  EXPECT_EQ(twin.code(), akt::errc::name_taken);
+  EXPECT_EQ(parent->children().size(), 1u);
+}
+
+TEST(children, same_name_under_different_parents_is_fine) {
+  auto sys = start_system("sys");
+  ASSERT_TRUE(sys);
+  auto p1 = sys->spawn<tree_node>("p1");
+  auto p2 = sys->spawn<tree_node>("p2");
+  auto top = sys->spawn<tree_node>("kid");
+  ASSERT_TRUE(p1 && p2 && top);
+  auto k1 = try_add_child(*p1, "kid");
+  auto k2 = try_add_child(*p2, "kid");
+  ASSERT_TRUE(k1) << outcome(k1);
+  ASSERT_TRUE(k2) << outcome(k2);
+  EXPECT_NE(*k1, *k2);
+  EXPECT_EQ(k1->path(), "akt://sys/p1/kid");
+  EXPECT_EQ(k2->path(), "akt://sys/p2/kid");
+  auto found1 = sys->lookup("p1/kid");
+  auto found2 = sys->lookup("p2/kid");
+  auto found_top = sys->lookup("kid");
+  ASSERT_TRUE(found1 && found2 && found_top);
+  EXPECT_EQ(*found1, *k1);
+  EXPECT_EQ(*found2, *k2);
+  EXPECT_EQ(*found_top, *top);
+  EXPECT_EQ(sys->actor_count(), 5u);
+}
+
+TEST(children, stopping_a_parent_stops_its_subtree_children_first) {
+  auto sys = start_system("sys");
+  ASSERT_TRUE(sys);
+  auto stops = std::make_shared<recorder>();
+  auto root = sys->spawn<tree_node>("root", stops, "root");
+  auto bystander = sys->spawn<tree_node>("bystander", stops, "bystander");
+  ASSERT_TRUE(root && bystander);
+  auto a = add_child(*root, "a");
+  auto b = add_child(*root, "b");
+  ASSERT_TRUE(a && b);
+  auto a1 = add_child(a, "a1");
+  auto a2 = add_child(a, "a2");
+  auto b1 = add_child(b, "b1");
+  ASSERT_TRUE(a1 && a2 && b1);
+
+  ASSERT_TRUE(root->stop());
+  ASSERT_TRUE(root->wait_stopped(5s));
+
+  for (const auto& p : {*root, a, b, a1, a2, b1}) EXPECT_FALSE(p.is_running()) << p.path();
+  EXPECT_TRUE(bystander->is_running());
+  const auto order = stops->items();
+  ASSERT_EQ(order.size(), 6u) << ::testing::PrintToString(order);
+  EXPECT_EQ(order.back(), "root") << "the parent's post_stop runs last";
+  EXPECT_LT(stops->index_of("root/a/a1"), stops->index_of("root/a"));
+  EXPECT_LT(stops->index_of("root/a/a2"), stops->index_of("root/a"));
+  EXPECT_LT(stops->index_of("root/b/b1"), stops->index_of("root/b"));
+  EXPECT_FALSE(stops->contains("bystander"));
+  EXPECT_TRUE(wait_until([&] { return sys->actor_count() == 1; })) << sys->actor_count();
+  EXPECT_FALSE(sys->lookup("root/a/a1"));
+  EXPECT_FALSE(sys->lookup("root"));
+}
+
+// Records, in post_stop, whether any child was still running then.
+class watchful_parent : public akt::actor {
+ public:
+  explicit watchful_parent(std::shared_ptr<recorder> log) : log_(std::move(log)) {}
+  akt::status pre_start(akt::context& ctx) override {
+    // Children may be spawned from pre_start: the context is the same.
+    for (const char* name : {"x", "y", "z"}) {
+      auto kid = ctx.spawn<tree_node>(name, log_, name);
+      if (!kid) return std::move(kid).error();
+      kids_.push_back(*kid);
+    }
+    return {};
+  }
+  void receive(akt::context& ctx) override {
+    if (ctx.message<get_count>()) (void)ctx.reply(static_cast<int>(ctx.children().size()));
+  }
+  void post_stop(akt::context&) override {
+    int running = 0;
+    for (const auto& k : kids_) running += k.is_running() ? 1 : 0;
+    log_->add("parent post_stop, children running: " + std::to_string(running));
+  }
+
+ private:
+  std::shared_ptr<recorder> log_;
+  std::vector<akt::pid> kids_;
+};
+
+TEST(children, parent_post_stop_runs_after_every_child_has_stopped) {
+  auto sys = start_system("sys");
+  ASSERT_TRUE(sys);
+  auto log = std::make_shared<recorder>();
+  auto parent = sys->spawn<watchful_parent>("parent", log);
+  ASSERT_TRUE(parent) << outcome(parent);
+  auto count = parent->ask<int>(get_count{}, 5s);
+  ASSERT_TRUE(count) << outcome(count);
+  EXPECT_EQ(*count, 3) << "children spawned in pre_start are children";
+  EXPECT_TRUE(sys->lookup("parent/y"));
+
+  ASSERT_TRUE(parent->stop());
+  ASSERT_TRUE(parent->wait_stopped(5s));
+  const auto order = log->items();
+  ASSERT_EQ(order.size(), 4u) << ::testing::PrintToString(order);
+  EXPECT_EQ(order.back(), "parent post_stop, children running: 0");
+  for (const char* kid : {"x", "y", "z"}) EXPECT_TRUE(log->contains(kid)) << kid;
+}
+
+TEST(children, a_child_stopping_alone_leaves_the_parent_running) {
+  auto sys = start_system("sys");
+  ASSERT_TRUE(sys);
+  auto stops = std::make_shared<recorder>();
+  auto parent = sys->spawn<tree_node>("parent", stops, "parent");
+  ASSERT_TRUE(parent);
+  auto kid = add_child(*parent, "kid");
+  auto other = add_child(*parent, "other");
+  ASSERT_TRUE(kid && other);
+  ASSERT_TRUE(kid.stop());
+  ASSERT_TRUE(kid.wait_stopped(5s));
+  EXPECT_TRUE(parent->is_running());
+  EXPECT_TRUE(other.is_running());
+  EXPECT_EQ(stops->items(), std::vector<std::string>{"parent/kid"});
+  auto r = parent->ask<pong>(ping{2}, 5s);
+  ASSERT_TRUE(r) << outcome(r);
+  EXPECT_EQ(r->seq, 2);
+  EXPECT_TRUE(wait_until([&] { return parent->children().size() == 1; }));
+  // The name is free again under the same parent.
+  akt::result<akt::pid> again = akt::error(akt::errc::not_found, "not tried");
+  EXPECT_TRUE(wait_until([&] {
+    again = try_add_child(*parent, "kid");
+    return again.has_value() || again.code() != akt::errc::name_taken;
+  }));
+  EXPECT_TRUE(again) << outcome(again);
+}
+
+TEST(children, a_parent_stopped_by_stop_self_stops_its_children_too) {
+  auto sys = start_system("sys");
+  ASSERT_TRUE(sys);
+  auto stops = std::make_shared<recorder>();
+  class leaving_parent : public tree_node {
+   public:
+    using tree_node::tree_node;
+    void receive(akt::context& ctx) override {
+      if (ctx.message<get_count>()) {
+        ctx.stop_self();
+        return;
+      }
+      tree_node::receive(ctx);
+    }
+  };
+  auto parent = sys->spawn<leaving_parent>("parent", stops, "parent");
+  ASSERT_TRUE(parent);
+  auto kid = add_child(*parent, "kid");
+  ASSERT_TRUE(kid);
+  ASSERT_TRUE(parent->tell(get_count{}));
+  ASSERT_TRUE(parent->wait_stopped(5s));
+  EXPECT_FALSE(kid.is_running());
+  EXPECT_EQ(stops->items(), (std::vector<std::string>{"parent/kid", "parent"}));
+}
+
+}  // namespace
