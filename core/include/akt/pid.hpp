@@ -55,6 +55,10 @@ class actor_ref : public ref_counted {
 // The actor whose handler runs on this thread right now (null elsewhere):
 // a tell made from inside an actor carries it as the sender.
 actor_ref* current_actor() noexcept;
+// A reference to current_actor() for an envelope's sender (null outside
+// handlers). Taken from references bought in bulk, so a stream of sends does
+// not bounce the sender's reference count between cores.
+ref_ptr<actor_ref> sender_reference() noexcept;
 
 result<message> blocking_ask(actor_ref& target, envelope_ptr request,
                              std::chrono::nanoseconds timeout);
@@ -73,7 +77,7 @@ class pid {
   status tell(T&& msg) const {
     if (!ref_) return detail::null_pid_error();
     auto e = detail::make_envelope(std::forward<T>(msg));
-    if (auto* cur = detail::current_actor()) e->sender = detail::ref_ptr<detail::actor_ref>::share(cur);
+    e->sender = detail::sender_reference();
     return ref_->deliver(std::move(e));
   }
 
@@ -89,7 +93,7 @@ class pid {
   [[nodiscard]] result<R> ask(T&& msg, std::chrono::nanoseconds timeout) const {
     if (!ref_) return detail::null_pid_error();
     auto e = detail::make_envelope(std::forward<T>(msg));
-    if (auto* cur = detail::current_actor()) e->sender = detail::ref_ptr<detail::actor_ref>::share(cur);
+    e->sender = detail::sender_reference();
     auto r = detail::blocking_ask(*ref_, std::move(e), timeout);
     if constexpr (std::is_same_v<R, message>) {
       return r;

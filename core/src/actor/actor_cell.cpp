@@ -13,12 +13,34 @@ namespace {
 
 thread_local actor_cell* tls_current = nullptr;  // NOLINT
 
+// References to the current actor bought in bulk for the senders of the
+// envelopes it sends (see sender_reference); settled when its scope ends.
+// The first send of a scope takes a single reference (a handler that sends
+// once pays one atomic, as without credits); only a second send buys a batch.
+struct sender_credits {
+  actor_cell* owner = nullptr;
+  std::uint32_t left = 0;
+  bool bought_one = false;
+
+  void settle() noexcept {
+    if (owner != nullptr) owner->release_refs(left);  // never the last: the owner is running
+    owner = nullptr;
+    left = 0;
+    bought_one = false;
+  }
+};
+thread_local sender_credits tls_credits;  // NOLINT
+constexpr std::uint32_t credit_batch = 64;
+
 // Makes `cell` the current actor of this thread for a scope (handlers nest
 // when a spawn runs a child's pre_start, or a blocked ask helps).
 class current_scope {
  public:
   explicit current_scope(actor_cell* cell) noexcept : prev_(tls_current) { tls_current = cell; }
-  ~current_scope() { tls_current = prev_; }
+  ~current_scope() {
+    if (tls_credits.owner == tls_current) tls_credits.settle();
+    tls_current = prev_;
+  }
   current_scope(const current_scope&) = delete;
   current_scope& operator=(const current_scope&) = delete;
 
@@ -44,6 +66,26 @@ std::string describe_exception(std::exception_ptr ep) {
 }  // namespace
 
 actor_ref* current_actor() noexcept { return tls_current; }
+
+ref_ptr<actor_ref> sender_reference() noexcept {
+  actor_cell* cur = tls_current;
+  if (cur == nullptr) return {};
+  sender_credits& c = tls_credits;
+  if (c.owner != cur) {
+    c.settle();
+    c.owner = cur;
+  }
+  if (c.left > 0) {
+    --c.left;
+  } else if (!c.bought_one) {
+    cur->add_ref();
+    c.bought_one = true;
+  } else {
+    cur->add_refs(credit_batch);
+    c.left = credit_batch - 1;
+  }
+  return ref_ptr<actor_ref>::adopt(cur);
+}
 actor_cell* current_cell() noexcept { return tls_current; }
 
 actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name, std::uint64_t id,
@@ -81,8 +123,9 @@ status actor_cell::deliver(envelope_ptr e) noexcept {
       }
     } while (!queued_.compare_exchange_weak(q, q + 1, std::memory_order_acq_rel, std::memory_order_relaxed));
   } else if (outbox::active()) {
-    outbox::add(this, e.release());  // handed over when the running handler returns
-    return {};
+    envelope* raw = e.release();
+    if (outbox::try_add(this, raw)) return {};  // handed over when the running handler returns
+    e.reset(raw);
   }
   enqueue(std::move(e));
   return {};

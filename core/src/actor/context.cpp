@@ -32,7 +32,7 @@ status context::reply_envelope(detail::envelope_ptr reply) {
     return error(errc::already_replied,
                  cell_->path() + " already answered this " + env_->type_name() + "; a message gets one reply");
   }
-  reply->sender = ref_ptr<actor_ref>::share(cell_);
+  reply->sender = detail::sender_reference();
   if (env_->reply_to) {
     replied_ = true;
     if (!env_->reply_to->complete(reply)) {

@@ -13,23 +13,30 @@ constexpr int max_targets = 8;           // a ninth target flushes everything
 // (see scheduler::relieve): producers cannot bury a consumer.
 constexpr std::int64_t backlog_limit = 1024;
 
-struct batch {
+}  // namespace
+
+struct outbox_batch {
   actor_cell* target;  // holds a reference while batched
   envelope* first;
   envelope* last;
   std::uint32_t count;
 };
+using batch = outbox_batch;
 
-struct state {
+struct outbox::state {
   batch batches[max_targets];
   int used = 0;
+  // Targets sent to directly in this handler (addresses only: a hint, see try_add).
+  const actor_cell* direct[max_targets] = {};
+  int direct_used = 0;
   bool active = false;
   actor_cell* backlogged = nullptr;  // holds a reference until relieved
 };
 
-thread_local state tls_outbox;  // NOLINT
+namespace {
+thread_local outbox::state tls_outbox;  // NOLINT
 
-void hand_over(state& s, batch& b) noexcept {
+void hand_over(outbox::state& s, batch& b) noexcept {
   if (b.target->enqueue_chain(b.first, b.last, b.count) > backlog_limit && s.backlogged == nullptr) {
     s.backlogged = b.target;  // keep the batch's reference for relieve()
     return;
@@ -39,7 +46,7 @@ void hand_over(state& s, batch& b) noexcept {
 
 // Runs after the outbox's own bookkeeping is done: relieving runs another
 // actor's turn, which may use the outbox itself.
-void relieve_backlog(state& s) noexcept {
+void relieve_backlog(outbox::state& s) noexcept {
   actor_cell* c = s.backlogged;
   if (c == nullptr) return;
   s.backlogged = nullptr;
@@ -51,8 +58,23 @@ void relieve_backlog(state& s) noexcept {
 
 bool outbox::active() noexcept { return tls_outbox.active; }
 
-void outbox::add(actor_cell* target, envelope* e) noexcept {
-  state& s = tls_outbox;
+bool outbox::try_add(actor_cell* target, envelope* e) noexcept {
+  outbox::state& s = tls_outbox;
+  // Order per target holds because a message only goes direct while no batch
+  // for its target is pending (batches are searched first).
+  bool seen = false;
+  for (int i = 0; i < s.direct_used; ++i) seen |= s.direct[i] == target;
+  bool batched = false;
+  for (int i = 0; i < s.used; ++i) batched |= s.batches[i].target == target;
+  if (!seen && !batched) {
+    if (s.direct_used < max_targets) s.direct[s.direct_used++] = target;
+    return false;
+  }
+  add(s, target, e);
+  return true;
+}
+
+void outbox::add(state& s, actor_cell* target, envelope* e) noexcept {
   e->next.store(nullptr, std::memory_order_relaxed);
   for (int i = 0; i < s.used; ++i) {
     batch& b = s.batches[i];
@@ -72,7 +94,7 @@ void outbox::add(actor_cell* target, envelope* e) noexcept {
 }
 
 void outbox::flush() noexcept {
-  state& s = tls_outbox;
+  outbox::state& s = tls_outbox;
   // Handing over can run code that sends (a schedule never does, but keep
   // the loop robust): take the batches out first.
   while (s.used > 0) {
@@ -83,10 +105,14 @@ void outbox::flush() noexcept {
   relieve_backlog(s);
 }
 
-outbox::scope::scope() noexcept : was_active_(tls_outbox.active) { tls_outbox.active = true; }
+outbox::scope::scope() noexcept : was_active_(tls_outbox.active) {
+  tls_outbox.active = true;
+  tls_outbox.direct_used = 0;
+}
 
 outbox::scope::~scope() {
   flush();
+  tls_outbox.direct_used = 0;
   tls_outbox.active = was_active_;
 }
 

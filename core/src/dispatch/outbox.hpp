@@ -25,8 +25,11 @@ class outbox {
  public:
   // True while a handler that will flush runs on this thread.
   static bool active() noexcept;
-  // Takes `e` for `target` (which must be unbounded and accepting).
-  static void add(actor_cell* target, envelope* e) noexcept;
+  // Takes `e` for `target` (which must be unbounded and accepting), or
+  // returns false when the caller should enqueue it directly: the first
+  // message to a target in a handler goes straight through (a handler that
+  // sends once pays nothing for batching); later ones are batched.
+  static bool try_add(actor_cell* target, envelope* e) noexcept;
   // Hands every batch over now.
   static void flush() noexcept;
 
@@ -41,6 +44,11 @@ class outbox {
    private:
     bool was_active_;
   };
+
+  struct state;  // per thread; defined in outbox.cpp
+
+ private:
+  static void add(state& s, actor_cell* target, envelope* e) noexcept;
 };
 
 }  // namespace akt::detail

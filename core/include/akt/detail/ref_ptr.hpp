@@ -23,6 +23,11 @@ class ref_counted {
   void release() const noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
   }
+  // Bulk forms, for handing out many references with one atomic operation.
+  void add_refs(std::uint32_t n) const noexcept { refs_.fetch_add(n, std::memory_order_relaxed); }
+  void release_refs(std::uint32_t n) const noexcept {
+    if (n != 0 && refs_.fetch_sub(n, std::memory_order_acq_rel) == n) destroy();
+  }
 
  protected:
   virtual ~ref_counted() = default;
