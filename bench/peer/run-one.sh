@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Akt peer adapter: run-one.sh <workload> [N] [--flag ...] -> one BENCH line on
 # stdout (peer label akt). Without N, the README's default N for the workload.
-# Extra flags go to the program, e.g. `run-one.sh skynet 1000000 --start-message`.
+# Extra flags go to the program, e.g. `run-one.sh skynet 1000000 --in-pre-start`.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${BUILD_DIR:-/tmp/peers-build}/akt/bench

@@ -20,7 +20,7 @@ constexpr auto steal_next_after = std::chrono::microseconds(10);
 constexpr std::uint32_t global_check_interval = 61;
 // Nested helping (a blocking ask inside a turn run by a helping worker) stops
 // here; deeper waits just block until their timeout.
-constexpr int max_help_depth = 8;
+constexpr int max_help_depth = 64;
 }  // namespace
 
 struct alignas(64) scheduler::worker {
