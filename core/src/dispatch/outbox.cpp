@@ -25,16 +25,15 @@ using batch = outbox_batch;
 
 struct outbox::state {
   batch batches[max_targets];
-  int used = 0;
-  // Targets sent to directly in this handler (addresses only: a hint, see try_add).
-  const actor_cell* direct[max_targets] = {};
-  int direct_used = 0;
-  bool active = false;
-  actor_cell* backlogged = nullptr;  // holds a reference until relieved
+  int used;
+  // Targets sent to directly in this handler (addresses only: a hint, see
+  // try_add); outbox_direct_used says how many are current.
+  const actor_cell* direct[max_targets];
+  actor_cell* backlogged;  // holds a reference until relieved
 };
 
 namespace {
-thread_local outbox::state tls_outbox;  // NOLINT
+thread_local outbox::state tls_outbox;  // NOLINT: zero-initialized plain data
 
 void hand_over(outbox::state& s, batch& b) noexcept {
   if (b.target->enqueue_chain(b.first, b.last, b.count) > backlog_limit && s.backlogged == nullptr) {
@@ -56,25 +55,8 @@ void relieve_backlog(outbox::state& s) noexcept {
 
 }  // namespace
 
-bool outbox::active() noexcept { return tls_outbox.active; }
-
 bool outbox::try_add(actor_cell* target, envelope* e) noexcept {
   outbox::state& s = tls_outbox;
-  // Order per target holds because a message only goes direct while no batch
-  // for its target is pending (batches are searched first).
-  bool seen = false;
-  for (int i = 0; i < s.direct_used; ++i) seen |= s.direct[i] == target;
-  bool batched = false;
-  for (int i = 0; i < s.used; ++i) batched |= s.batches[i].target == target;
-  if (!seen && !batched) {
-    if (s.direct_used < max_targets) s.direct[s.direct_used++] = target;
-    return false;
-  }
-  add(s, target, e);
-  return true;
-}
-
-void outbox::add(state& s, actor_cell* target, envelope* e) noexcept {
   e->next.store(nullptr, std::memory_order_relaxed);
   for (int i = 0; i < s.used; ++i) {
     batch& b = s.batches[i];
@@ -85,12 +67,23 @@ void outbox::add(state& s, actor_cell* target, envelope* e) noexcept {
       hand_over(s, b);
       b = s.batches[--s.used];
       relieve_backlog(s);
+      outbox_has_work = s.used > 0;
     }
-    return;
+    return true;
+  }
+  // Order per target holds because a message only goes direct while no
+  // batch for its target is pending (searched above).
+  bool seen = false;
+  for (int i = 0; i < outbox_direct_used && !seen; ++i) seen = s.direct[i] == target;
+  if (!seen) {
+    if (outbox_direct_used < max_targets) s.direct[outbox_direct_used++] = target;
+    return false;
   }
   if (s.used == max_targets) flush();
   target->add_ref();
   s.batches[s.used++] = batch{target, e, e, 1};
+  outbox_has_work = true;
+  return true;
 }
 
 void outbox::flush() noexcept {
@@ -102,18 +95,8 @@ void outbox::flush() noexcept {
     s.batches[0] = s.batches[--s.used];
     hand_over(s, b);
   }
+  outbox_has_work = false;
   relieve_backlog(s);
-}
-
-outbox::scope::scope() noexcept : was_active_(tls_outbox.active) {
-  tls_outbox.active = true;
-  tls_outbox.direct_used = 0;
-}
-
-outbox::scope::~scope() {
-  flush();
-  tls_outbox.direct_used = 0;
-  tls_outbox.active = was_active_;
 }
 
 }  // namespace akt::detail

@@ -21,10 +21,16 @@ namespace akt::detail {
 
 class actor_cell;
 
+// Per-thread flags read on every send and every handler; inline variables
+// with constant initialization, so an access is one TLS-relative load.
+inline thread_local bool outbox_active = false;     // a handler that will flush runs here
+inline thread_local bool outbox_has_work = false;   // batches (or a backlog) wait
+inline thread_local int outbox_direct_used = 0;     // targets sent to directly in this handler
+
 class outbox {
  public:
   // True while a handler that will flush runs on this thread.
-  static bool active() noexcept;
+  static bool active() noexcept { return outbox_active; }
   // Takes `e` for `target` (which must be unbounded and accepting), or
   // returns false when the caller should enqueue it directly: the first
   // message to a target in a handler goes straight through (a handler that
@@ -36,8 +42,15 @@ class outbox {
   // Marks a handler scope: active inside, flushed at its end.
   class scope {
    public:
-    scope() noexcept;
-    ~scope();
+    scope() noexcept : was_active_(outbox_active) {
+      outbox_active = true;
+      outbox_direct_used = 0;
+    }
+    ~scope() {
+      if (outbox_has_work) flush();
+      outbox_direct_used = 0;
+      outbox_active = was_active_;
+    }
     scope(const scope&) = delete;
     scope& operator=(const scope&) = delete;
 
@@ -46,9 +59,6 @@ class outbox {
   };
 
   struct state;  // per thread; defined in outbox.cpp
-
- private:
-  static void add(state& s, actor_cell* target, envelope* e) noexcept;
 };
 
 }  // namespace akt::detail

@@ -10,9 +10,6 @@ namespace akt::detail {
 
 envelope::~envelope() = default;  // here because actor_ref is complete here
 
-void* allocate_envelope(std::size_t size) { return small_alloc(size); }
-void free_envelope(void* p, std::size_t size) noexcept { small_free(p, size); }
-
 #if defined(__SANITIZE_ADDRESS__)
 
 void* small_alloc(std::size_t size) { return ::operator new(size); }
@@ -42,60 +39,68 @@ central_lists& central() {
   return *c;
 }
 
+// The per-thread lists are plain data (no constructor or destructor), so an
+// access is one TLS-relative load: no initialization guard on the hot path.
+// A separate guard object, created on the first refill, hands the blocks
+// back to the central lists when the thread exits.
 struct thread_cache {
-  free_block* head[classes] = {};
-  std::uint32_t count[classes] = {};
+  free_block* head[classes];
+  std::uint32_t count[classes];
+};
+thread_local thread_cache tls_cache;  // NOLINT: zero-initialized
 
-  ~thread_cache() {
+void give_back(thread_cache& tc, std::size_t c) {
+  free_block* first = tc.head[c];
+  free_block* last = first;
+  for (std::uint32_t i = 1; i < batch_size; ++i) last = last->next;
+  tc.head[c] = last->next;
+  last->next = nullptr;
+  tc.count[c] -= batch_size;
+  auto& cl = central();
+  std::lock_guard g(cl.mu);
+  cl.batches[c].push_back(first);
+}
+
+struct thread_exit_guard {
+  ~thread_exit_guard() {
+    thread_cache& tc = tls_cache;
     for (std::size_t c = 0; c < classes; ++c) {
-      while (count[c] >= batch_size) give_back(c);
-      // A partial batch is leaked to keep batches uniform; at most 255 blocks per class per thread.
+      // A partial batch stays behind to keep batches uniform: < 256 blocks per class per thread.
+      while (tc.count[c] >= batch_size) give_back(tc, c);
     }
-  }
-
-  void refill(std::size_t c) {
-    {
-      auto& cl = central();
-      std::lock_guard g(cl.mu);
-      if (!cl.batches[c].empty()) {
-        head[c] = cl.batches[c].back();
-        cl.batches[c].pop_back();
-        count[c] = batch_size;
-        return;
-      }
-    }
-    const std::size_t block = (c + 1) * granularity;
-    auto* chunk = static_cast<char*>(::operator new(block * batch_size));
-    for (std::uint32_t i = 0; i < batch_size; ++i) {
-      auto* b = reinterpret_cast<free_block*>(chunk + i * block);
-      b->next = i + 1 < batch_size ? reinterpret_cast<free_block*>(chunk + (i + 1) * block) : nullptr;
-    }
-    head[c] = reinterpret_cast<free_block*>(chunk);
-    count[c] = batch_size;
-  }
-
-  void give_back(std::size_t c) {
-    free_block* first = head[c];
-    free_block* last = first;
-    for (std::uint32_t i = 1; i < batch_size; ++i) last = last->next;
-    head[c] = last->next;
-    last->next = nullptr;
-    count[c] -= batch_size;
-    auto& cl = central();
-    std::lock_guard g(cl.mu);
-    cl.batches[c].push_back(first);
   }
 };
 
-thread_local thread_cache tls_cache;  // NOLINT
+[[gnu::noinline]] void refill(thread_cache& tc, std::size_t c) {
+  thread_local thread_exit_guard guard;
+  (void)guard;
+  {
+    auto& cl = central();
+    std::lock_guard g(cl.mu);
+    if (!cl.batches[c].empty()) {
+      tc.head[c] = cl.batches[c].back();
+      cl.batches[c].pop_back();
+      tc.count[c] = batch_size;
+      return;
+    }
+  }
+  const std::size_t block = (c + 1) * granularity;
+  auto* chunk = static_cast<char*>(::operator new(block * batch_size));
+  for (std::uint32_t i = 0; i < batch_size; ++i) {
+    auto* b = reinterpret_cast<free_block*>(chunk + i * block);
+    b->next = i + 1 < batch_size ? reinterpret_cast<free_block*>(chunk + (i + 1) * block) : nullptr;
+  }
+  tc.head[c] = reinterpret_cast<free_block*>(chunk);
+  tc.count[c] = batch_size;
+}
 
 }  // namespace
 
 void* small_alloc(std::size_t size) {
-  if (size > max_small || size == 0) return ::operator new(size);
+  if (size > max_small || size == 0) [[unlikely]] return ::operator new(size);
   const std::size_t c = (size - 1) / granularity;
   thread_cache& tc = tls_cache;
-  if (tc.head[c] == nullptr) tc.refill(c);
+  if (tc.head[c] == nullptr) [[unlikely]] refill(tc, c);
   free_block* b = tc.head[c];
   tc.head[c] = b->next;
   --tc.count[c];
@@ -104,7 +109,7 @@ void* small_alloc(std::size_t size) {
 
 void small_free(void* p, std::size_t size) noexcept {
   if (p == nullptr) return;
-  if (size > max_small || size == 0) {
+  if (size > max_small || size == 0) [[unlikely]] {
     ::operator delete(p, size);
     return;
   }
@@ -113,7 +118,7 @@ void small_free(void* p, std::size_t size) noexcept {
   auto* b = static_cast<free_block*>(p);
   b->next = tc.head[c];
   tc.head[c] = b;
-  if (++tc.count[c] >= 2 * batch_size) tc.give_back(c);
+  if (++tc.count[c] >= 2 * batch_size) [[unlikely]] give_back(tc, c);
 }
 
 #endif

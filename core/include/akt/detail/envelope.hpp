@@ -10,6 +10,7 @@
 #pragma once
 
 #include <akt/detail/ref_ptr.hpp>
+#include <akt/detail/small_alloc.hpp>
 #include <akt/detail/type_id.hpp>
 #include <akt/error.hpp>
 
@@ -38,9 +39,6 @@ enum class envelope_kind : std::uint8_t {
   continuation,      // the outcome of a non-blocking request, run in the asker
 };
 
-// Small fixed-size blocks for envelopes, cached per thread (see envelope_pool.cpp).
-void* allocate_envelope(std::size_t size);
-void free_envelope(void* p, std::size_t size) noexcept;
 
 struct envelope : mpsc_node {
   type_id type = nullptr;  // of the value; nullptr for system kinds
@@ -54,8 +52,9 @@ struct envelope : mpsc_node {
   virtual ~envelope();  // out of line: actor_ref is complete only there
   virtual std::string type_name() const = 0;
 
-  static void* operator new(std::size_t size) { return allocate_envelope(size); }
-  static void operator delete(void* p, std::size_t size) noexcept { free_envelope(p, size); }
+  // From the small-object allocator (per-thread free lists; see small_alloc.hpp).
+  static void* operator new(std::size_t size) { return small_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
 };
 
 template <class T>
