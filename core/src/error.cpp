@@ -3,6 +3,7 @@
 
 #include <cxxabi.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -37,6 +38,19 @@ std::string error::to_string() const {
 }
 
 namespace detail {
+
+std::string format_duration(long long ns) {
+  char buf[64];
+  const double v = static_cast<double>(ns);
+  if (ns < 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%g us", v / 1e3);
+  } else if (ns < 10'000'000'000LL) {
+    std::snprintf(buf, sizeof buf, "%g ms", v / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%g s", v / 1e9);
+  }
+  return buf;
+}
 
 std::string demangle(const char* mangled) {
   int status = 0;

@@ -40,6 +40,11 @@ enum class errc : std::uint16_t {
 // The code's name, e.g. "dead_actor".
 std::string_view to_string(errc code) noexcept;
 
+namespace detail {
+// "250 us", "100 ms", "1.5 s": durations in error messages.
+std::string format_duration(long long nanoseconds);
+}  // namespace detail
+
 class error {
  public:
   error(errc code, std::string message) : code_(code), message_(std::move(message)) {}

@@ -48,7 +48,7 @@ class ask_promise final : public reply_sink {
       if (now >= deadline) {
         std::uint32_t expected = waiting;
         if (state_.compare_exchange_strong(expected, abandoned, std::memory_order_acq_rel)) {
-          return error(errc::request_timeout, "no reply within " + to_ms(timeout));
+          return error(errc::request_timeout, "no reply within " + format_duration(timeout.count()));
         }
         continue;  // a reply is being written right now: take it
       }
@@ -72,9 +72,6 @@ class ask_promise final : public reply_sink {
 
  private:
   static bool is_final(std::uint32_t s) { return s == replied || s == failed; }
-  static std::string to_ms(std::chrono::nanoseconds d) {
-    return std::to_string(std::chrono::duration<double, std::milli>(d).count()) + " ms";
-  }
   bool claim() {
     std::uint32_t expected = waiting;
     return state_.compare_exchange_strong(expected, busy, std::memory_order_acq_rel);
@@ -100,11 +97,7 @@ class pending_request final : public reply_sink {
   void arm(std::chrono::nanoseconds timeout) {
     timer_ = asker_->system().timers().schedule_at(
         clock::now() + timeout, [self = ref_ptr<pending_request>::share(this), timeout] {
-          self->finish(error(errc::request_timeout,
-                             "no reply within " +
-                                 std::to_string(std::chrono::duration<double, std::milli>(timeout).count()) +
-                                 " ms"),
-                       false);
+          self->finish(error(errc::request_timeout, "no reply within " + format_duration(timeout.count())), false);
         });
   }
 

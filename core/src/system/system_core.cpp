@@ -89,8 +89,8 @@ status system_core::stop() {
   scheduler_.stop();
   timers_.stop();
   state_.store(system_state::stopped, std::memory_order_release);
-  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  logger_->info("actor system " + name_ + " stopped in " + std::to_string(ms) + " ms");
+  const auto took = std::chrono::steady_clock::now() - started;
+  logger_->info("actor system " + name_ + " stopped in " + format_duration(std::chrono::nanoseconds(took).count()));
   return outcome;
 }
 
@@ -169,8 +169,7 @@ status system_core::wait_terminated(const actor_cell& cell, std::chrono::nanosec
   }
   terminated_waiters_.fetch_sub(1, std::memory_order_seq_cst);
   if (done) return {};
-  return error(errc::timeout, "actor " + cell.path() + " did not stop within " +
-                                  std::to_string(std::chrono::duration<double, std::milli>(timeout).count()) + " ms");
+  return error(errc::timeout, "actor " + cell.path() + " did not stop within " + format_duration(timeout.count()));
 }
 
 }  // namespace akt::detail
