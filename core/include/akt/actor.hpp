@@ -12,8 +12,9 @@
 // Lifecycle: pre_start (once, before any message; an error or exception
 // there makes the spawn fail and nothing stays behind), receive (per
 // message), post_stop (once, after every child has stopped). An exception
-// escaping receive is caught by the dispatcher and counted as an error of
-// this actor; the actor carries on with the next message.
+// escaping receive is caught by the dispatcher, counted as an error of this
+// actor, and handed to its supervisor (supervision.hpp): by default the
+// actor is restarted — a fresh instance, its queued messages kept.
 #pragma once
 
 #include <akt/detail/small_alloc.hpp>

@@ -16,12 +16,15 @@
 
 #include <akt/detail/ref_ptr.hpp>
 #include <akt/error.hpp>
+#include <akt/events.hpp>
 #include <akt/logger.hpp>
 #include <akt/options.hpp>
 #include <akt/pid.hpp>
 #include <akt/spawner.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +34,8 @@ namespace akt {
 namespace detail {
 class system_core;
 }
+
+using timer_id = std::uint64_t;
 
 class actor_system : public spawner<actor_system> {
  public:
@@ -65,13 +70,39 @@ class actor_system : public spawner<actor_system> {
   // Actors alive right now (started and not yet terminated).
   std::uint64_t actor_count() const noexcept;
 
+  // Timers: deliver `msg` to `to` after `delay` (once), or after `initial`
+  // and then every `interval` (a copy each time) until cancelled. One timer
+  // service serves them all. The message arrives with no sender.
+  template <class T>
+  timer_id schedule_once(std::chrono::nanoseconds delay, const pid& to, T msg) {
+    return schedule_timer(delay, std::chrono::nanoseconds::zero(),
+                          [to, m = std::move(msg)]() mutable { (void)to.tell(std::move(m)); });
+  }
+  template <class T>
+  timer_id schedule_repeatedly(std::chrono::nanoseconds initial, std::chrono::nanoseconds interval, const pid& to,
+                               T msg) {
+    static_assert(std::is_copy_constructible_v<T>, "a repeated message is copied for every delivery");
+    return schedule_timer(initial, interval, [to, m = std::move(msg)] { (void)to.tell(T(m)); });
+  }
+  // True if the timer was pending and will never deliver again; false if it
+  // already fired (a one-shot), was cancelled, or never existed.
+  bool cancel_timer(timer_id id);
+
+  // The event stream: `subscriber` receives akt::system_event messages
+  // (actor started, stopped, restarted, passivated; dead letters) until it
+  // unsubscribes or stops.
+  status subscribe(const pid& subscriber);
+  status unsubscribe(const pid& subscriber);
+
   // Used by spawner<actor_system>: spawns a top-level actor.
-  result<pid> spawn_instance(spawn_options options, std::unique_ptr<actor> instance);
+  result<pid> spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory);
 
   detail::system_core& core() const noexcept { return *core_; }
 
  private:
   explicit actor_system(detail::ref_ptr<detail::system_core> core);
+  timer_id schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
+                          std::function<void()> fire);
   detail::ref_ptr<detail::system_core> core_;
 };
 

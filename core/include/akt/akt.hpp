@@ -5,7 +5,9 @@
 #include <akt/actor_system.hpp>
 #include <akt/context.hpp>
 #include <akt/error.hpp>
+#include <akt/events.hpp>
 #include <akt/logger.hpp>
 #include <akt/message.hpp>
 #include <akt/options.hpp>
 #include <akt/pid.hpp>
+#include <akt/supervision.hpp>

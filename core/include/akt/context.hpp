@@ -38,6 +38,8 @@ class actor_cell;
 // What a non-blocking request calls back with, inside the asking actor: the
 // reply, or errc::request_timeout / errc::dead_actor.
 using reply_handler = std::function<void(context&, result<message>)>;
+// A receive function for become / become_stacked.
+using behavior = std::function<void(context&)>;
 
 class context : public spawner<context> {
  public:
@@ -98,8 +100,38 @@ class context : public spawner<context> {
   // Stops this actor once the current handler returns.
   void stop_self();
 
+  // Reports a failure without throwing: once the handler returns, this
+  // actor's supervisor decides (see supervision.hpp) as for an exception;
+  // rules matching `e.code()` apply.
+  void fail(error e);
+
+  // Death watch: this actor gets akt::terminated{pid} exactly once when
+  // `other` stops (at once if it already has); none after unwatch. Watches
+  // end by themselves when either side stops.
+  status watch(const pid& other);
+  status unwatch(const pid& other);
+
+  // Behaviors. The message in hand finishes with the current behavior; the
+  // change applies from the next message.
+  //   become(b)          replace the current behavior with b
+  //   become_stacked(b)  push b; unbecome_stacked() pops back to the previous one
+  //   unbecome()         back to receive(), the stack emptied
+  void become(behavior b);
+  void become_stacked(behavior b);
+  void unbecome();
+  void unbecome_stacked();
+
+  // Stash: set the message in hand aside (up to system_options::
+  // stash_capacity; errc::mailbox_full past it). unstash() puts the oldest
+  // back, unstash_all() all of them, in stash order, ahead of the mailbox.
+  // A restart puts the stash back the same way; a stop sends it to dead letters.
+  status stash();
+  bool unstash();
+  std::size_t unstash_all();
+  std::size_t stash_size() const noexcept;
+
   // Used by spawner<context>: spawns a child of this actor.
-  result<pid> spawn_instance(spawn_options options, std::unique_ptr<actor> instance);
+  result<pid> spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory);
 
   context(const context&) = delete;
   context& operator=(const context&) = delete;

@@ -13,6 +13,7 @@
 namespace akt {
 
 class logger;
+class supervisor_strategy;
 
 // What a tell to a full bounded mailbox does.
 enum class overflow_policy : std::uint8_t {
@@ -33,6 +34,9 @@ struct spawn_options {
   // top-level actors: in the system).
   std::string name;
   mailbox_options mailbox{};
+  // How this actor supervises its children (see supervision.hpp);
+  // null = the system's default strategy.
+  std::shared_ptr<const supervisor_strategy> supervisor;
 };
 
 struct system_options {
@@ -44,6 +48,12 @@ struct system_options {
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
   // Where the runtime logs; null = make_stderr_logger(log_level::info).
   std::shared_ptr<akt::logger> logger;
+  // The default strategy for actors that set none, and the guardian's for
+  // top-level actors; null = one_for_one, restart on any failure.
+  std::shared_ptr<const supervisor_strategy> supervisor;
+  // Messages one actor may hold in its stash (context::stash); past it,
+  // stash fails with errc::mailbox_full.
+  std::size_t stash_capacity = 1024;
 };
 
 }  // namespace akt

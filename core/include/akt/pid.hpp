@@ -43,6 +43,11 @@ class actor_ref : public ref_counted {
   // Enqueues; never blocks on the default mailbox and never throws.
   virtual status deliver(envelope_ptr e) noexcept = 0;
   virtual status request_stop() noexcept = 0;
+  virtual status request_restart() noexcept = 0;
+  // Death watch: `watcher` gets akt::terminated once this actor stops (at
+  // once if it already has). Errors: not_running for an invalid watcher.
+  virtual status add_watcher(actor_ref& watcher) noexcept = 0;
+  virtual void remove_watcher(actor_ref& watcher) noexcept = 0;
   virtual status wait_stopped(std::chrono::nanoseconds timeout) const = 0;
   virtual bool is_running() const noexcept = 0;
   virtual std::string name() const = 0;
@@ -109,6 +114,10 @@ class pid {
   // children, runs post_stop. Messages still queued go to dead letters.
   // Does not wait; see wait_stopped. Errors: dead_actor if already stopped.
   status stop() const { return ref_ ? ref_->request_stop() : status(detail::null_pid_error()); }
+  // Restarts the actor by hand: post_stop, a fresh instance from its
+  // factory, pre_start; its queued messages wait and survive. Counted in
+  // metrics().restarts. Errors: dead_actor.
+  status restart() const { return ref_ ? ref_->request_restart() : status(detail::null_pid_error()); }
   // Blocks until the actor has fully stopped, or the timeout.
   [[nodiscard]] status wait_stopped(std::chrono::nanoseconds timeout) const {
     return ref_ ? ref_->wait_stopped(timeout) : status(detail::null_pid_error());

@@ -12,12 +12,14 @@
 #pragma once
 
 #include <akt/actor.hpp>
+#include <akt/detail/ref_ptr.hpp>
 #include <akt/error.hpp>
 #include <akt/options.hpp>
 #include <akt/pid.hpp>
 
 #include <exception>
 #include <functional>
+#include <tuple>
 #include <memory>
 #include <string_view>
 #include <type_traits>
@@ -36,14 +38,57 @@ class fn_actor final : public actor {
   std::function<void(context&)> fn_;
 };
 
+// Makes the actor's instances: the first at spawn, a fresh one at every
+// restart. Reference counted; shared by nothing else.
+class actor_factory : public ref_counted {
+ public:
+  // An instance, or an error saying why none could be made.
+  virtual result<std::unique_ptr<actor>> make() = 0;
+
+  static void* operator new(std::size_t size) { return small_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
+};
+
+// Constructs A from copies of the spawn's arguments (kept for restarts). With
+// move-only arguments the first instance takes them and a restart fails
+// with a clear error (the actor is then stopped).
 template <class A, class... Args>
-result<std::unique_ptr<actor>> construct_actor(Args&&... args) {
+class args_factory final : public actor_factory {
+ public:
+  template <class... U>
+  explicit args_factory(U&&... args) : args_(std::forward<U>(args)...) {}
+
+  result<std::unique_ptr<actor>> make() override {
+    try {
+      if constexpr ((std::is_copy_constructible_v<Args> && ...)) {
+        return std::apply([](const auto&... a) { return std::unique_ptr<actor>(std::make_unique<A>(a...)); }, args_);
+      } else {
+        if (used_) {
+          return error(errc::invalid_argument, "cannot make a second " + demangle(typeid(A).name()) +
+                                                   ": its constructor arguments are move-only");
+        }
+        used_ = true;
+        return std::apply([](auto&... a) { return std::unique_ptr<actor>(std::make_unique<A>(std::move(a)...)); },
+                          args_);
+      }
+    } catch (const std::exception& e) {
+      return error(errc::pre_start_failed, "constructor of " + demangle(typeid(A).name()) + " threw: " + e.what());
+    }
+  }
+
+ private:
+  std::tuple<Args...> args_;
+  bool used_ = false;
+};
+
+template <class A, class... Args>
+ref_ptr<actor_factory> make_factory(Args&&... args) {
   static_assert(std::is_base_of_v<actor, A>, "spawn<A>: A must derive from akt::actor");
-  try {
-    return std::unique_ptr<actor>(std::make_unique<A>(std::forward<Args>(args)...));
-  } catch (const std::exception& e) {
-    return error(errc::pre_start_failed,
-                 "constructor of " + demangle(typeid(A).name()) + " threw: " + e.what());
+  if constexpr (sizeof...(Args) == 0) {
+    static auto* shared = new args_factory<A>();  // one per type, never freed: spawning costs no allocation
+    return ref_ptr<actor_factory>::share(shared);
+  } else {
+    return ref_ptr<actor_factory>::adopt(new args_factory<A, std::decay_t<Args>...>(std::forward<Args>(args)...));
   }
 }
 
@@ -58,9 +103,7 @@ class spawner {
   }
   template <class A, class... Args>
   [[nodiscard]] result<pid> spawn(spawn_options options, Args&&... args) {
-    auto made = detail::construct_actor<A>(std::forward<Args>(args)...);
-    if (!made) return std::move(made).error();
-    return self().spawn_instance(std::move(options), std::move(*made));
+    return self().spawn_with(std::move(options), detail::make_factory<A>(std::forward<Args>(args)...));
   }
   template <class A, class... Args>
   [[nodiscard]] result<pid> spawn_anonymous(Args&&... args) {
@@ -74,8 +117,8 @@ class spawner {
   template <class F>
   [[nodiscard]] result<pid> spawn_fn(spawn_options options, F&& fn) {
     static_assert(std::is_invocable_v<F&, context&>, "spawn_fn: fn must be callable as fn(akt::context&)");
-    return self().spawn_instance(std::move(options),
-                                 std::make_unique<detail::fn_actor>(std::forward<F>(fn)));
+    return self().spawn_with(std::move(options),
+                             detail::make_factory<detail::fn_actor>(std::function<void(context&)>(std::forward<F>(fn))));
   }
 
  private:

@@ -3,7 +3,9 @@
 #include <exception>
 #include <mutex>
 
+#include "actor/cell_extras.hpp"
 #include "ask/ask.hpp"
+#include "supervision/supervise.hpp"
 #include "dispatch/outbox.hpp"
 #include "system/system_core.hpp"
 
@@ -89,17 +91,26 @@ ref_ptr<actor_ref> sender_reference() noexcept {
 actor_cell* current_cell() noexcept { return tls_current; }
 
 actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name, std::uint64_t id,
-                       mailbox_options mailbox, std::unique_ptr<actor> instance)
+                       mailbox_options mailbox, ref_ptr<actor_factory> factory, std::unique_ptr<actor> instance,
+                       std::shared_ptr<const supervisor_strategy> supervisor)
     : system_(system),
       parent_(ref_ptr<actor_cell>::share(parent)),
       instance_(std::move(instance)),
+      factory_(std::move(factory)),
       name_(name.empty() ? nullptr : std::make_unique<const std::string>(std::move(name))),
       id_(id),
       capacity_(static_cast<std::uint32_t>(mailbox.capacity)),
-      overflow_(mailbox.overflow) {}
+      overflow_(mailbox.overflow) {
+  if (supervisor) {
+    auto* x = new cell_extras();
+    x->supervisor = std::move(supervisor);
+    extras_.store(x, std::memory_order_release);
+  }
+}
 
 actor_cell::~actor_cell() {
   while (mpsc_node* n = mailbox_.pop()) delete static_cast<envelope*>(n);
+  delete extras_.load(std::memory_order_acquire);
   if (is_guardian()) system_.release();  // the guardian's reference to its system (see system_core)
 }
 
@@ -167,26 +178,77 @@ void actor_cell::reject(envelope_ptr e, std::string_view why) noexcept {
 
 bool actor_cell::run(std::uint32_t budget) noexcept {
   current_scope scope(this);
-  std::uint32_t taken = 0;
-  while (taken < budget) {
-    mpsc_node* node = mailbox_.pop();
-    if (node == nullptr) break;
-    ++taken;
-    in_hand_.store(taken, std::memory_order_relaxed);
-    envelope_ptr e(static_cast<envelope*>(node));
-    if (capacity_ != 0 && e->kind == envelope_kind::user) queued_.fetch_sub(1, std::memory_order_acq_rel);
+  std::uint32_t taken = 0;  // from the mailbox (replayed messages were counted when first taken)
+  for (std::uint32_t handled = 0; handled < budget; ++handled) {
+    envelope_ptr e = next_envelope(taken);
+    if (!e) break;
     outbox::scope sends;  // what the handler tells goes out when it returns
     handle(std::move(e));
-    if (stop_after_handler_) {
-      stop_after_handler_ = false;
-      begin_stop();
-    }
+    after_handler();
   }
   in_hand_.store(0, std::memory_order_relaxed);
-  const std::int64_t left = pending_.fetch_sub(taken, std::memory_order_acq_rel) - taken;
+  // While replayed messages wait, pending_ keeps one extra count so that the
+  // actor stays scheduled (and no sender schedules it a second time).
+  const cell_extras* x = extras();
+  const bool hold = x != nullptr && !x->replay.empty() && state() == cell_state::running;
+  std::int64_t settle = taken;
+  if (hold != holding_) {
+    settle += holding_ ? 1 : -1;
+    holding_ = hold;
+  }
+  const std::int64_t left = pending_.fetch_sub(settle, std::memory_order_acq_rel) - settle;
   if (left > 0) return true;
   release();  // idle: drop the schedule reference (may destroy this cell)
   return false;
+}
+
+envelope_ptr actor_cell::next_envelope(std::uint32_t& taken) noexcept {
+  if (cell_extras* x = extras(); x != nullptr && !x->replay.empty() && state() == cell_state::running) {
+    envelope_ptr e = std::move(x->replay.front());
+    x->replay.pop_front();
+    return e;
+  }
+  mpsc_node* node = mailbox_.pop();
+  if (node == nullptr) return {};
+  in_hand_.store(++taken, std::memory_order_relaxed);
+  envelope_ptr e(static_cast<envelope*>(node));
+  if (capacity_ != 0 && e->kind == envelope_kind::user) queued_.fetch_sub(1, std::memory_order_acq_rel);
+  return e;
+}
+
+void actor_cell::after_handler() noexcept {
+  if (cell_extras* x = extras()) {
+    x->unstash_at = 0;
+    if (!x->behavior_ops.empty()) {
+      for (auto& [op, b] : x->behavior_ops) {
+        switch (op) {
+          case cell_extras::behavior_op::become:
+            if (x->behaviors.empty()) {
+              x->behaviors.push_back(std::move(b));
+            } else {
+              x->behaviors.back() = std::move(b);
+            }
+            break;
+          case cell_extras::behavior_op::push: x->behaviors.push_back(std::move(b)); break;
+          case cell_extras::behavior_op::reset: x->behaviors.clear(); break;
+          case cell_extras::behavior_op::pop:
+            if (!x->behaviors.empty()) x->behaviors.pop_back();
+            break;
+        }
+      }
+      x->behavior_ops.clear();
+    }
+    if (x->reported_failure) {
+      error e = std::move(*x->reported_failure);
+      x->reported_failure.reset();
+      errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      on_failure(failure_info{e.message(), e.code(), nullptr, path()});
+    }
+  }
+  if (stop_after_handler_) {
+    stop_after_handler_ = false;
+    begin_stop();
+  }
 }
 
 void actor_cell::handle(envelope_ptr e) noexcept {
@@ -203,7 +265,30 @@ void actor_cell::handle(envelope_ptr e) noexcept {
         std::lock_guard g(children_lock_);
         done = child_count_ == 0;
       }
-      if (done && state() == cell_state::stopping) terminate();
+      if (!done) return;
+      if (state() == cell_state::stopping) {
+        terminate();
+      } else if (state() == cell_state::restarting) {
+        if (cell_extras* x = extras()) x->restart_waits_for_children = false;
+        finish_restart_if_ready();
+      }
+      return;
+    }
+    case envelope_kind::restart:
+      if (state() == cell_state::running && !stop_requested_.load(std::memory_order_relaxed)) {
+        begin_restart(std::chrono::milliseconds(0));
+      }
+      return;
+    case envelope_kind::restart_now:
+      if (state() == cell_state::restarting) {
+        if (cell_extras* x = extras()) x->restart_waits_for_delay = false;
+        finish_restart_if_ready();
+      }
+      return;
+    case envelope_kind::escalated: {
+      auto& f = static_cast<escalated_envelope&>(*e);
+      errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      on_failure(std::move(f.info));
       return;
     }
     case envelope_kind::continuation: {
@@ -217,8 +302,9 @@ void actor_cell::handle(envelope_ptr e) noexcept {
         c.handler(ctx, std::move(c.outcome));
       } catch (...) {
         errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        system_.log().error("actor " + path() + " failed in a request's reply handler: " +
-                            describe_exception(std::current_exception()));
+        failure_info f{describe_exception(std::current_exception()), std::nullopt, std::current_exception(), path()};
+        system_.log().error("actor " + path() + " failed in a request's reply handler: " + f.what);
+        on_failure(std::move(f));
       }
       return;
     }
@@ -226,21 +312,42 @@ void actor_cell::handle(envelope_ptr e) noexcept {
 }
 
 void actor_cell::handle_user(envelope_ptr& e) noexcept {
-  if (state() != cell_state::running || stop_requested_.load(std::memory_order_relaxed)) {
+  const cell_state s = state();
+  if (s == cell_state::restarting && !stop_requested_.load(std::memory_order_relaxed)) {
+    ensure_extras().replay.push_back(std::move(e));  // handled by the new instance
+    return;
+  }
+  if (s != cell_state::running || stop_requested_.load(std::memory_order_relaxed)) {
     system_.dead_letter(std::move(e), error(errc::dead_actor, "actor " + path() + " is stopping"));
     return;
   }
+  if (e->type == type_id_of<terminated>() && !accept_terminated(*e)) return;  // unwatched meanwhile
   received_.store(received_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   context ctx(this, &e);
   try {
-    instance_->receive(ctx);
+    cell_extras* x = extras();
+    if (x != nullptr && !x->behaviors.empty()) {
+      x->behaviors.back()(ctx);  // changes to the stack wait until after_handler
+    } else {
+      instance_->receive(ctx);
+    }
+    if (x = extras(); x != nullptr && x->reported_failure) {  // context::fail
+      error reported = std::move(*x->reported_failure);
+      x->reported_failure.reset();
+      errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      system_.log().warn("actor " + path() + " reported a failure: " + reported.to_string());
+      if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"));
+      on_failure(failure_info{reported.message(), reported.code(), nullptr, path()});
+      return;
+    }
     processed_.store(processed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   } catch (...) {
     errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const std::string type = e ? e->type_name() : std::string("a forwarded message");
-    system_.log().error("actor " + path() + " failed on " + type + ": " +
-                        describe_exception(std::current_exception()));
+    failure_info f{describe_exception(std::current_exception()), std::nullopt, std::current_exception(), path()};
+    system_.log().error("actor " + path() + " failed on " + type + ": " + f.what);
     if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"));
+    on_failure(std::move(f));
   }
 }
 
@@ -295,6 +402,27 @@ status actor_cell::request_stop() noexcept {
   return {};
 }
 
+status actor_cell::request_restart() noexcept {
+  if (state() == cell_state::terminated || stop_requested_.load(std::memory_order_acquire)) {
+    return error(errc::dead_actor, "actor " + path() + " has stopped; it cannot be restarted");
+  }
+  post(envelope_ptr(new runtime_envelope(envelope_kind::restart)));
+  return {};
+}
+
+void actor_cell::report_failure(error e) { ensure_extras().reported_failure = std::move(e); }
+
+cell_extras& actor_cell::ensure_extras() {
+  if (cell_extras* x = extras()) return *x;
+  std::lock_guard g(children_lock_);
+  cell_extras* x = extras_.load(std::memory_order_acquire);
+  if (x == nullptr) {
+    x = new cell_extras();
+    extras_.store(x, std::memory_order_release);
+  }
+  return *x;
+}
+
 void actor_cell::stop_self() noexcept {
   if (stop_requested_.exchange(true, std::memory_order_acq_rel)) return;
   stop_after_handler_ = true;
@@ -335,7 +463,13 @@ void actor_cell::terminate() noexcept {
     system_.log().error("the destructor of " + path() + " threw");
   }
   if (parent_) parent_->unlink_child(this);  // frees the name; we stay alive through our caller's reference
-  state_.store(cell_state::terminated, std::memory_order_seq_cst);
+  notify_watchers();                         // marks terminated under the lock watchers register under
+  if (cell_extras* x = extras()) {
+    for (auto& w : x->stash) system_.dead_letter(std::move(w), error(errc::dead_actor, "stashed by a stopped actor"));
+    for (auto& w : x->replay) system_.dead_letter(std::move(w), error(errc::dead_actor, "actor " + path() + " stopped"));
+    x->stash.clear();
+    x->replay.clear();
+  }
   system_.on_terminated(*this);
 }
 
@@ -418,7 +552,8 @@ status actor_cell::wait_stopped(std::chrono::nanoseconds timeout) const {
 }
 
 bool actor_cell::is_running() const noexcept {
-  return state() == cell_state::running && !stop_requested_.load(std::memory_order_relaxed);
+  const cell_state s = state();
+  return (s == cell_state::running || s == cell_state::restarting) && !stop_requested_.load(std::memory_order_relaxed);
 }
 
 std::string actor_cell::name() const { return name_ ? *name_ : "$" + std::to_string(id_); }
@@ -441,7 +576,7 @@ actor_metrics actor_cell::metrics() const noexcept {
       .received = received_.load(std::memory_order_relaxed),
       .processed = processed_.load(std::memory_order_relaxed),
       .errors = errors_.load(std::memory_order_relaxed),
-      .restarts = 0,
+      .restarts = restarts_.load(std::memory_order_relaxed),
   };
 }
 

@@ -26,6 +26,8 @@
 #include <akt/context.hpp>
 #include <akt/detail/small_alloc.hpp>
 #include <akt/options.hpp>
+#include <akt/spawner.hpp>
+#include <akt/supervision.hpp>
 #include <akt/pid.hpp>
 
 #include <atomic>
@@ -43,16 +45,22 @@ namespace akt::detail {
 
 class system_core;
 
-enum class cell_state : std::uint8_t { starting, running, stopping, terminated };
+enum class cell_state : std::uint8_t { starting, running, restarting, stopping, terminated };
+
+struct cell_extras;
 
 class actor_cell final : public actor_ref {
  public:
   actor_cell(system_core& system, actor_cell* parent, std::string name, std::uint64_t id,
-             mailbox_options mailbox, std::unique_ptr<actor> instance);
+             mailbox_options mailbox, ref_ptr<actor_factory> factory, std::unique_ptr<actor> instance,
+             std::shared_ptr<const supervisor_strategy> supervisor);
 
   // actor_ref
   status deliver(envelope_ptr e) noexcept override;
   status request_stop() noexcept override;
+  status request_restart() noexcept override;
+  status add_watcher(actor_ref& watcher) noexcept override;
+  void remove_watcher(actor_ref& watcher) noexcept override;
   status wait_stopped(std::chrono::nanoseconds timeout) const override;
   bool is_running() const noexcept override;
   std::string name() const override;
@@ -85,6 +93,15 @@ class actor_cell final : public actor_ref {
 
   // Stops this actor at the end of the handler running now (no envelope).
   void stop_self() noexcept;
+  // A failure reported by the running handler (context::fail).
+  void report_failure(error e);
+
+  // The parts few actors use (supervision, watches, behaviors, stash),
+  // allocated on first use. extras() may be null; ensure_extras() never is.
+  cell_extras* extras() const noexcept { return extras_.load(std::memory_order_acquire); }
+  cell_extras& ensure_extras();
+  // How this actor supervises its children.
+  const supervisor_strategy& child_strategy() const noexcept;
 
   static void* operator new(std::size_t size) { return small_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
@@ -108,6 +125,18 @@ class actor_cell final : public actor_ref {
   void terminate() noexcept;
   void unlink_child(actor_cell* child) noexcept;
   void reject(envelope_ptr e, std::string_view why) noexcept;
+  void after_handler() noexcept;
+  envelope_ptr next_envelope(std::uint32_t& taken) noexcept;
+
+  // Supervision (supervise.cpp).
+  void on_failure(failure_info f) noexcept;
+  void schedule_restart(const supervisor_strategy& strategy) noexcept;
+  void begin_restart(std::chrono::milliseconds delay) noexcept;
+  void finish_restart_if_ready() noexcept;
+  void finish_restart() noexcept;
+  // Death watch (watch.cpp).
+  void notify_watchers() noexcept;
+  bool accept_terminated(envelope& e) noexcept;
 
   // Laid out for size (a million idle actors is a normal day): the 4-byte
   // member first fills the base's tail padding, the 1-byte flags go last.
@@ -115,6 +144,8 @@ class actor_cell final : public actor_ref {
   system_core& system_;
   ref_ptr<actor_cell> parent_;  // null for the guardian
   std::unique_ptr<actor> instance_;
+  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart
+  std::atomic<cell_extras*> extras_{nullptr};  // owned; see extras()
   std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
   std::uint64_t id_;
 
@@ -136,11 +167,13 @@ class actor_cell final : public actor_ref {
   std::uint32_t child_count_ = 0;
 
   std::uint32_t capacity_;  // 0 = unbounded
+  std::atomic<std::uint32_t> restarts_{0};
   overflow_policy overflow_;
   std::atomic<cell_state> state_{cell_state::starting};
   std::atomic<bool> stop_requested_{false};
   bool started_ok_ = false;          // pre_start succeeded (post_stop runs only then)
   bool stop_after_handler_ = false;  // stop_self() was called by the running handler
+  bool holding_ = false;             // pending_ includes 1 for messages waiting in the replay list
   mutable spinlock children_lock_;
 };
 

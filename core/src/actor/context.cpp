@@ -2,6 +2,7 @@
 #include <akt/context.hpp>
 
 #include "actor/actor_cell.hpp"
+#include "actor/cell_extras.hpp"
 #include "ask/ask.hpp"
 #include "system/system_core.hpp"
 
@@ -74,8 +75,86 @@ status context::stop(const pid& child) {
 
 void context::stop_self() { cell_->stop_self(); }
 
-result<pid> context::spawn_instance(spawn_options options, std::unique_ptr<actor> instance) {
-  return cell_->system().spawn(cell_, std::move(options), std::move(instance));
+result<pid> context::spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory) {
+  return cell_->system().spawn(cell_, std::move(options), std::move(factory));
+}
+
+void context::fail(error e) { cell_->report_failure(std::move(e)); }
+
+status context::watch(const pid& other) {
+  if (!other) return detail::null_pid_error();
+  if (other.ref().get() == cell_) return error(errc::invalid_argument, cell_->path() + " cannot watch itself");
+  auto& watching = cell_->ensure_extras().watching;
+  for (const auto& w : watching) {
+    if (w == other.ref()) return {};  // already watching: still one terminated
+  }
+  watching.push_back(other.ref());
+  return other.ref()->add_watcher(*cell_);
+}
+
+status context::unwatch(const pid& other) {
+  if (!other) return detail::null_pid_error();
+  auto* x = cell_->extras();
+  if (x == nullptr) return {};
+  auto& w = x->watching;
+  for (auto it = w.begin(); it != w.end(); ++it) {
+    if (*it == other.ref()) {
+      w.erase(it);
+      other.ref()->remove_watcher(*cell_);
+      break;
+    }
+  }
+  return {};
+}
+
+void context::become(behavior b) {
+  cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::become, std::move(b));
+}
+void context::become_stacked(behavior b) {
+  cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::push, std::move(b));
+}
+void context::unbecome() { cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::reset, nullptr); }
+void context::unbecome_stacked() {
+  cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::pop, nullptr);
+}
+
+status context::stash() {
+  if (held_ == nullptr || !*held_) {
+    return error(errc::no_message, "stash in " + cell_->path() + ": there is no message in hand");
+  }
+  auto& x = cell_->ensure_extras();
+  const std::size_t limit = cell_->system().options().stash_capacity;
+  if (x.stash.size() >= limit) {
+    return error(errc::mailbox_full, "the stash of " + cell_->path() + " is full (" + std::to_string(limit) +
+                                         " messages; see system_options::stash_capacity)");
+  }
+  x.stash.push_back(std::move(*held_));
+  env_ = nullptr;
+  return {};
+}
+
+bool context::unstash() {
+  auto* x = cell_->extras();
+  if (x == nullptr || x->stash.empty()) return false;
+  x->replay.insert(x->replay.begin() + static_cast<std::ptrdiff_t>(x->unstash_at++), std::move(x->stash.front()));
+  x->stash.pop_front();
+  return true;
+}
+
+std::size_t context::unstash_all() {
+  auto* x = cell_->extras();
+  if (x == nullptr) return 0;
+  const std::size_t n = x->stash.size();
+  for (auto& m : x->stash) {
+    x->replay.insert(x->replay.begin() + static_cast<std::ptrdiff_t>(x->unstash_at++), std::move(m));
+  }
+  x->stash.clear();
+  return n;
+}
+
+std::size_t context::stash_size() const noexcept {
+  const auto* x = cell_->extras();
+  return x == nullptr ? 0 : x->stash.size();
 }
 
 }  // namespace akt

@@ -41,8 +41,16 @@ result<pid> actor_system::lookup(std::string_view name_or_path) const { return c
 std::uint64_t actor_system::dead_letters() const noexcept { return core_->dead_letters(); }
 std::uint64_t actor_system::actor_count() const noexcept { return core_->actor_count(); }
 
-result<pid> actor_system::spawn_instance(spawn_options options, std::unique_ptr<actor> instance) {
-  return core_->spawn(nullptr, std::move(options), std::move(instance));
+result<pid> actor_system::spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory) {
+  return core_->spawn(nullptr, std::move(options), std::move(factory));
 }
+
+timer_id actor_system::schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
+                                      std::function<void()> fire) {
+  return core_->schedule_timer(delay, interval, std::move(fire));
+}
+bool actor_system::cancel_timer(timer_id id) { return core_->cancel_timer(id); }
+status actor_system::subscribe(const pid& subscriber) { return core_->subscribe(subscriber); }
+status actor_system::unsubscribe(const pid& subscriber) { return core_->unsubscribe(subscriber.ref().get()); }
 
 }  // namespace akt

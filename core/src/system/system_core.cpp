@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "actor/actor_cell.hpp"
+#include "supervision/supervise.hpp"
 
 namespace akt::detail {
 
@@ -30,8 +31,9 @@ system_core::system_core(std::string name, system_options options)
       scheduler_(resolve_workers(options_.workers), options_.throughput) {
   options_.workers = scheduler_.worker_count();
   options_.logger = logger_;
-  guardian_ = ref_ptr<actor_cell>::adopt(
-      new actor_cell(*this, nullptr, std::string(), 0, mailbox_options{}, std::make_unique<guardian_actor>()));
+  guardian_ = ref_ptr<actor_cell>::adopt(new actor_cell(*this, nullptr, std::string(), 0, mailbox_options{},
+                                                       make_factory<guardian_actor>(),
+                                                       std::make_unique<guardian_actor>(), options_.supervisor));
   add_ref();  // held by the guardian, released when it is destroyed
 }
 
@@ -94,7 +96,11 @@ status system_core::stop() {
   return outcome;
 }
 
-result<pid> system_core::spawn(actor_cell* parent, spawn_options options, std::unique_ptr<actor> instance) {
+const supervisor_strategy& system_core::default_supervisor() const noexcept {
+  return options_.supervisor ? *options_.supervisor : default_strategy();
+}
+
+result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_ptr<actor_factory> factory) {
   if (!is_running()) {
     const bool never = state_.load() == system_state::created;
     return error(errc::not_running, "actor system " + name_ + (never ? " is not started" : " has stopped"));
@@ -107,11 +113,18 @@ result<pid> system_core::spawn(actor_cell* parent, spawn_options options, std::u
                                              " is too large (at most 4294967295; 0 = unbounded)");
   }
   if (parent == nullptr) parent = guardian_.get();
-  auto cell = ref_ptr<actor_cell>::adopt(
-      new actor_cell(*this, parent, std::move(options.name), next_actor_id(), options.mailbox, std::move(instance)));
+  auto instance = factory->make();
+  if (!instance) {
+    auto e = std::move(instance).error();
+    return error(errc::pre_start_failed, e.message());
+  }
+  auto cell = ref_ptr<actor_cell>::adopt(new actor_cell(*this, parent, std::move(options.name), next_actor_id(),
+                                                        options.mailbox, std::move(factory), std::move(*instance),
+                                                        std::move(options.supervisor)));
   if (auto s = parent->adopt_child(cell.get()); !s) return std::move(s).error();
   on_started();
   if (auto s = cell->start(); !s) return std::move(s).error();
+  publish(event_kind::actor_started, *cell, {});
   return pid(ref_ptr<actor_ref>(std::move(cell)));
 }
 
@@ -149,11 +162,19 @@ void system_core::dead_letter(envelope_ptr e, error why) noexcept {
   if (logger_->is_enabled(log_level::debug)) {
     logger_->debug("dead letter: " + e->type_name() + " (" + why.message() + ")");
   }
+  // Events that themselves end as dead letters are not announced again.
+  if (has_subscribers_.load(std::memory_order_relaxed) && e->type != type_id_of<system_event>()) {
+    publish_slow(event_kind::dead_letter, nullptr, e->type_name() + ": " + why.message());
+  }
   if (e->reply_to) e->reply_to->fail(std::move(why));
 }
 
 void system_core::on_terminated(actor_cell& cell) noexcept {
   if (!cell.is_guardian()) live_actors_.add(-1);
+  if (has_subscribers_.load(std::memory_order_relaxed)) {
+    (void)unsubscribe(&cell);
+    if (!cell.is_guardian()) publish_slow(event_kind::actor_stopped, &cell, {});
+  }
   if (terminated_waiters_.load(std::memory_order_seq_cst) != 0) {
     std::lock_guard g(terminated_mu_);
     terminated_cv_.notify_all();

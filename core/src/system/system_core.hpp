@@ -7,6 +7,8 @@
 #pragma once
 
 #include <akt/actor_system.hpp>
+#include <akt/events.hpp>
+#include <akt/supervision.hpp>
 #include <akt/logger.hpp>
 #include <akt/options.hpp>
 
@@ -18,6 +20,8 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include <akt/detail/ref_ptr.hpp>
 
@@ -44,7 +48,7 @@ class system_core final : public ref_counted {
   bool is_running() const noexcept { return state_.load(std::memory_order_acquire) == system_state::running; }
 
   // Spawns under `parent` (null = top level).
-  result<pid> spawn(actor_cell* parent, spawn_options options, std::unique_ptr<actor> instance);
+  result<pid> spawn(actor_cell* parent, spawn_options options, ref_ptr<actor_factory> factory);
   result<pid> lookup(std::string_view name_or_path) const;
 
   // Counts a message nobody will handle and fails its asker, if any.
@@ -57,6 +61,21 @@ class system_core final : public ref_counted {
 
   void on_started() noexcept { live_actors_.add(1); }
   void on_terminated(actor_cell& cell) noexcept;
+
+  const supervisor_strategy& default_supervisor() const noexcept;
+
+  // The event stream (events.cpp).
+  status subscribe(const pid& subscriber);
+  status unsubscribe(const actor_ref* subscriber);
+  // Cheap when nobody listens: one relaxed load.
+  void publish(event_kind kind, actor_cell& about, std::string detail) noexcept {
+    if (has_subscribers_.load(std::memory_order_relaxed)) publish_slow(kind, &about, std::move(detail));
+  }
+
+  // Timers (events.cpp).
+  timer_id schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
+                          std::function<void()> fire);
+  bool cancel_timer(timer_id id);
   status wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout) const;
 
   const std::string& name() const noexcept { return name_; }
@@ -87,6 +106,17 @@ class system_core final : public ref_counted {
 
   std::atomic<std::uint64_t> dead_letters_{0};
   sharded_counter live_actors_;
+
+  void publish_slow(event_kind kind, actor_cell* about, std::string detail) noexcept;
+
+  std::mutex subscribers_mu_;
+  std::vector<ref_ptr<actor_ref>> subscribers_;  // guarded by subscribers_mu_
+  std::atomic<bool> has_subscribers_{false};
+
+  struct timer_entry;
+  std::mutex timers_mu_;
+  std::unordered_map<timer_id, std::shared_ptr<timer_entry>> timers_by_id_;  // guarded by timers_mu_
+  timer_id next_timer_id_ = 1;                                               // guarded by timers_mu_
 
   mutable std::mutex terminated_mu_;
   mutable std::condition_variable terminated_cv_;

@@ -37,6 +37,9 @@ enum class envelope_kind : std::uint8_t {
   stop,              // begin stopping the actor (children first)
   children_stopped,  // the last child of a stopping actor has terminated
   continuation,      // the outcome of a non-blocking request, run in the asker
+  restart,           // restart by hand, or as a sibling under one_for_all
+  restart_now,       // a restart's backoff delay has passed
+  escalated,         // a child escalated its failure: fail as if it were ours
 };
 
 

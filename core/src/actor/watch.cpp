@@ -1,0 +1,74 @@
+// Death watch: who is told when an actor stops. A watcher registers under
+// the watched cell's children_lock_; termination marks the cell terminated
+// under that same lock and takes the list, so every watcher is told exactly
+// once — registered before (from the list) or after (at once, by
+// add_watcher) — and never twice.
+#include "actor/actor_cell.hpp"
+#include "actor/cell_extras.hpp"
+#include "system/system_core.hpp"
+
+#include <algorithm>
+
+namespace akt::detail {
+
+namespace {
+
+envelope_ptr terminated_message(actor_cell& who) {
+  auto e = make_envelope(terminated{pid(ref_ptr<actor_ref>::share(&who))});
+  e->sender = ref_ptr<actor_ref>::share(&who);
+  return e;
+}
+
+}  // namespace
+
+status actor_cell::add_watcher(actor_ref& watcher) noexcept {
+  cell_extras& x = ensure_extras();
+  {
+    std::lock_guard g(children_lock_);
+    if (!x.watchers_closed && state() != cell_state::terminated) {
+      x.watchers.push_back(ref_ptr<actor_ref>::share(&watcher));
+      return {};
+    }
+  }
+  static_cast<actor_cell&>(watcher).post(terminated_message(*this));  // already gone: tell at once
+  return {};
+}
+
+void actor_cell::remove_watcher(actor_ref& watcher) noexcept {
+  cell_extras* x = extras();
+  if (x == nullptr) return;
+  std::lock_guard g(children_lock_);
+  auto& w = x->watchers;
+  w.erase(std::remove_if(w.begin(), w.end(), [&](const auto& r) { return r.get() == &watcher; }), w.end());
+}
+
+void actor_cell::notify_watchers() noexcept {
+  std::vector<ref_ptr<actor_ref>> watchers;
+  cell_extras* x = extras();
+  {
+    std::lock_guard g(children_lock_);
+    state_.store(cell_state::terminated, std::memory_order_seq_cst);
+    if (x != nullptr) {
+      x->watchers_closed = true;
+      watchers.swap(x->watchers);
+    }
+  }
+  if (x == nullptr) return;
+  for (auto& w : watchers) static_cast<actor_cell&>(*w).post(terminated_message(*this));
+  for (auto& target : x->watching) target->remove_watcher(*this);  // our watches end with us
+  x->watching.clear();
+}
+
+bool actor_cell::accept_terminated(envelope& e) noexcept {
+  // Delivered only while still watched: unwatch() cancels one in flight.
+  cell_extras* x = extras();
+  if (x == nullptr) return false;
+  const actor_ref* who = payload_as<terminated>(&e)->actor.ref().get();
+  auto& w = x->watching;
+  auto it = std::find_if(w.begin(), w.end(), [&](const auto& r) { return r.get() == who; });
+  if (it == w.end()) return false;
+  w.erase(it);
+  return true;
+}
+
+}  // namespace akt::detail

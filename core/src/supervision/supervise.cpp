@@ -1,0 +1,179 @@
+// Supervision: what a cell does when its handler fails, and restarts.
+// Everything here runs in the failing actor's own turn (or, for a one_for_all
+// sibling, in that sibling's turn after a restart message).
+#include "supervision/supervise.hpp"
+
+#include "actor/actor_cell.hpp"
+#include "actor/cell_extras.hpp"
+#include "system/system_core.hpp"
+
+namespace akt {
+
+std::string_view to_string(directive d) noexcept {
+  switch (d) {
+    case directive::resume: return "resume";
+    case directive::restart: return "restart";
+    case directive::stop: return "stop";
+    case directive::escalate: return "escalate";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+namespace {
+
+struct runtime_signal final : envelope {
+  explicit runtime_signal(envelope_kind k) { kind = k; }
+  std::string type_name() const override { return "<runtime>"; }
+};
+
+}  // namespace
+
+const supervisor_strategy& default_strategy() noexcept {
+  static const supervisor_strategy s = supervisor_strategy::one_for_one().otherwise(directive::restart);
+  return s;
+}
+
+const supervisor_strategy& actor_cell::child_strategy() const noexcept {
+  if (const cell_extras* x = extras(); x != nullptr && x->supervisor) return *x->supervisor;
+  return system_.default_supervisor();
+}
+
+void actor_cell::on_failure(failure_info f) noexcept {
+  const supervisor_strategy& strategy = parent_->child_strategy();
+  const directive d = strategy.decide(f);
+  const bool all = strategy.applies_to() == supervisor_strategy::scope::one_for_all;
+  system_.log().warn("supervisor of " + path() + " decides " + std::string(to_string(d)) +
+                     (all ? " (one_for_all)" : "") + " after: " + f.what);
+  switch (d) {
+    case directive::resume:
+      return;
+    case directive::stop:
+      if (all) {
+        for (auto& sibling : parent_->children()) {
+          if (sibling.get() != this) (void)sibling->request_stop();
+        }
+      }
+      stop_self();
+      return;
+    case directive::restart:
+      if (all) {
+        for (auto& sibling : parent_->children()) {
+          if (sibling.get() != this) (void)sibling->request_restart();
+        }
+      }
+      schedule_restart(strategy);
+      return;
+    case directive::escalate:
+      if (parent_->is_guardian()) {
+        system_.log().error(path() + " escalated a failure to the guardian: stopping it");
+        stop_self();
+        return;
+      }
+      f.what = "escalated by " + path() + ": " + f.what;
+      parent_->post(envelope_ptr(new escalated_envelope(std::move(f))));
+      return;
+  }
+}
+
+void actor_cell::schedule_restart(const supervisor_strategy& strategy) noexcept {
+  cell_extras& x = ensure_extras();
+  const auto now = std::chrono::steady_clock::now();
+  if (strategy.window().count() > 0) {
+    const auto horizon = now - strategy.window();
+    auto& t = x.restart_times;
+    t.erase(t.begin(), std::find_if(t.begin(), t.end(), [&](auto at) { return at >= horizon; }));
+  }
+  if (strategy.max_restarts() != 0 && x.restart_times.size() >= strategy.max_restarts()) {
+    system_.log().error("actor " + path() + " failed again after " + std::to_string(x.restart_times.size()) +
+                        " restarts within " + format_duration(std::chrono::nanoseconds(strategy.window()).count()) +
+                        " (its budget): stopping it");
+    stop_self();
+    return;
+  }
+  x.restart_times.push_back(now);
+  begin_restart(strategy.backoff(static_cast<std::uint32_t>(x.restart_times.size())));
+}
+
+void actor_cell::begin_restart(std::chrono::milliseconds delay) noexcept {
+  cell_extras& x = ensure_extras();
+  std::vector<ref_ptr<actor_ref>> kids;
+  {
+    std::lock_guard g(children_lock_);
+    if (state() != cell_state::running) return;
+    state_.store(cell_state::restarting, std::memory_order_release);
+    for (actor_cell* c = first_child_; c != nullptr; c = c->next_sibling_) {
+      kids.push_back(ref_ptr<actor_ref>::share(c));
+    }
+  }
+  x.restart_waits_for_children = !kids.empty();
+  x.restart_waits_for_delay = delay.count() > 0;
+  for (auto& k : kids) (void)k->request_stop();  // a fresh instance starts without children (as in Akka)
+  if (x.restart_waits_for_delay) {
+    auto self = ref_ptr<actor_cell>::share(this);
+    system_.timers().schedule_at(std::chrono::steady_clock::now() + delay, [self] {
+      self->post(envelope_ptr(new runtime_signal(envelope_kind::restart_now)));
+    });
+  }
+  finish_restart_if_ready();
+}
+
+void actor_cell::finish_restart_if_ready() noexcept {
+  const cell_extras* x = extras();
+  if (state() != cell_state::restarting || x == nullptr) return;
+  if (x->restart_waits_for_children || x->restart_waits_for_delay) return;
+  if (stop_requested_.load(std::memory_order_acquire)) {  // stopped while restarting
+    state_.store(cell_state::running, std::memory_order_release);
+    begin_stop();
+    return;
+  }
+  finish_restart();
+}
+
+void actor_cell::finish_restart() noexcept {
+  cell_extras& x = ensure_extras();
+  if (started_ok_ && instance_) {
+    context ctx(this, nullptr);
+    try {
+      instance_->post_stop(ctx);
+    } catch (...) {
+      system_.log().error("post_stop of " + path() + " threw during a restart");
+    }
+  }
+  instance_.reset();
+  started_ok_ = false;
+  x.behaviors.clear();
+  x.behavior_ops.clear();
+  // Stashed messages go back in front: the new instance sees them first.
+  while (!x.stash.empty()) {
+    x.replay.push_front(std::move(x.stash.back()));
+    x.stash.pop_back();
+  }
+  restarts_.fetch_add(1, std::memory_order_relaxed);
+
+  auto made = factory_->make();
+  status started = made ? status() : status(std::move(made).error());
+  if (started) {
+    instance_ = std::move(*made);
+    context ctx(this, nullptr);
+    try {
+      started = instance_->pre_start(ctx);
+    } catch (const std::exception& e) {
+      started = error(errc::pre_start_failed, e.what());
+    } catch (...) {
+      started = error(errc::pre_start_failed, "an exception not derived from std::exception");
+    }
+  }
+  state_.store(cell_state::running, std::memory_order_release);
+  if (!started) {
+    system_.log().error("restart of " + path() + " failed (" + started.error().to_string() + "): stopping it");
+    stop_self();
+    return;
+  }
+  started_ok_ = true;
+  system_.publish(event_kind::actor_restarted, *this, {});
+}
+
+}  // namespace detail
+}  // namespace akt

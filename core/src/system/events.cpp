@@ -1,0 +1,121 @@
+// The event stream and the timers of a system.
+#include "actor/actor_cell.hpp"
+#include "system/system_core.hpp"
+
+#include <algorithm>
+
+namespace akt {
+
+std::string_view to_string(event_kind k) noexcept {
+  switch (k) {
+    case event_kind::actor_started: return "actor_started";
+    case event_kind::actor_stopped: return "actor_stopped";
+    case event_kind::actor_restarted: return "actor_restarted";
+    case event_kind::actor_passivated: return "actor_passivated";
+    case event_kind::dead_letter: return "dead_letter";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+// ---------------------------------------------------------------- events
+
+status system_core::subscribe(const pid& subscriber) {
+  if (!subscriber) return null_pid_error();
+  if (!subscriber.is_running()) return error(errc::dead_actor, subscriber.path() + " cannot subscribe: it has stopped");
+  std::lock_guard g(subscribers_mu_);
+  for (const auto& s : subscribers_) {
+    if (s == subscriber.ref()) return {};
+  }
+  subscribers_.push_back(subscriber.ref());
+  has_subscribers_.store(true, std::memory_order_relaxed);
+  return {};
+}
+
+status system_core::unsubscribe(const actor_ref* subscriber) {
+  std::lock_guard g(subscribers_mu_);
+  auto& s = subscribers_;
+  s.erase(std::remove_if(s.begin(), s.end(), [&](const auto& r) { return r.get() == subscriber; }), s.end());
+  has_subscribers_.store(!s.empty(), std::memory_order_relaxed);
+  return {};
+}
+
+void system_core::publish_slow(event_kind kind, actor_cell* about, std::string detail) noexcept {
+  std::vector<ref_ptr<actor_ref>> to;
+  {
+    std::lock_guard g(subscribers_mu_);
+    to = subscribers_;
+  }
+  const pid who = about != nullptr ? pid(ref_ptr<actor_ref>::share(about)) : pid();
+  for (auto& s : to) {
+    if (s.get() == about) continue;  // an actor is not told about itself
+    static_cast<actor_cell&>(*s).post(make_envelope(system_event{kind, who, detail}));
+  }
+}
+
+// ---------------------------------------------------------------- timers
+
+// One scheduled delivery. `state` makes cancel and fire exclusive: a timer
+// cancelled before it starts firing never delivers.
+struct system_core::timer_entry {
+  enum : int { idle, firing, cancelled };
+  std::atomic<int> state{idle};
+  std::chrono::nanoseconds interval{0};
+  std::function<void()> fire;
+  timer_service::key key{};
+};
+
+timer_id system_core::schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
+                                     std::function<void()> fire) {
+  auto entry = std::make_shared<timer_entry>();
+  entry->interval = interval;
+  entry->fire = std::move(fire);
+  std::lock_guard g(timers_mu_);
+  const timer_id id = next_timer_id_++;
+  timers_by_id_.emplace(id, entry);
+  // The callback runs on the timer thread; it re-arms repeating timers.
+  struct runner {
+    system_core* core;
+    timer_id id;
+    std::weak_ptr<timer_entry> weak;
+    void operator()() const {
+      auto e = weak.lock();
+      if (!e) return;
+      int expected = timer_entry::idle;
+      if (!e->state.compare_exchange_strong(expected, timer_entry::firing)) return;  // cancelled
+      e->fire();
+      std::lock_guard g(core->timers_mu_);
+      if (e->interval.count() > 0) {
+        e->key = core->timers_.schedule_at(timer_service::clock::now() + e->interval, *this);
+      } else {
+        core->timers_by_id_.erase(id);
+      }
+      e->state.store(timer_entry::idle);
+    }
+  };
+  entry->key = timers_.schedule_at(timer_service::clock::now() + std::max(delay, std::chrono::nanoseconds::zero()),
+                                   runner{this, id, entry});
+  return id;
+}
+
+bool system_core::cancel_timer(timer_id id) {
+  for (int attempt = 0; attempt < 1'000'000; ++attempt) {
+    std::unique_lock g(timers_mu_);
+    auto it = timers_by_id_.find(id);
+    if (it == timers_by_id_.end()) return false;
+    auto e = it->second;
+    int expected = timer_entry::idle;
+    if (e->state.compare_exchange_strong(expected, timer_entry::cancelled)) {
+      timers_.cancel(e->key);
+      timers_by_id_.erase(it);
+      return true;
+    }
+    g.unlock();  // firing right now: let that delivery finish, then cancel what follows
+    std::this_thread::yield();
+  }
+  return false;
+}
+
+}  // namespace detail
+}  // namespace akt
