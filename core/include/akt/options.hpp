@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace akt {
@@ -37,6 +38,10 @@ struct spawn_options {
   // How this actor supervises its children (see supervision.hpp);
   // null = the system's default strategy.
   std::shared_ptr<const supervisor_strategy> supervisor;
+  // Stop the actor after this long without a message (passivation): its
+  // post_stop runs, watchers get akt::terminated, its name is freed.
+  // Unset = the system's default; zero = never.
+  std::optional<std::chrono::milliseconds> passivate_after;
 };
 
 struct system_options {
@@ -54,6 +59,10 @@ struct system_options {
   // Messages one actor may hold in its stash (context::stash); past it,
   // stash fails with errc::mailbox_full.
   std::size_t stash_capacity = 1024;
+  // Default passivation for actors that set none; zero = never (default).
+  // An idle actor is stopped between this and this + 10 ms after its last
+  // message; one busy with a long message is never passivated mid-message.
+  std::chrono::milliseconds passivate_after{0};
 };
 
 }  // namespace akt

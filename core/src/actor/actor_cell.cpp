@@ -7,6 +7,7 @@
 #include "ask/ask.hpp"
 #include "supervision/supervise.hpp"
 #include "dispatch/outbox.hpp"
+#include "timer/passivation_wheel.hpp"
 #include "system/system_core.hpp"
 
 namespace akt::detail {
@@ -285,6 +286,9 @@ void actor_cell::handle(envelope_ptr e) noexcept {
         finish_restart_if_ready();
       }
       return;
+    case envelope_kind::passivate_check:
+      check_passivation();
+      return;
     case envelope_kind::escalated: {
       auto& f = static_cast<escalated_envelope&>(*e);
       errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -341,6 +345,7 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
       return;
     }
     processed_.store(processed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (passivate_ms_ != 0) last_active_ms_.store(coarse_now_ms(), std::memory_order_relaxed);
   } catch (...) {
     errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const std::string type = e ? e->type_name() : std::string("a forwarded message");
@@ -421,6 +426,37 @@ cell_extras& actor_cell::ensure_extras() {
     extras_.store(x, std::memory_order_release);
   }
   return *x;
+}
+
+void actor_cell::enable_passivation(std::chrono::milliseconds after) noexcept {
+  passivate_ms_ = static_cast<std::uint32_t>(std::min<std::int64_t>(after.count(), UINT32_MAX / 2));
+  refresh_coarse_clock();  // the spawning thread may not have looked at the clock for a while
+  const std::uint32_t now = coarse_now_ms();
+  last_active_ms_.store(now, std::memory_order_relaxed);
+  system_.passivation().arm(this, std::uint64_t{now} + passivate_ms_ + 1);
+}
+
+void actor_cell::ask_passivation() noexcept {
+  if (state() == cell_state::terminated || stop_requested_.load(std::memory_order_relaxed)) return;
+  post(envelope_ptr(new runtime_envelope(envelope_kind::passivate_check)));
+}
+
+void actor_cell::check_passivation() noexcept {
+  if (state() != cell_state::running || stop_requested_.load(std::memory_order_relaxed)) return;
+  refresh_coarse_clock();
+  const std::uint32_t now = coarse_now_ms();
+  const std::uint32_t last = last_active_ms_.load(std::memory_order_relaxed);
+  const std::uint32_t idle = now - last;  // wraps correctly
+  const bool nothing_waiting = pending_.load(std::memory_order_acquire) - in_hand_.load(std::memory_order_relaxed) <= 0;
+  // Strictly more than the timeout in whole milliseconds: the clock truncates,
+  // so this guarantees at least the timeout in real time.
+  if (idle > passivate_ms_ && nothing_waiting) {
+    system_.log().debug("passivating " + path() + " after " + std::to_string(idle) + " ms idle");
+    system_.publish(event_kind::actor_passivated, *this, {});
+    stop_self();
+    return;
+  }
+  system_.passivation().arm(this, std::uint64_t{now} + (idle > passivate_ms_ ? passivate_ms_ : passivate_ms_ - idle) + 1);
 }
 
 void actor_cell::stop_self() noexcept {

@@ -103,6 +103,12 @@ class actor_cell final : public actor_ref {
   // How this actor supervises its children.
   const supervisor_strategy& child_strategy() const noexcept;
 
+  // Passivation (see passivation_wheel.hpp).
+  void enable_passivation(std::chrono::milliseconds after) noexcept;
+  void ask_passivation() noexcept;  // from the wheel: queue a check for the actor's turn
+  actor_cell* wheel_next() const noexcept { return wheel_next_; }
+  void set_wheel_next(actor_cell* c) noexcept { wheel_next_ = c; }
+
   static void* operator new(std::size_t size) { return small_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
 
@@ -134,6 +140,7 @@ class actor_cell final : public actor_ref {
   void begin_restart(std::chrono::milliseconds delay) noexcept;
   void finish_restart_if_ready() noexcept;
   void finish_restart() noexcept;
+  void check_passivation() noexcept;
   // Death watch (watch.cpp).
   void notify_watchers() noexcept;
   bool accept_terminated(envelope& e) noexcept;
@@ -168,6 +175,9 @@ class actor_cell final : public actor_ref {
 
   std::uint32_t capacity_;  // 0 = unbounded
   std::atomic<std::uint32_t> restarts_{0};
+  std::uint32_t passivate_ms_ = 0;                // 0 = never
+  std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message
+  actor_cell* wheel_next_ = nullptr;              // guarded by the passivation wheel's lock
   overflow_policy overflow_;
   std::atomic<cell_state> state_{cell_state::starting};
   std::atomic<bool> stop_requested_{false};

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "actor/actor_cell.hpp"
+#include "timer/passivation_wheel.hpp"
 #include "util/futex.hpp"
 
 namespace akt::detail {
@@ -169,6 +170,7 @@ void scheduler::park(worker& w) {
   }
   w.sleeping.store(0, std::memory_order_relaxed);
   parked_.fetch_sub(1, std::memory_order_seq_cst);
+  refresh_coarse_clock();  // time has passed while parked
 }
 
 void scheduler::run_turns(worker& w, actor_cell* c) {

@@ -14,6 +14,9 @@ result<std::unique_ptr<actor_system>> actor_system::create(std::string_view name
     return error(errc::invalid_argument,
                  "workers = " + std::to_string(options.workers) + " is too many (at most 1024; 0 = one per hardware thread)");
   }
+  if (options.passivate_after.count() < 0) {
+    return error(errc::invalid_argument, "passivate_after must not be negative (zero = never)");
+  }
   if (options.shutdown_timeout <= std::chrono::milliseconds::zero()) {
     return error(errc::invalid_argument, "shutdown_timeout must be positive");
   }

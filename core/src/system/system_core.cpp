@@ -90,6 +90,7 @@ status system_core::stop() {
   }
   scheduler_.stop();
   timers_.stop();
+  passivation_.clear();
   state_.store(system_state::stopped, std::memory_order_release);
   const auto took = std::chrono::steady_clock::now() - started;
   logger_->info("actor system " + name_ + " stopped in " + format_duration(std::chrono::nanoseconds(took).count()));
@@ -108,6 +109,9 @@ result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_pt
   if (!options.name.empty()) {
     if (auto s = validate_actor_name(options.name); !s) return std::move(s).error();
   }
+  if (options.passivate_after && options.passivate_after->count() < 0) {
+    return error(errc::invalid_argument, "passivate_after must not be negative (zero = never)");
+  }
   if (options.mailbox.capacity > UINT32_MAX) {
     return error(errc::invalid_argument, "mailbox capacity " + std::to_string(options.mailbox.capacity) +
                                              " is too large (at most 4294967295; 0 = unbounded)");
@@ -124,6 +128,8 @@ result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_pt
   if (auto s = parent->adopt_child(cell.get()); !s) return std::move(s).error();
   on_started();
   if (auto s = cell->start(); !s) return std::move(s).error();
+  const auto passivate = options.passivate_after.value_or(options_.passivate_after);
+  if (passivate.count() > 0) cell->enable_passivation(passivate);
   publish(event_kind::actor_started, *cell, {});
   return pid(ref_ptr<actor_ref>(std::move(cell)));
 }

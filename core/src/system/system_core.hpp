@@ -26,6 +26,7 @@
 #include <akt/detail/ref_ptr.hpp>
 
 #include "dispatch/scheduler.hpp"
+#include "timer/passivation_wheel.hpp"
 #include "timer/timer_service.hpp"
 #include "util/sharded_counter.hpp"
 
@@ -83,6 +84,7 @@ class system_core final : public ref_counted {
   akt::logger& log() const noexcept { return *logger_; }
   scheduler& dispatcher() noexcept { return scheduler_; }
   timer_service& timers() noexcept { return timers_; }
+  passivation_wheel& passivation() noexcept { return passivation_; }
   std::uint32_t throughput() const noexcept { return options_.throughput; }
 
   // Breaks the core <-> guardian reference cycle; called by the facade's
@@ -102,6 +104,7 @@ class system_core final : public ref_counted {
 
   scheduler scheduler_;
   timer_service timers_;
+  passivation_wheel passivation_{*this};
   ref_ptr<actor_cell> guardian_;
 
   std::atomic<std::uint64_t> dead_letters_{0};

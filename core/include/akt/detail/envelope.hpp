@@ -40,6 +40,7 @@ enum class envelope_kind : std::uint8_t {
   restart,           // restart by hand, or as a sibling under one_for_all
   restart_now,       // a restart's backoff delay has passed
   escalated,         // a child escalated its failure: fail as if it were ours
+  passivate_check,   // the passivation wheel asks: idle long enough?
 };
 
 
