@@ -4,6 +4,8 @@
 // hand-over of one result from an actor to main, and actor-system set-up.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <akt/akt.hpp>
 
 #include <algorithm>
@@ -26,6 +28,14 @@
 #include <vector>
 
 namespace bench {
+
+// User + system CPU time of the whole process so far.
+inline double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
 
 using clock_type = std::chrono::steady_clock;
 

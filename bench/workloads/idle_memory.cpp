@@ -48,7 +48,11 @@ void wait_terminated(akt::actor_system& sys, std::uint64_t base) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long long n = bench::parse_args(argc, argv, 100'000).n;
+  const auto args = bench::parse_args(argc, argv, 100'000, {"--passivate"});
+  const long long n = args.n;
+  // --passivate: every actor has passivation on (60 s, never reached here),
+  // to show it costs no memory beyond the target and no CPU while idle.
+  const bool passivate = args.has("--passivate");
 
   auto sys = bench::start_system("idle_memory");
   std::vector<akt::pid> actors;
@@ -59,7 +63,10 @@ int main(int argc, char** argv) {
 
   auto t0 = bench::clock_type::now();
   for (long long i = 0; i < n; ++i) {
-    actors.push_back(bench::value_or_fail(sys->spawn_anonymous<idle>(), "spawn idle actor"));
+    actors.push_back(bench::value_or_fail(
+        passivate ? sys->spawn<idle>(akt::spawn_options{.passivate_after = std::chrono::seconds(60)})
+                  : sys->spawn_anonymous<idle>(),
+        "spawn idle actor"));
   }
   wait_started(n);
   const double spawn_s = bench::seconds_between(t0, bench::clock_type::now());
@@ -67,6 +74,10 @@ int main(int argc, char** argv) {
 
   std::this_thread::sleep_for(settle_time);
   const long long after_kb = bench::rss_kb();
+  // CPU used by the whole process over one idle second, all actors alive.
+  const double cpu_before = bench::process_cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double idle_cpu_ms = (bench::process_cpu_seconds() - cpu_before) * 1e3;
 
   auto t2 = bench::clock_type::now();
   for (auto& a : actors) bench::check_or_fail(a.tell(stop_msg{}), "tell stop");
@@ -88,6 +99,8 @@ int main(int argc, char** argv) {
       .extra("rss_after_kb", after_kb)
       .extra("spawn_s", spawn_s, 4)
       .extra("stop_s", stop_s, 4)
+      .extra("idle_cpu_ms", idle_cpu_ms, 2)
+      .extra("passivation", passivate ? 1LL : 0LL)
       .print();
   return 0;
 }

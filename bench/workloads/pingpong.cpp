@@ -60,15 +60,20 @@ class pinger : public akt::actor {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long long n = bench::parse_args(argc, argv, 5'000'000).n;
+  const auto args = bench::parse_args(argc, argv, 5'000'000, {"--passivate"});
+  const long long n = args.n;
+  // --passivate: both actors have passivation on (60 s, never reached), to
+  // measure what it costs per message.
+  const akt::spawn_options opts{.passivate_after = args.has("--passivate") ? std::chrono::milliseconds(60'000)
+                                                                           : std::chrono::milliseconds(0)};
   const std::int64_t rounds = n / 2;
   if (rounds < 1) bench::fail("pingpong: N must be >= 2");
 
   bench::result_slot<std::int64_t> done;
   auto sys = bench::start_system("pingpong");
-  auto pong_pid = bench::value_or_fail(sys->spawn_anonymous<ponger>(), "spawn pong");
+  auto pong_pid = bench::value_or_fail(sys->spawn<ponger>(opts), "spawn pong");
   auto ping_pid =
-      bench::value_or_fail(sys->spawn_anonymous<pinger>(pong_pid, rounds, &done), "spawn ping");
+      bench::value_or_fail(sys->spawn<pinger>(opts, pong_pid, rounds, &done), "spawn ping");
 
   auto t0 = bench::clock_type::now();
   bench::check_or_fail(ping_pid.tell(start{}), "tell start");
@@ -84,6 +89,7 @@ int main(int argc, char** argv) {
       .metric("msgs_per_s", 2.0 * static_cast<double>(rounds) / s, 0, "msgs/s")
       .extra("elapsed_s", s, 4)
       .extra("round_trips", static_cast<long long>(rounds))
+      .extra("passivation", args.has("--passivate") ? 1LL : 0LL)
       .print();
   return 0;
 }
