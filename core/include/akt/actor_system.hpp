@@ -94,6 +94,14 @@ class actor_system : public spawner<actor_system> {
   status subscribe(const pid& subscriber);
   status unsubscribe(const pid& subscriber);
 
+  // Deterministic systems only (system_options::deterministic): run ready
+  // actors on the calling thread until none is ready (or `max_turns`
+  // turns); returns the turns run. advance_clock moves the manual clock,
+  // fires what became due (timers, request timeouts, passivation), then
+  // runs what that made ready. Both return 0 / do nothing otherwise.
+  std::size_t run_ready(std::size_t max_turns = 1'000'000);
+  std::size_t advance_clock(std::chrono::nanoseconds by);
+
   // Used by spawner<actor_system>: spawns a top-level actor.
   result<pid> spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory);
 

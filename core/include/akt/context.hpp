@@ -81,6 +81,9 @@ class context : public spawner<context> {
   // Passes the message in hand on, keeping its original sender (and, for an
   // ask, its asker). After it, message<T>() is null.
   status forward(const pid& to);
+  // Takes the message in hand out of the context (to keep it; a reply is
+  // then no longer possible through the context). After it, message<T>() is null.
+  akt::message take_message();
 
   // Non-blocking ask: returns at once; `on_reply(ctx, result)` runs later in
   // this actor, one message at a time like receive, with the reply or an

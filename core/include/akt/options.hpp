@@ -63,6 +63,11 @@ struct system_options {
   // An idle actor is stopped between this and this + 10 ms after its last
   // message; one busy with a long message is never passivated mid-message.
   std::chrono::milliseconds passivate_after{0};
+  // For tests (akt::testkit::test_system): no worker threads and a manual
+  // clock. Nothing runs until the test calls actor_system::run_ready() or
+  // advance_clock(); timeouts, timers and passivation follow the manual
+  // clock, so they are tested without waiting.
+  bool deterministic = false;
 };
 
 }  // namespace akt

@@ -127,7 +127,7 @@ status actor_cell::deliver(envelope_ptr e) noexcept {
     do {
       if (q >= capacity_) {
         if (overflow_ == overflow_policy::drop_to_dead_letters) {
-          system_.dead_letter(std::move(e), error(errc::mailbox_full, "mailbox of " + path() + " is full"));
+          system_.dead_letter(std::move(e), error(errc::mailbox_full, "mailbox of " + path() + " is full"), this);
           return {};
         }
         return error(errc::mailbox_full,
@@ -152,7 +152,7 @@ std::int64_t actor_cell::enqueue_chain(envelope* first, envelope* last, std::uin
 
 void actor_cell::post(envelope_ptr e) noexcept {
   if (state() == cell_state::terminated) {
-    system_.dead_letter(std::move(e), error(errc::dead_actor, "actor " + path() + " has stopped"));
+    system_.dead_letter(std::move(e), error(errc::dead_actor, "actor " + path() + " has stopped"), this);
     return;
   }
   enqueue(std::move(e));
@@ -172,7 +172,7 @@ void actor_cell::schedule() noexcept {
 
 void actor_cell::reject(envelope_ptr e, std::string_view why) noexcept {
   e->reply_to.reset();  // the caller gets the error directly
-  system_.dead_letter(std::move(e), error(errc::dead_actor, std::string(why)));
+  system_.dead_letter(std::move(e), error(errc::dead_actor, std::string(why)), this);
 }
 
 // ---------------------------------------------------------------- turns
@@ -321,8 +321,11 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
     ensure_extras().replay.push_back(std::move(e));  // handled by the new instance
     return;
   }
-  if (s != cell_state::running || stop_requested_.load(std::memory_order_relaxed)) {
-    system_.dead_letter(std::move(e), error(errc::dead_actor, "actor " + path() + " is stopping"));
+  // A stopping actor still hears about its watched actors (its children stop
+  // first): the instance lives until post_stop.
+  const bool last_words = e->type == type_id_of<terminated>() && (s == cell_state::running || s == cell_state::stopping);
+  if (!last_words && (s != cell_state::running || stop_requested_.load(std::memory_order_relaxed))) {
+    system_.dead_letter(std::move(e), error(errc::dead_actor, "actor " + path() + " is stopping"), this);
     return;
   }
   if (e->type == type_id_of<terminated>() && !accept_terminated(*e)) return;  // unwatched meanwhile
@@ -340,18 +343,18 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
       x->reported_failure.reset();
       errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       system_.log().warn("actor " + path() + " reported a failure: " + reported.to_string());
-      if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"));
+      if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"), this);
       on_failure(failure_info{reported.message(), reported.code(), nullptr, path()});
       return;
     }
     processed_.store(processed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (passivate_ms_ != 0) last_active_ms_.store(coarse_now_ms(), std::memory_order_relaxed);
+    if (passivate_ms_ != 0) last_active_ms_.store(system_.now_ms(), std::memory_order_relaxed);
   } catch (...) {
     errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const std::string type = e ? e->type_name() : std::string("a forwarded message");
     failure_info f{describe_exception(std::current_exception()), std::nullopt, std::current_exception(), path()};
     system_.log().error("actor " + path() + " failed on " + type + ": " + f.what);
-    if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"));
+    if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"), this);
     on_failure(std::move(f));
   }
 }
@@ -431,7 +434,7 @@ cell_extras& actor_cell::ensure_extras() {
 void actor_cell::enable_passivation(std::chrono::milliseconds after) noexcept {
   passivate_ms_ = static_cast<std::uint32_t>(std::min<std::int64_t>(after.count(), UINT32_MAX / 2));
   refresh_coarse_clock();  // the spawning thread may not have looked at the clock for a while
-  const std::uint32_t now = coarse_now_ms();
+  const std::uint32_t now = system_.now_ms();
   last_active_ms_.store(now, std::memory_order_relaxed);
   system_.passivation().arm(this, std::uint64_t{now} + passivate_ms_ + 1);
 }
@@ -444,7 +447,7 @@ void actor_cell::ask_passivation() noexcept {
 void actor_cell::check_passivation() noexcept {
   if (state() != cell_state::running || stop_requested_.load(std::memory_order_relaxed)) return;
   refresh_coarse_clock();
-  const std::uint32_t now = coarse_now_ms();
+  const std::uint32_t now = system_.now_ms();
   const std::uint32_t last = last_active_ms_.load(std::memory_order_relaxed);
   const std::uint32_t idle = now - last;  // wraps correctly
   const bool nothing_waiting = pending_.load(std::memory_order_acquire) - in_hand_.load(std::memory_order_relaxed) <= 0;
@@ -498,8 +501,10 @@ void actor_cell::terminate() noexcept {
   } catch (...) {
     system_.log().error("the destructor of " + path() + " threw");
   }
-  if (parent_) parent_->unlink_child(this);  // frees the name; we stay alive through our caller's reference
+  // Watchers first: a parent watching this child gets Terminated before the
+  // children_stopped that lets it finish stopping.
   notify_watchers();                         // marks terminated under the lock watchers register under
+  if (parent_) parent_->unlink_child(this);  // frees the name; we stay alive through our caller's reference
   if (cell_extras* x = extras()) {
     for (auto& w : x->stash) system_.dead_letter(std::move(w), error(errc::dead_actor, "stashed by a stopped actor"));
     for (auto& w : x->replay) system_.dead_letter(std::move(w), error(errc::dead_actor, "actor " + path() + " stopped"));
@@ -543,7 +548,8 @@ void actor_cell::unlink_child(actor_cell* child) noexcept {
     child->prev_sibling_ = child->next_sibling_ = nullptr;
     if (child->name_ && named_children_) named_children_->erase(*child->name_);
     --child_count_;
-    last_of_stopping = child_count_ == 0 && state() == cell_state::stopping;
+    // A stopping actor finishes, a restarting one restarts, once its last child is gone.
+    last_of_stopping = child_count_ == 0 && (state() == cell_state::stopping || state() == cell_state::restarting);
   }
   child->release();
   if (last_of_stopping) post(envelope_ptr(new runtime_envelope(envelope_kind::children_stopped)));

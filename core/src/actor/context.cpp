@@ -60,6 +60,12 @@ status context::forward(const pid& to) {
   return to.ref()->deliver(std::move(e));
 }
 
+akt::message context::take_message() {
+  if (held_ == nullptr || !*held_) return akt::message();
+  env_ = nullptr;
+  return akt::message(std::move(*held_));
+}
+
 status context::request_envelope(const pid& to, detail::envelope_ptr msg, std::chrono::nanoseconds timeout,
                                  reply_handler on_reply) {
   return detail::start_request(*cell_, to, std::move(msg), timeout, std::move(on_reply));

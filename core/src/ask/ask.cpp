@@ -37,7 +37,9 @@ class ask_promise final : public reply_sink {
     publish(failed);
   }
 
-  result<message> wait(std::chrono::nanoseconds timeout) {
+  // `manual` = the target's dispatcher when it has no threads: the waiting
+  // thread runs it (a deterministic test system).
+  result<message> wait(std::chrono::nanoseconds timeout, scheduler* manual) {
     const auto deadline = clock::now() + timeout;
     const auto spin_until = clock::now() + std::min<std::chrono::nanoseconds>(ask_spin_time, timeout);
     scheduler* helper = nullptr;
@@ -53,6 +55,7 @@ class ask_promise final : public reply_sink {
         continue;  // a reply is being written right now: take it
       }
       if (helper != nullptr && helper->help_once()) continue;
+      if (manual != nullptr && helper == nullptr && manual->run_ready(1'000'000) > 0) continue;
       if (now < spin_until) {
         cpu_relax();
         continue;
@@ -95,8 +98,8 @@ class pending_request final : public reply_sink {
       : asker_(ref_ptr<actor_cell>::share(&asker)), handler_(std::move(handler)) {}
 
   void arm(std::chrono::nanoseconds timeout) {
-    timer_ = asker_->system().timers().schedule_at(
-        clock::now() + timeout, [self = ref_ptr<pending_request>::share(this), timeout] {
+    timer_ = asker_->system().timers().schedule_after(
+        timeout, [self = ref_ptr<pending_request>::share(this), timeout] {
           self->finish(error(errc::request_timeout, "no reply within " + format_duration(timeout.count())), false);
         });
   }
@@ -138,7 +141,8 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chron
   request->reply_to = promise;
   if (auto s = target.deliver(std::move(request)); !s) return std::move(s).error();
   outbox::flush();  // inside a handler the request (and all sent before it) must leave before we wait
-  return promise->wait(timeout);
+  scheduler& home = static_cast<actor_cell&>(target).system().dispatcher();
+  return promise->wait(timeout, home.is_manual() ? &home : nullptr);
 }
 
 status start_request(actor_cell& asker, const pid& to, envelope_ptr msg, std::chrono::nanoseconds timeout,

@@ -39,8 +39,9 @@ namespace {
 thread_local scheduler::worker* tls_worker = nullptr;  // NOLINT
 }  // namespace
 
-scheduler::scheduler(std::size_t workers, std::uint32_t throughput)
-    : throughput_(throughput), max_spinners_(workers / 2 > 0 ? workers / 2 : 1) {
+scheduler::scheduler(std::size_t workers, std::uint32_t throughput, bool manual)
+    : throughput_(throughput), max_spinners_(workers / 2 > 0 ? workers / 2 : 1), manual_(manual) {
+  if (manual) workers = 1;  // the test thread borrows it in run_ready()
   for (std::size_t i = 0; i < workers; ++i) {
     auto w = std::make_unique<worker>();
     w->owner = this;
@@ -52,6 +53,7 @@ scheduler::scheduler(std::size_t workers, std::uint32_t throughput)
 scheduler::~scheduler() { stop(); }
 
 void scheduler::start() {
+  if (manual_) return;
   for (auto& w : workers_) {
     worker* raw = w.get();
     raw->thread = std::thread([this, raw] { run_worker(*raw); });
@@ -93,6 +95,7 @@ void scheduler::schedule(actor_cell* c) noexcept {
 }
 
 void scheduler::notify() {
+  if (manual_) return;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (spinning_.load(std::memory_order_seq_cst) != 0) return;  // a spinner will find it
   if (parked_.load(std::memory_order_seq_cst) == 0) return;
@@ -220,6 +223,22 @@ void scheduler::relieve(actor_cell* c) {
     w->local.push(displaced);
     notify();
   }
+}
+
+std::size_t scheduler::run_ready(std::size_t max_turns) {
+  if (!manual_) return 0;
+  worker& w = *workers_.front();
+  worker* previous = tls_worker;
+  tls_worker = &w;
+  std::size_t turns = 0;
+  while (turns < max_turns) {
+    actor_cell* c = find_work(w, true);
+    if (c == nullptr) break;
+    ++turns;
+    if (c->run(throughput_)) global_.push(c);  // back of the line: the order stays fair and reproducible
+  }
+  tls_worker = previous;
+  return turns;
 }
 
 bool scheduler::help_once() {

@@ -29,7 +29,8 @@ class actor_cell;
 
 class scheduler {
  public:
-  scheduler(std::size_t workers, std::uint32_t throughput);
+  // manual: no threads; run_ready() runs actors on the caller's thread.
+  scheduler(std::size_t workers, std::uint32_t throughput, bool manual = false);
   ~scheduler();
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
@@ -55,7 +56,10 @@ class scheduler {
   // still in cache. No-op elsewhere, and never nested.
   void relieve(actor_cell* c);
 
-  std::size_t worker_count() const noexcept { return workers_.size(); }
+  std::size_t worker_count() const noexcept { return manual_ ? 0 : workers_.size(); }
+  bool is_manual() const noexcept { return manual_; }
+  // Manual dispatchers: runs ready actors here until none is (or max_turns).
+  std::size_t run_ready(std::size_t max_turns);
 
   struct worker;  // defined in scheduler.cpp
 
@@ -75,6 +79,7 @@ class scheduler {
   std::atomic<std::uint32_t> spinning_{0};
   std::atomic<std::uint32_t> parked_{0};
   std::atomic<bool> stopping_{false};
+  const bool manual_;
 };
 
 }  // namespace akt::detail

@@ -79,7 +79,7 @@ void actor_cell::on_failure(failure_info f) noexcept {
 
 void actor_cell::schedule_restart(const supervisor_strategy& strategy) noexcept {
   cell_extras& x = ensure_extras();
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = system_.timers().now();
   if (strategy.window().count() > 0) {
     const auto horizon = now - strategy.window();
     auto& t = x.restart_times;
@@ -112,7 +112,7 @@ void actor_cell::begin_restart(std::chrono::milliseconds delay) noexcept {
   for (auto& k : kids) (void)k->request_stop();  // a fresh instance starts without children (as in Akka)
   if (x.restart_waits_for_delay) {
     auto self = ref_ptr<actor_cell>::share(this);
-    system_.timers().schedule_at(std::chrono::steady_clock::now() + delay, [self] {
+    system_.timers().schedule_after(delay, [self] {
       self->post(envelope_ptr(new runtime_signal(envelope_kind::restart_now)));
     });
   }

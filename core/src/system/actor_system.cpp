@@ -53,6 +53,15 @@ timer_id actor_system::schedule_timer(std::chrono::nanoseconds delay, std::chron
   return core_->schedule_timer(delay, interval, std::move(fire));
 }
 bool actor_system::cancel_timer(timer_id id) { return core_->cancel_timer(id); }
+
+std::size_t actor_system::run_ready(std::size_t max_turns) { return core_->dispatcher().run_ready(max_turns); }
+
+std::size_t actor_system::advance_clock(std::chrono::nanoseconds by) {
+  if (!core_->is_deterministic()) return 0;
+  run_ready();  // what is ready now runs at the current time
+  core_->timers().advance(by);
+  return run_ready();
+}
 status actor_system::subscribe(const pid& subscriber) { return core_->subscribe(subscriber); }
 status actor_system::unsubscribe(const pid& subscriber) { return core_->unsubscribe(subscriber.ref().get()); }
 

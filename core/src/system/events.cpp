@@ -49,7 +49,7 @@ void system_core::publish_slow(event_kind kind, actor_cell* about, std::string d
   }
   const pid who = about != nullptr ? pid(ref_ptr<actor_ref>::share(about)) : pid();
   for (auto& s : to) {
-    if (s.get() == about) continue;  // an actor is not told about itself
+    if (s.get() == about && kind != event_kind::dead_letter) continue;  // an actor is not told of its own lifecycle
     static_cast<actor_cell&>(*s).post(make_envelope(system_event{kind, who, detail}));
   }
 }
@@ -87,14 +87,14 @@ timer_id system_core::schedule_timer(std::chrono::nanoseconds delay, std::chrono
       e->fire();
       std::lock_guard g(core->timers_mu_);
       if (e->interval.count() > 0) {
-        e->key = core->timers_.schedule_at(timer_service::clock::now() + e->interval, *this);
+        e->key = core->timers_.schedule_after(e->interval, *this);
       } else {
         core->timers_by_id_.erase(id);
       }
       e->state.store(timer_entry::idle);
     }
   };
-  entry->key = timers_.schedule_at(timer_service::clock::now() + std::max(delay, std::chrono::nanoseconds::zero()),
+  entry->key = timers_.schedule_after(std::max(delay, std::chrono::nanoseconds::zero()),
                                    runner{this, id, entry});
   return id;
 }

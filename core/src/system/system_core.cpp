@@ -28,7 +28,8 @@ system_core::system_core(std::string name, system_options options)
     : name_(std::move(name)),
       options_(std::move(options)),
       logger_(options_.logger ? options_.logger : make_stderr_logger()),
-      scheduler_(resolve_workers(options_.workers), options_.throughput) {
+      scheduler_(resolve_workers(options_.workers), options_.throughput, options_.deterministic),
+      timers_(options_.deterministic) {
   options_.workers = scheduler_.worker_count();
   options_.logger = logger_;
   guardian_ = ref_ptr<actor_cell>::adopt(new actor_cell(*this, nullptr, std::string(), 0, mailbox_options{},
@@ -97,6 +98,12 @@ status system_core::stop() {
   return outcome;
 }
 
+std::uint32_t system_core::now_ms() noexcept {
+  if (!options_.deterministic) return coarse_now_ms();
+  return static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(timers_.now() - coarse_clock_origin()).count());
+}
+
 const supervisor_strategy& system_core::default_supervisor() const noexcept {
   return options_.supervisor ? *options_.supervisor : default_strategy();
 }
@@ -163,14 +170,14 @@ result<pid> system_core::lookup(std::string_view path) const {
   return pid(ref_ptr<actor_ref>(std::move(at)));
 }
 
-void system_core::dead_letter(envelope_ptr e, error why) noexcept {
+void system_core::dead_letter(envelope_ptr e, error why, actor_cell* recipient) noexcept {
   dead_letters_.fetch_add(1, std::memory_order_relaxed);
   if (logger_->is_enabled(log_level::debug)) {
     logger_->debug("dead letter: " + e->type_name() + " (" + why.message() + ")");
   }
   // Events that themselves end as dead letters are not announced again.
   if (has_subscribers_.load(std::memory_order_relaxed) && e->type != type_id_of<system_event>()) {
-    publish_slow(event_kind::dead_letter, nullptr, e->type_name() + ": " + why.message());
+    publish_slow(event_kind::dead_letter, recipient, e->type_name() + ": " + why.message());
   }
   if (e->reply_to) e->reply_to->fail(std::move(why));
 }
@@ -188,6 +195,7 @@ void system_core::on_terminated(actor_cell& cell) noexcept {
 }
 
 status system_core::wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout) const {
+  if (options_.deterministic) const_cast<scheduler&>(scheduler_).run_ready(SIZE_MAX);  // nobody else will
   terminated_waiters_.fetch_add(1, std::memory_order_seq_cst);
   bool done;
   {

@@ -53,7 +53,7 @@ class system_core final : public ref_counted {
   result<pid> lookup(std::string_view name_or_path) const;
 
   // Counts a message nobody will handle and fails its asker, if any.
-  void dead_letter(envelope_ptr e, error why) noexcept;
+  void dead_letter(envelope_ptr e, error why, actor_cell* recipient = nullptr) noexcept;
   std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
   std::uint64_t actor_count() const noexcept {
     const std::int64_t n = live_actors_.sum();
@@ -86,6 +86,10 @@ class system_core final : public ref_counted {
   timer_service& timers() noexcept { return timers_; }
   passivation_wheel& passivation() noexcept { return passivation_; }
   std::uint32_t throughput() const noexcept { return options_.throughput; }
+  bool is_deterministic() const noexcept { return options_.deterministic; }
+  // Milliseconds on the system's clock for passivation: the coarse real
+  // clock, or the manual one of a deterministic system.
+  std::uint32_t now_ms() noexcept;
 
   // Breaks the core <-> guardian reference cycle; called by the facade's
   // destructor, after stop().

@@ -32,6 +32,8 @@ std::uint32_t coarse_now_ms() noexcept {
 
 void refresh_coarse_clock() noexcept { tls_coarse.uses = 0; }
 
+std::chrono::steady_clock::time_point coarse_clock_origin() noexcept { return clock_origin; }
+
 void passivation_wheel::arm(actor_cell* c, std::uint64_t deadline_ms) {
   const std::uint64_t slot = (deadline_ms + slot_ms - 1) / slot_ms;
   c->add_ref();  // the wheel keeps the cell until its slot is asked
@@ -48,7 +50,7 @@ void passivation_wheel::rearm_timer_locked() {
   if (slots_.empty()) return;
   timer_slot_ = slots_.begin()->first;
   const auto due = clock_origin + std::chrono::milliseconds(timer_slot_ * slot_ms);
-  timer_key_ = system_.timers().schedule_at(due, [this] { fire(); });
+  timer_key_ = system_.timers().schedule_at(due, [this] { fire(); });  // same epoch as the manual clock
 }
 
 void passivation_wheel::fire() {
@@ -56,7 +58,8 @@ void passivation_wheel::fire() {
   {
     std::lock_guard g(mu_);
     timer_slot_ = UINT64_MAX;
-    const std::uint64_t now_slot = real_now_ms() / slot_ms;
+    refresh_coarse_clock();
+    const std::uint64_t now_slot = system_.now_ms() / slot_ms;
     while (!slots_.empty() && slots_.begin()->first <= now_slot) {
       for (actor_cell* c = slots_.begin()->second; c != nullptr;) {
         actor_cell* next = c->wheel_next();

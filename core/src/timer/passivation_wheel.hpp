@@ -52,5 +52,7 @@ class passivation_wheel {
 // each thread reads the real clock once per 64 calls (and when told to).
 std::uint32_t coarse_now_ms() noexcept;
 void refresh_coarse_clock() noexcept;
+// The instant coarse_now_ms() counts from.
+std::chrono::steady_clock::time_point coarse_clock_origin() noexcept;
 
 }  // namespace akt::detail

@@ -7,7 +7,28 @@ timer_service::~timer_service() { stop(); }
 void timer_service::start() {
   std::lock_guard g(mu_);
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  if (!manual_) thread_ = std::thread([this] { run(); });
+}
+
+timer_service::clock::time_point timer_service::now() const {
+  if (!manual_) return clock::now();
+  std::lock_guard g(mu_);
+  return manual_now_;
+}
+
+void timer_service::advance(std::chrono::nanoseconds by) {
+  std::unique_lock g(mu_);
+  const auto target = manual_now_ + by;
+  while (!entries_.empty() && entries_.begin()->first.first <= target) {
+    auto it = entries_.begin();
+    manual_now_ = std::max(manual_now_, it->first.first);
+    auto fn = std::move(it->second);
+    entries_.erase(it);
+    g.unlock();
+    fn();
+    g.lock();
+  }
+  manual_now_ = target;
 }
 
 void timer_service::stop() {

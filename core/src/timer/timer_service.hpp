@@ -25,7 +25,9 @@ class timer_service {
   using clock = std::chrono::steady_clock;
   using key = std::pair<clock::time_point, std::uint64_t>;
 
-  timer_service() = default;
+  // manual = a deterministic clock for tests: no thread; time moves only
+  // by advance(), which runs what became due on the caller's thread.
+  explicit timer_service(bool manual = false) : manual_(manual) {}
   ~timer_service();
   timer_service(const timer_service&) = delete;
   timer_service& operator=(const timer_service&) = delete;
@@ -35,6 +37,14 @@ class timer_service {
   void stop();
 
   key schedule_at(clock::time_point at, std::function<void()> fn);
+  key schedule_after(std::chrono::nanoseconds delay, std::function<void()> fn) {
+    return schedule_at(now() + delay, std::move(fn));
+  }
+  // The service's clock: steady_clock, or the manual one.
+  clock::time_point now() const;
+  bool is_manual() const noexcept { return manual_; }
+  // Manual clock only: moves time forward and runs every callback now due.
+  void advance(std::chrono::nanoseconds by);
   // True if the entry was removed before it ran.
   bool cancel(const key& k);
   std::size_t pending() const;
@@ -47,6 +57,8 @@ class timer_service {
   std::map<key, std::function<void()>> entries_;  // guarded by mu_
   std::uint64_t seq_ = 0;                         // guarded by mu_
   bool stopping_ = false;                         // guarded by mu_
+  const bool manual_;
+  clock::time_point manual_now_ = clock::now();  // guarded by mu_ (manual clock only)
   std::thread thread_;
 };
 
