@@ -297,3 +297,55 @@ TEST(watch, a_restart_of_the_watched_actor_sends_no_terminated) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace akt_test;
+
+struct numbered {
+  int n;
+};
+
+TEST(stop, a_graceful_stop_handles_the_messages_queued_before_it) {
+  auto sys = start_system("graceful");
+  ASSERT_TRUE(sys);
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  auto g = std::make_shared<gate>();
+  auto a = sys->spawn_fn("counter", [seen, g](akt::context& ctx) {
+    if (ctx.message<numbered>()) {
+      (void)g->wait_for(10s);
+      ++*seen;
+    }
+  });
+  ASSERT_TRUE(a);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a->tell(numbered{i}));
+  ASSERT_TRUE(a->stop_gracefully());
+  g->open();
+  ASSERT_TRUE(a->wait_stopped(10s));
+  EXPECT_EQ(seen->load(), 5) << "all five queued before the pill were handled";
+}
+
+TEST(stop, an_immediate_stop_drops_what_is_queued_to_dead_letters) {
+  auto sys = start_system("immediate");
+  ASSERT_TRUE(sys);
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  auto g = std::make_shared<gate>();
+  auto a = sys->spawn_fn("counter", [seen, g](akt::context& ctx) {
+    if (ctx.message<numbered>()) {
+      (void)g->wait_for(10s);
+      ++*seen;
+    }
+  });
+  ASSERT_TRUE(a);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a->tell(numbered{i}));
+  ASSERT_TRUE(wait_until([&] { return a->metrics().received == 1; })) << "the first is in hand";
+  const auto dead_before = sys->dead_letters();
+  ASSERT_TRUE(a->stop());
+  g->open();
+  ASSERT_TRUE(a->wait_stopped(10s));
+  EXPECT_EQ(seen->load(), 1) << "only the message in hand finished";
+  EXPECT_EQ(sys->dead_letters() - dead_before, 4u) << "the four queued went to dead letters";
+  EXPECT_TRUE(a->stop()) << "stopping a stopped actor is a no-op";
+}
+
+}  // namespace

@@ -69,6 +69,9 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request,
                              std::chrono::nanoseconds timeout);
 error null_pid_error();
 
+// The message behind pid::stop_gracefully.
+struct poison_pill {};
+
 }  // namespace detail
 
 class pid {
@@ -110,10 +113,14 @@ class pid {
     }
   }
 
-  // Asks the actor to stop: it finishes the message in hand, stops its
-  // children, runs post_stop. Messages still queued go to dead letters.
-  // Does not wait; see wait_stopped. Errors: dead_actor if already stopped.
+  // Stops the actor now: it finishes the message in hand, stops its
+  // children, runs post_stop; messages still queued go to dead letters.
+  // Does not wait (see wait_stopped). Stopping a stopped actor is a no-op.
   status stop() const { return ref_ ? ref_->request_stop() : status(detail::null_pid_error()); }
+  // Stops the actor after the messages already queued (a poison pill: it
+  // takes its place in the mailbox like any message, so it is ordered with
+  // this sender's earlier tells). Errors: as tell.
+  status stop_gracefully() const { return tell(detail::poison_pill{}); }
   // Restarts the actor by hand: post_stop, a fresh instance from its
   // factory, pre_start; its queued messages wait and survive. Counted in
   // metrics().restarts. Errors: dead_actor.

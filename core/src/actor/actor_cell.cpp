@@ -329,6 +329,10 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
     return;
   }
   if (e->type == type_id_of<terminated>() && !accept_terminated(*e)) return;  // unwatched meanwhile
+  if (e->type == type_id_of<poison_pill>()) {  // stop_gracefully: everything before it was handled
+    stop_self();
+    return;
+  }
   received_.store(received_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   context ctx(this, &e);
   try {
@@ -402,9 +406,7 @@ status actor_cell::start() {
 }
 
 status actor_cell::request_stop() noexcept {
-  if (state() == cell_state::terminated) {
-    return error(errc::dead_actor, "actor " + path() + " has already stopped");
-  }
+  if (state() == cell_state::terminated) return {};  // stopping a stopped actor is a no-op
   if (stop_requested_.exchange(true, std::memory_order_acq_rel)) return {};  // already on its way
   post(envelope_ptr(new runtime_envelope(envelope_kind::stop)));
   return {};
