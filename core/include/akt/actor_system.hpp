@@ -102,6 +102,11 @@ class actor_system : public spawner<actor_system> {
   std::size_t run_ready(std::size_t max_turns = 1'000'000);
   std::size_t advance_clock(std::chrono::nanoseconds by);
 
+  // The node's network address ("host:port") once remoting is enabled, else
+  // empty; paths then read akt://<system>@<address>/... Set by akt::remote.
+  std::string node_address() const;
+  void set_node_address(std::string address);
+
   // Used by spawner<actor_system>: spawns a top-level actor.
   result<pid> spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory);
 

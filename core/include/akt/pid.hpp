@@ -36,6 +36,8 @@ struct actor_metrics {
 
 namespace detail {
 
+class actor_cell;
+
 // What a pid points at. Local actors implement it (actor_cell); remote
 // references will too, which keeps pid location-transparent.
 class actor_ref : public ref_counted {
@@ -55,6 +57,8 @@ class actor_ref : public ref_counted {
   virtual ref_ptr<actor_ref> parent() const = 0;
   virtual std::vector<ref_ptr<actor_ref>> children() const = 0;
   virtual actor_metrics metrics() const noexcept = 0;
+  // The local actor behind this reference; null for a remote one.
+  virtual actor_cell* as_local() noexcept { return nullptr; }
 };
 
 // The actor whose handler runs on this thread right now (null elsewhere):

@@ -603,7 +603,7 @@ bool actor_cell::is_running() const noexcept {
 std::string actor_cell::name() const { return name_ ? *name_ : "$" + std::to_string(id_); }
 
 std::string actor_cell::path() const {
-  if (is_guardian()) return "akt://" + system_.name();
+  if (is_guardian()) return system_.root_path();
   return parent_->path() + "/" + name();
 }
 

@@ -68,6 +68,7 @@ class actor_cell final : public actor_ref {
   ref_ptr<actor_ref> parent() const override;
   std::vector<ref_ptr<actor_ref>> children() const override;
   actor_metrics metrics() const noexcept override;
+  actor_cell* as_local() noexcept override { return this; }
 
   // Runs pre_start on the calling thread, then opens the mailbox. On failure
   // the cell is stopped (synchronously when it spawned no children).

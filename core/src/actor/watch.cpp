@@ -30,7 +30,7 @@ status actor_cell::add_watcher(actor_ref& watcher) noexcept {
       return {};
     }
   }
-  static_cast<actor_cell&>(watcher).post(terminated_message(*this));  // already gone: tell at once
+  if (actor_cell* local = watcher.as_local()) local->post(terminated_message(*this));  // already gone: tell at once
   return {};
 }
 
@@ -54,7 +54,9 @@ void actor_cell::notify_watchers() noexcept {
     }
   }
   if (x == nullptr) return;
-  for (auto& w : watchers) static_cast<actor_cell&>(*w).post(terminated_message(*this));
+  for (auto& w : watchers) {
+    if (actor_cell* local = w->as_local()) local->post(terminated_message(*this));
+  }
   for (auto& target : x->watching) target->remove_watcher(*this);  // our watches end with us
   x->watching.clear();
 }

@@ -39,6 +39,8 @@ class ask_promise final : public reply_sink {
 
   // `manual` = the target's dispatcher when it has no threads: the waiting
   // thread runs it (a deterministic test system).
+  bool is_waiting() const noexcept override { return state_.load(std::memory_order_acquire) == waiting; }
+
   result<message> wait(std::chrono::nanoseconds timeout, scheduler* manual) {
     const auto deadline = clock::now() + timeout;
     const auto spin_until = clock::now() + std::min<std::chrono::nanoseconds>(ask_spin_time, timeout);
@@ -110,6 +112,7 @@ class pending_request final : public reply_sink {
     return true;
   }
   void fail(error e) noexcept override { finish(std::move(e), true); }
+  bool is_waiting() const noexcept override { return !done_.load(std::memory_order_acquire); }
   // The request never left (delivery failed synchronously): no outcome will come.
   void abandon() noexcept {
     if (!done_.exchange(true, std::memory_order_acq_rel)) asker_->system().timers().cancel(timer_);
@@ -141,8 +144,11 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chron
   request->reply_to = promise;
   if (auto s = target.deliver(std::move(request)); !s) return std::move(s).error();
   outbox::flush();  // inside a handler the request (and all sent before it) must leave before we wait
-  scheduler& home = static_cast<actor_cell&>(target).system().dispatcher();
-  return promise->wait(timeout, home.is_manual() ? &home : nullptr);
+  scheduler* manual = nullptr;
+  if (actor_cell* local = target.as_local(); local != nullptr && local->system().dispatcher().is_manual()) {
+    manual = &local->system().dispatcher();
+  }
+  return promise->wait(timeout, manual);
 }
 
 status start_request(actor_cell& asker, const pid& to, envelope_ptr msg, std::chrono::nanoseconds timeout,

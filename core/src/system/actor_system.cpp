@@ -54,6 +54,9 @@ timer_id actor_system::schedule_timer(std::chrono::nanoseconds delay, std::chron
 }
 bool actor_system::cancel_timer(timer_id id) { return core_->cancel_timer(id); }
 
+std::string actor_system::node_address() const { return core_->node_address(); }
+void actor_system::set_node_address(std::string address) { core_->set_node_address(std::move(address)); }
+
 std::size_t actor_system::run_ready(std::size_t max_turns) { return core_->dispatcher().run_ready(max_turns); }
 
 std::size_t actor_system::advance_clock(std::chrono::nanoseconds by) {

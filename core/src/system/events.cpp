@@ -50,7 +50,12 @@ void system_core::publish_slow(event_kind kind, actor_cell* about, std::string d
   const pid who = about != nullptr ? pid(ref_ptr<actor_ref>::share(about)) : pid();
   for (auto& s : to) {
     if (s.get() == about && kind != event_kind::dead_letter) continue;  // an actor is not told of its own lifecycle
-    static_cast<actor_cell&>(*s).post(make_envelope(system_event{kind, who, detail}));
+    auto e = make_envelope(system_event{kind, who, detail});
+    if (actor_cell* local = s->as_local()) {
+      local->post(std::move(e));
+    } else {
+      (void)s->deliver(std::move(e));
+    }
   }
 }
 

@@ -40,6 +40,22 @@ system_core::system_core(std::string name, system_options options)
 
 system_core::~system_core() = default;
 
+std::string system_core::root_path() const {
+  auto p = root_path_.load(std::memory_order_acquire);
+  return p ? *p : "akt://" + name_;
+}
+
+std::string system_core::node_address() const {
+  const std::string root = root_path();
+  const auto at = root.find('@');
+  return at == std::string::npos ? std::string() : root.substr(at + 1);
+}
+
+void system_core::set_node_address(std::string address) {
+  root_path_.store(std::make_shared<const std::string>("akt://" + name_ + (address.empty() ? "" : "@" + address)),
+                   std::memory_order_release);
+}
+
 void system_core::release_guardian() { guardian_.reset(); }
 
 status system_core::start() {
@@ -147,7 +163,14 @@ result<pid> system_core::lookup(std::string_view path) const {
   if (path.starts_with(scheme)) {
     path.remove_prefix(scheme.size());
     const auto slash = path.find('/');
-    const std::string_view sys = path.substr(0, slash);
+    std::string_view sys = path.substr(0, slash);
+    if (const auto at = sys.find('@'); at != std::string_view::npos) {
+      if (sys.substr(at + 1) != node_address()) {
+        return error(errc::not_found, "'" + original + "' names node " + std::string(sys.substr(at + 1)) +
+                                          ", not this one (" + (node_address().empty() ? "no address" : node_address()) + ")");
+      }
+      sys = sys.substr(0, at);
+    }
     if (sys != name_) {
       return error(errc::not_found, "'" + original + "' names system '" + std::string(sys) + "', not " + name_);
     }

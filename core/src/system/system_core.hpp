@@ -80,6 +80,10 @@ class system_core final : public ref_counted {
   status wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout) const;
 
   const std::string& name() const noexcept { return name_; }
+  // "akt://name" or, with remoting, "akt://name@host:port": the root of every path.
+  std::string root_path() const;
+  std::string node_address() const;
+  void set_node_address(std::string address);
   const system_options& options() const noexcept { return options_; }
   akt::logger& log() const noexcept { return *logger_; }
   scheduler& dispatcher() noexcept { return scheduler_; }
@@ -101,6 +105,7 @@ class system_core final : public ref_counted {
   ~system_core() override;
 
   std::string name_;
+  std::atomic<std::shared_ptr<const std::string>> root_path_;
   system_options options_;
   std::shared_ptr<akt::logger> logger_;
   std::atomic<system_state> state_{system_state::created};

@@ -55,6 +55,12 @@ struct envelope : mpsc_node {
   envelope& operator=(const envelope&) = delete;
   virtual ~envelope();  // out of line: actor_ref is complete only there
   virtual std::string type_name() const = 0;
+  // Appends the value's wire form (Protocol Buffers) to `out`; false when the
+  // value cannot cross the wire (not a protobuf message).
+  virtual bool serialize(std::string& out) const {
+    (void)out;
+    return false;
+  }
 
   // From the small-object allocator (per-thread free lists; see small_alloc.hpp).
   static void* operator new(std::size_t size) { return small_alloc(size); }
@@ -70,6 +76,14 @@ struct typed_envelope final : envelope {
     type = type_id_of<T>();
   }
   std::string type_name() const override { return type_name_of(value); }
+  bool serialize(std::string& out) const override {
+    if constexpr (protobuf_message<T>) {
+      return value.AppendToString(&out);
+    } else {
+      (void)out;
+      return false;
+    }
+  }
 };
 
 struct envelope_deleter {
@@ -101,6 +115,9 @@ class reply_sink : public ref_counted {
   // Ends the wait with an error (the request was dead-lettered, the system
   // stopped). No-op when the asker is no longer waiting.
   virtual void fail(error e) noexcept = 0;
+  // False once the asker stopped waiting (timed out or answered): a
+  // transport may forget the request then.
+  virtual bool is_waiting() const noexcept { return true; }
 };
 
 }  // namespace akt::detail

@@ -16,6 +16,7 @@ namespace akt {
 template <class T>
 concept protobuf_message = requires(const T& m, std::string* out) {
   { m.SerializeToString(out) } -> std::same_as<bool>;
+  { m.AppendToString(out) } -> std::same_as<bool>;
   { m.GetTypeName() } -> std::convertible_to<std::string>;
   T::descriptor();
 };

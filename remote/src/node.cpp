@@ -1,0 +1,598 @@
+#include "node.hpp"
+
+#include "frame.hpp"
+#include "registry.hpp"
+#include "remote_ref.hpp"
+
+namespace akt::remote::detail {
+
+namespace {
+
+// The sink of an ask that arrived from another node: the reply goes back
+// over the wire with the ask's correlation id.
+class remote_reply_sink final : public reply_sink {
+ public:
+  remote_reply_sink(std::weak_ptr<node> n, std::string address, std::uint64_t correlation)
+      : node_(std::move(n)), address_(std::move(address)), correlation_(correlation) {}
+
+  bool complete(envelope_ptr& reply) override {
+    if (done_.exchange(true)) return false;
+    if (auto n = node_.lock()) n->send_reply(address_, correlation_, std::move(reply));
+    return true;
+  }
+  void fail(error e) noexcept override {
+    if (done_.exchange(true)) return;
+    if (auto n = node_.lock()) n->send_failure(address_, correlation_, e);
+  }
+  bool is_waiting() const noexcept override { return !done_.load(); }
+
+ private:
+  std::weak_ptr<node> node_;
+  std::string address_;
+  std::uint64_t correlation_;
+  std::atomic<bool> done_{false};
+};
+
+bool parse_address(const std::string& address, std::string& host, std::uint16_t& port) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = address.substr(0, colon);
+  try {
+    const int p = std::stoi(address.substr(colon + 1));
+    if (p <= 0 || p > 65535) return false;
+    port = static_cast<std::uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- connection
+
+connection::connection(node& owner, asio::ip::tcp::socket socket, std::string peer)
+    : node_(owner), socket_(std::move(socket)), connect_timer_(owner.io()), peer_(std::move(peer)) {
+  write_hello_first();
+}
+
+connection::~connection() = default;
+
+void connection::write_hello_first() {
+  wire::Frame f;
+  auto* h = f.mutable_hello();
+  h->set_protocol_version(protocol_version);
+  h->set_system(node_.system().name());
+  h->set_address(node_.address());
+  append_frame(f, queued_);
+}
+
+void connection::start_outbound(const asio::ip::tcp::endpoint& to, std::chrono::milliseconds timeout) {
+  auto self = shared_from_this();
+  connect_timer_.expires_after(timeout);
+  connect_timer_.async_wait([self](const asio::error_code& ec) {
+    if (!ec) self->close("connect timed out");
+  });
+  socket_.async_connect(to, [self](const asio::error_code& ec) {
+    self->connect_timer_.cancel();
+    if (ec) {
+      self->close("connect failed: " + ec.message());
+      return;
+    }
+    asio::error_code ignored;
+    self->socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    {
+      std::lock_guard g(self->mu_);
+      self->ready_ = true;
+      self->kick_write_locked();
+    }
+    self->do_read();
+  });
+}
+
+void connection::start_inbound() {
+  asio::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  {
+    std::lock_guard g(mu_);
+    ready_ = true;
+    kick_write_locked();
+  }
+  do_read();
+}
+
+bool connection::send(std::string_view frames) {
+  if (closed_.load(std::memory_order_acquire)) return false;
+  std::lock_guard g(mu_);
+  queued_.append(frames);
+  kick_write_locked();
+  return true;
+}
+
+void connection::kick_write_locked() {
+  if (writing_ || !ready_ || queued_.empty()) return;
+  writing_ = true;
+  asio::post(node_.io(), [self = shared_from_this()] { self->do_write(); });
+}
+
+void connection::do_write() {
+  {
+    std::lock_guard g(mu_);
+    in_flight_.clear();
+    in_flight_.swap(queued_);  // everything queued goes out in this one write
+  }
+  auto self = shared_from_this();
+  asio::async_write(socket_, asio::buffer(in_flight_), [self](const asio::error_code& ec, std::size_t) {
+    if (ec) {
+      self->close("write failed: " + ec.message());
+      return;
+    }
+    std::lock_guard g(self->mu_);
+    self->writing_ = false;
+    self->kick_write_locked();
+  });
+}
+
+void connection::do_read() {
+  if (in_start_ > 0 && in_start_ == in_.size()) {
+    in_.clear();
+    in_start_ = 0;
+  } else if (in_start_ > 65536) {
+    in_.erase(0, in_start_);
+    in_start_ = 0;
+  }
+  const std::size_t have = in_.size();
+  in_.resize(have + 65536);
+  auto self = shared_from_this();
+  socket_.async_read_some(asio::buffer(in_.data() + have, 65536),
+                          [self, have](const asio::error_code& ec, std::size_t n) {
+                            self->in_.resize(have + n);
+                            if (ec) {
+                              self->close(ec == asio::error::eof ? "closed by peer" : "read failed: " + ec.message());
+                              return;
+                            }
+                            self->on_bytes();
+                            if (!self->is_closed()) self->do_read();
+                          });
+}
+
+void connection::on_bytes() {
+  wire::Frame frame;
+  for (;;) {
+    std::size_t used = 0;
+    const std::string_view rest(in_.data() + in_start_, in_.size() - in_start_);
+    const decode_status s = decode_frame(rest, node_.options().max_frame_bytes, frame, used);
+    if (s == decode_status::need_more) return;
+    if (s != decode_status::frame) {
+      node_.frame_rejected();
+      close(s == decode_status::too_large ? "frame over the size limit" : "malformed frame");
+      return;
+    }
+    in_start_ += used;
+    if (!hello_seen_) {
+      if (frame.body_case() != wire::Frame::kHello || frame.hello().protocol_version() != protocol_version) {
+        node_.frame_rejected();
+        close("handshake failed: the first frame must be a Hello of protocol version " +
+              std::to_string(protocol_version));
+        return;
+      }
+      hello_seen_ = true;
+      node_.on_hello(*this, frame.hello());
+      continue;
+    }
+    node_.on_frame(*this, frame);
+    if (is_closed()) return;
+  }
+}
+
+void connection::close(const std::string& why) {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  asio::post(node_.io(), [self = shared_from_this(), why] {
+    asio::error_code ignored;
+    self->connect_timer_.cancel();
+    self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    self->socket_.close(ignored);
+    self->node_.on_closed(*self, why);
+  });
+}
+
+// ---------------------------------------------------------------- node
+
+node::node(actor_system& system, remoting_options options)
+    : system_(system),
+      options_(std::move(options)),
+      work_(asio::make_work_guard(io_)),
+      acceptor_(io_),
+      sweep_timer_(io_) {}
+
+node::~node() { shutdown(); }
+
+status node::listen() {
+  asio::error_code ec;
+  const auto ip = asio::ip::make_address(options_.host, ec);
+  if (ec) return error(errc::invalid_argument, "remoting host '" + options_.host + "' is not an IP address: " + ec.message());
+  const asio::ip::tcp::endpoint at(ip, options_.port);
+  acceptor_.open(at.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(at, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return error(errc::invalid_argument, "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                                             ": " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  accept_next();
+  sweep_pending();
+  thread_ = std::thread([this] { io_.run(); });
+  return {};
+}
+
+void node::shutdown() {
+  if (stopped_.exchange(true)) return;
+  std::unordered_map<std::string, std::shared_ptr<connection>> conns;
+  {
+    std::lock_guard g(connections_mu_);
+    conns.swap(connections_);
+  }
+  asio::post(io_, [this] {
+    asio::error_code ignored;
+    acceptor_.close(ignored);
+    sweep_timer_.cancel();
+  });
+  for (auto& [address, c] : conns) c->close("remoting closed");
+  work_.reset();
+  if (thread_.joinable()) {
+    // Let the closes run, then stop whatever is still pending.
+    asio::post(io_, [this] { io_.stop(); });
+    thread_.join();
+  }
+  std::unordered_map<std::uint64_t, pending_ask> pending;
+  {
+    std::lock_guard g(pending_mu_);
+    pending.swap(pending_);
+  }
+  for (auto& [id, p] : pending) {
+    error e(errc::dead_actor, "remoting on this node closed before the reply came");
+    if (p.sink) p.sink->fail(e);
+    if (p.found) p.found->set_value(e);
+  }
+}
+
+void node::accept_next() {
+  acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    if (ec) return;  // closed
+    auto c = std::make_shared<connection>(*this, std::move(socket), std::string());
+    opened_.fetch_add(1, std::memory_order_relaxed);
+    c->start_inbound();
+    accept_next();
+  });
+}
+
+void node::sweep_pending() {
+  // Asks whose asker gave up are forgotten; a reply arriving later is dropped.
+  sweep_timer_.expires_after(options_.heartbeat_interval);
+  sweep_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    {
+      std::lock_guard g(pending_mu_);
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        it = it->second.sink && !it->second.sink->is_waiting() ? pending_.erase(it) : std::next(it);
+      }
+    }
+    sweep_pending();
+  });
+}
+
+std::shared_ptr<connection> node::connection_to(const std::string& address, error* why) {
+  std::lock_guard g(connections_mu_);
+  if (stopped_.load()) {
+    *why = error(errc::dead_actor, "remoting on this node is closed");
+    return nullptr;
+  }
+  if (auto it = connections_.find(address); it != connections_.end() && !it->second->is_closed()) return it->second;
+  if (auto r = retry_after_.find(address); r != retry_after_.end() && std::chrono::steady_clock::now() < r->second) {
+    *why = error(errc::dead_actor, "node " + address + " is unreachable (next attempt in " +
+                                       akt::detail::format_duration(std::chrono::nanoseconds(r->second - std::chrono::steady_clock::now()).count()) + ")");
+    return nullptr;
+  }
+  std::string host;
+  std::uint16_t port = 0;
+  asio::error_code ec;
+  if (!parse_address(address, host, port)) {
+    *why = error(errc::invalid_argument, "'" + address + "' is not a host:port address");
+    return nullptr;
+  }
+  const auto ip = asio::ip::make_address(host, ec);
+  if (ec) {
+    *why = error(errc::invalid_argument, "'" + host + "' is not an IP address");
+    return nullptr;
+  }
+  auto c = std::make_shared<connection>(*this, asio::ip::tcp::socket(io_), address);
+  connections_[address] = c;
+  opened_.fetch_add(1, std::memory_order_relaxed);
+  c->start_outbound(asio::ip::tcp::endpoint(ip, port), options_.connect_timeout);
+  return c;
+}
+
+status node::send_frame(const std::string& address, const wire::Frame& frame) {
+  error why(errc::dead_actor, "");
+  auto c = connection_to(address, &why);
+  if (!c) return why;
+  std::string bytes;
+  append_frame(frame, bytes);
+  if (!c->send(bytes)) return error(errc::dead_actor, "the connection to " + address + " is closed");
+  return {};
+}
+
+status node::send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e) {
+  wire::Frame f;
+  auto* env = f.mutable_envelope();
+  env->set_receiver(receiver);
+  if (e->sender) env->set_sender(e->sender->path());
+  env->set_type(e->type_name());
+  if (!e->serialize(*env->mutable_payload())) {
+    return error(errc::invalid_argument,
+                 "a " + e->type_name() + " cannot cross the wire to " + receiver + ": only Protocol Buffers messages can");
+  }
+  std::uint64_t correlation = 0;
+  if (e->reply_to) {
+    correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
+    env->set_kind(wire::KIND_ASK);
+    env->set_correlation_id(correlation);
+    std::lock_guard g(pending_mu_);
+    pending_[correlation] = pending_ask{e->reply_to, nullptr, address};
+  } else {
+    env->set_kind(wire::KIND_TELL);
+  }
+  auto s = send_frame(address, f);
+  if (!s && correlation != 0) {
+    std::lock_guard g(pending_mu_);
+    pending_.erase(correlation);
+  }
+  return s;
+}
+
+status node::send_stop(const std::string& address, const std::string& receiver) {
+  wire::Frame f;
+  f.mutable_envelope()->set_kind(wire::KIND_STOP);
+  f.mutable_envelope()->set_receiver(receiver);
+  return send_frame(address, f);
+}
+
+result<pid> node::lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout) {
+  auto found = std::make_shared<std::promise<result<std::string>>>();
+  auto answer = found->get_future();
+  const std::uint64_t correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard g(pending_mu_);
+    pending_[correlation] = pending_ask{{}, found, address};
+  }
+  wire::Frame f;
+  auto* env = f.mutable_envelope();
+  env->set_kind(wire::KIND_LOOKUP);
+  env->set_receiver(name);
+  env->set_correlation_id(correlation);
+  if (auto s = send_frame(address, f); !s) {
+    std::lock_guard g(pending_mu_);
+    pending_.erase(correlation);
+    return std::move(s).error();
+  }
+  if (answer.wait_for(timeout) != std::future_status::ready) {
+    std::lock_guard g(pending_mu_);
+    pending_.erase(correlation);
+    return error(errc::request_timeout, "no answer from " + address + " to a lookup of '" + name + "' within " +
+                                            akt::detail::format_duration(timeout.count()));
+  }
+  result<std::string> path = answer.get();
+  if (!path) return std::move(path).error();
+  return pid(remote_ref_for(*path));
+}
+
+result<pid> node::resolve(std::string_view path) {
+  std::string address, name;
+  if (!split_remote_path(path, address, name)) {
+    return error(errc::invalid_argument, "'" + std::string(path) + "' is not a remote path (akt://system@host:port/name)");
+  }
+  if (address == this->address()) return system_.lookup(path);
+  return pid(remote_ref_for(std::string(path)));
+}
+
+ref_ptr<actor_ref> node::remote_ref_for(const std::string& path) {
+  std::string address, name;
+  split_remote_path(path, address, name);
+  return ref_ptr<actor_ref>::adopt(new remote_ref(weak_from_this(), path, address, name));
+}
+
+// ---------------------------------------------------------------- inbound
+
+void node::on_hello(connection& from, const wire::Hello& hello) {
+  if (!from.peer().empty()) return;  // outbound: we know whom we called
+  // Inbound: replies to this node go back over this connection.
+  auto self = from.shared_from_this();
+  std::lock_guard g(connections_mu_);
+  const_cast<std::string&>(from.peer()) = hello.address();
+  auto it = connections_.find(hello.address());
+  if (it == connections_.end() || it->second->is_closed()) connections_[hello.address()] = self;
+}
+
+void node::on_closed(connection& c, const std::string& why) {
+  const std::string peer = c.peer();
+  bool was_current = false;
+  {
+    std::lock_guard g(connections_mu_);
+    if (auto it = connections_.find(peer); it != connections_.end() && it->second.get() == &c) {
+      connections_.erase(it);
+      was_current = true;
+    }
+    if (why.starts_with("connect")) {
+      auto& b = backoff_[peer];
+      b = b.count() == 0 ? std::chrono::milliseconds(100) : std::min(b * 2, std::chrono::milliseconds(5000));
+      retry_after_[peer] = std::chrono::steady_clock::now() + b;
+    } else {
+      backoff_.erase(peer);
+      retry_after_.erase(peer);
+    }
+  }
+  if (!stopped_.load()) {
+    system_.logger().warn("remoting: connection to " + (peer.empty() ? std::string("a peer") : peer) + " closed: " + why);
+  }
+  if (!was_current || peer.empty()) return;
+  // Asks waiting on that node fail now, not at their timeout.
+  std::vector<pending_ask> failed;
+  {
+    std::lock_guard g(pending_mu_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.address == peer) {
+        failed.push_back(std::move(it->second));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  error e(errc::dead_actor, "the connection to " + peer + " was lost (" + why + ")");
+  for (auto& p : failed) {
+    if (p.sink) p.sink->fail(e);
+    if (p.found) p.found->set_value(e);
+  }
+}
+
+void node::on_frame(connection& from, wire::Frame& frame) {
+  if (frame.body_case() == wire::Frame::kHeartbeat) return;
+  if (frame.body_case() != wire::Frame::kEnvelope) {
+    frame_rejected();
+    from.close("unexpected frame after the handshake");
+    return;
+  }
+  wire::Envelope& env = *frame.mutable_envelope();
+  switch (env.kind()) {
+    case wire::KIND_TELL:
+    case wire::KIND_ASK:
+      deliver_local(from, env);
+      return;
+    case wire::KIND_STOP: {
+      auto target = system_.lookup(env.receiver());
+      if (target) (void)target->stop();
+      return;
+    }
+    case wire::KIND_LOOKUP: {
+      auto target = system_.lookup(env.receiver());
+      if (!target) {
+        send_failure(from.peer(), env.correlation_id(), target.error());
+        return;
+      }
+      wire::Frame reply;
+      reply.mutable_envelope()->set_kind(wire::KIND_REPLY);
+      reply.mutable_envelope()->set_correlation_id(env.correlation_id());
+      reply.mutable_envelope()->set_receiver(target->path());
+      (void)send_frame(from.peer(), reply);
+      return;
+    }
+    case wire::KIND_REPLY:
+    case wire::KIND_FAILURE: {
+      pending_ask p;
+      {
+        std::lock_guard g(pending_mu_);
+        auto it = pending_.find(env.correlation_id());
+        if (it == pending_.end()) {
+          if (env.kind() == wire::KIND_FAILURE && env.correlation_id() == 0) {
+            system_.logger().warn("remoting: " + from.peer() + " refused a message: " + env.error_message());
+          }
+          return;  // a late answer: the asker gave up
+        }
+        p = std::move(it->second);
+        pending_.erase(it);
+      }
+      if (env.kind() == wire::KIND_FAILURE) {
+        error e(static_cast<errc>(env.error_code()), env.error_message());
+        if (p.sink) p.sink->fail(e);
+        if (p.found) p.found->set_value(e);
+        return;
+      }
+      if (p.found) {
+        p.found->set_value(result<std::string>(env.receiver()));
+        return;
+      }
+      auto decode = find_decoder(env.type());
+      envelope_ptr reply = decode ? decode(env.payload()) : nullptr;
+      if (!reply) {
+        p.sink->fail(error(errc::invalid_argument, "the reply's type " + env.type() +
+                                                       " is unknown here: register_message<" + env.type() + ">()"));
+        return;
+      }
+      if (!env.sender().empty()) reply->sender = remote_ref_for(env.sender());
+      if (!p.sink->complete(reply)) system_.logger().debug("remoting: a late reply was dropped");
+      return;
+    }
+    default:
+      frame_rejected();
+      from.close("unknown envelope kind " + std::to_string(env.kind()));
+      return;
+  }
+}
+
+void node::deliver_local(connection& from, wire::Envelope& env) {
+  const bool is_ask = env.kind() == wire::KIND_ASK;
+  auto refuse = [&](const error& e) {
+    system_.logger().warn("remoting: refused a " + env.type() + " from " + from.peer() + " for " + env.receiver() +
+                          ": " + e.to_string());
+    send_failure(from.peer(), is_ask ? env.correlation_id() : 0, e);
+  };
+  auto decode = find_decoder(env.type());
+  if (decode == nullptr) {
+    refuse(error(errc::invalid_argument, "unknown message type '" + env.type() + "' at " + address() +
+                                             ": register_message<" + env.type() + ">() there"));
+    return;
+  }
+  envelope_ptr e = decode(env.payload());
+  if (!e) {
+    refuse(error(errc::invalid_argument, "the payload is not a valid " + env.type()));
+    return;
+  }
+  if (!env.sender().empty()) e->sender = remote_ref_for(env.sender());
+  if (is_ask) e->reply_to = ref_ptr<reply_sink>::adopt(new remote_reply_sink(weak_from_this(), from.peer(), env.correlation_id()));
+
+  auto cached = local_cache_.find(env.receiver());
+  if (cached == local_cache_.end()) {
+    auto target = system_.lookup(env.receiver());
+    if (!target) {
+      e->reply_to.reset();
+      refuse(target.error());
+      return;
+    }
+    if (local_cache_.size() > 100'000) local_cache_.clear();
+    cached = local_cache_.emplace(env.receiver(), *target).first;
+  }
+  auto s = cached->second.ref()->deliver(std::move(e));
+  if (!s) {
+    local_cache_.erase(cached);
+    if (is_ask) send_failure(from.peer(), env.correlation_id(), s.error());
+  }
+}
+
+void node::send_reply(const std::string& address, std::uint64_t correlation, envelope_ptr reply) {
+  wire::Frame f;
+  auto* env = f.mutable_envelope();
+  env->set_kind(wire::KIND_REPLY);
+  env->set_correlation_id(correlation);
+  env->set_type(reply->type_name());
+  if (reply->sender) env->set_sender(reply->sender->path());
+  if (!reply->serialize(*env->mutable_payload())) {
+    send_failure(address, correlation,
+                 error(errc::invalid_argument, "the reply, a " + reply->type_name() + ", cannot cross the wire"));
+    return;
+  }
+  (void)send_frame(address, f);
+}
+
+void node::send_failure(const std::string& address, std::uint64_t correlation, const error& e) {
+  wire::Frame f;
+  auto* env = f.mutable_envelope();
+  env->set_kind(wire::KIND_FAILURE);
+  env->set_correlation_id(correlation);
+  env->set_error_code(static_cast<std::uint32_t>(e.code()));
+  env->set_error_message(e.message());
+  (void)send_frame(address, f);
+}
+
+}  // namespace akt::remote::detail

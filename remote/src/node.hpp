@@ -1,0 +1,146 @@
+// node: the remoting machinery of one actor system — a listener, one
+// connection per peer node, the asks waiting for remote replies, and the
+// delivery of incoming envelopes to local actors. One I/O thread runs all
+// socket work; senders serialize on their own threads and only append bytes
+// under a connection's mutex.
+#pragma once
+
+#include <akt/remote/remoting.hpp>
+
+#include <asio.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "akt_wire.pb.h"
+
+namespace akt::remote::detail {
+
+using akt::detail::actor_ref;
+using akt::detail::envelope_ptr;
+using akt::detail::ref_ptr;
+using akt::detail::reply_sink;
+
+class node;
+
+// One TCP connection to a peer node. Writes are batched: whatever was queued
+// while a write was in flight goes out in the next single write.
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(node& owner, asio::ip::tcp::socket socket, std::string peer);
+  ~connection();
+
+  void start_outbound(const asio::ip::tcp::endpoint& to, std::chrono::milliseconds timeout);
+  void start_inbound();
+  // Appends ready frames; any thread. False if the connection is closed.
+  bool send(std::string_view frames);
+  void close(const std::string& why);
+
+  const std::string& peer() const noexcept { return peer_; }  // "host:port" once known
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+ private:
+  void write_hello_first();
+  void kick_write_locked();  // with mu_ held
+  void do_write();
+  void do_read();
+  void on_bytes();
+
+  node& node_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer connect_timer_;
+  std::string peer_;  // guarded by the node's connections mutex once published
+
+  std::mutex mu_;
+  std::string queued_;    // guarded by mu_: frames waiting for the next write
+  bool writing_ = false;  // guarded by mu_
+  bool ready_ = false;    // guarded by mu_: connected (outbound) / accepted (inbound)
+  std::atomic<bool> closed_{false};
+
+  std::string in_flight_;  // I/O thread: the buffer being written
+  std::string in_;         // I/O thread: bytes read, not yet framed
+  std::size_t in_start_ = 0;
+  bool hello_seen_ = false;
+};
+
+class node : public std::enable_shared_from_this<node> {
+ public:
+  node(actor_system& system, remoting_options options);
+  ~node();
+
+  status listen();
+  void shutdown();
+
+  const std::string& host() const noexcept { return options_.host; }
+  std::uint16_t port() const noexcept { return port_; }
+  std::string address() const { return options_.host + ":" + std::to_string(port_); }
+  actor_system& system() noexcept { return system_; }
+  const remoting_options& options() const noexcept { return options_; }
+  asio::io_context& io() noexcept { return io_; }
+
+  // Outbound: serialize `e` for `receiver` (a full path) on node `address`.
+  status send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e);
+  status send_stop(const std::string& address, const std::string& receiver);
+  result<pid> lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout);
+  result<pid> resolve(std::string_view path);
+
+  // Inbound (I/O thread).
+  void on_frame(connection& from, wire::Frame& frame);
+  void on_hello(connection& from, const wire::Hello& hello);
+  void on_closed(connection& c, const std::string& why);
+  void frame_rejected() noexcept { frames_rejected_.fetch_add(1, std::memory_order_relaxed); }
+
+  // A reply or failure for a remote ask we answered.
+  void send_reply(const std::string& address, std::uint64_t correlation, envelope_ptr reply);
+  void send_failure(const std::string& address, std::uint64_t correlation, const error& e);
+
+  std::uint64_t connections_opened() const noexcept { return opened_.load(std::memory_order_relaxed); }
+  std::uint64_t frames_rejected() const noexcept { return frames_rejected_.load(std::memory_order_relaxed); }
+
+ private:
+  struct pending_ask {
+    ref_ptr<reply_sink> sink;                    // an ask
+    std::shared_ptr<std::promise<result<std::string>>> found;  // or a lookup: the full path found
+    std::string address;
+  };
+
+  std::shared_ptr<connection> connection_to(const std::string& address, error* why);
+  status send_frame(const std::string& address, const wire::Frame& frame);
+  ref_ptr<actor_ref> remote_ref_for(const std::string& path);
+  void deliver_local(connection& from, wire::Envelope& env);
+  void accept_next();
+  void sweep_pending();
+
+  actor_system& system_;
+  remoting_options options_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer sweep_timer_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+
+  std::mutex connections_mu_;
+  std::unordered_map<std::string, std::shared_ptr<connection>> connections_;  // by peer address
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> retry_after_;  // guarded likewise
+  std::unordered_map<std::string, std::chrono::milliseconds> backoff_;                  // guarded likewise
+
+  std::mutex pending_mu_;
+  std::unordered_map<std::uint64_t, pending_ask> pending_;  // guarded by pending_mu_
+  std::atomic<std::uint64_t> next_correlation_{1};
+
+  std::unordered_map<std::string, pid> local_cache_;  // I/O thread: receiver path -> local pid
+
+  std::atomic<std::uint64_t> opened_{0};
+  std::atomic<std::uint64_t> frames_rejected_{0};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace akt::remote::detail

@@ -1,0 +1,36 @@
+// Which protobuf types this process can decode from the wire.
+#include <akt/remote/remoting.hpp>
+
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "registry.hpp"
+
+namespace akt::remote::detail {
+
+namespace {
+struct registry {
+  std::shared_mutex mu;
+  std::unordered_map<std::string, message_decoder> decoders;  // guarded by mu
+};
+registry& instance() {
+  static auto* r = new registry();  // never destroyed: used until the last thread exits
+  return *r;
+}
+}  // namespace
+
+void register_decoder(std::string type_name, message_decoder decode) {
+  auto& r = instance();
+  std::unique_lock g(r.mu);
+  r.decoders[std::move(type_name)] = decode;
+}
+
+message_decoder find_decoder(std::string_view type_name) {
+  auto& r = instance();
+  std::shared_lock g(r.mu);
+  auto it = r.decoders.find(std::string(type_name));
+  return it == r.decoders.end() ? nullptr : it->second;
+}
+
+}  // namespace akt::remote::detail

@@ -1,0 +1,52 @@
+#include "remote_ref.hpp"
+
+namespace akt::remote::detail {
+
+namespace {
+error closed_error(const std::string& path) {
+  return error(errc::dead_actor, "cannot reach " + path + ": remoting on this node is closed");
+}
+}  // namespace
+
+bool split_remote_path(std::string_view path, std::string& address, std::string& name) {
+  constexpr std::string_view scheme = "akt://";
+  if (!path.starts_with(scheme)) return false;
+  path.remove_prefix(scheme.size());
+  const auto at = path.find('@');
+  const auto slash = path.find('/');
+  if (at == std::string_view::npos || slash == std::string_view::npos || at > slash) return false;
+  address = std::string(path.substr(at + 1, slash - at - 1));
+  const auto last = path.rfind('/');
+  name = std::string(path.substr(last + 1));
+  return !address.empty() && address.find(':') != std::string::npos && !name.empty();
+}
+
+status remote_ref::deliver(envelope_ptr e) noexcept {
+  auto n = node_.lock();
+  if (!n) return closed_error(path_);
+  return n->send_envelope(address_, path_, std::move(e));
+}
+
+status remote_ref::request_stop() noexcept {
+  auto n = node_.lock();
+  if (!n) return closed_error(path_);
+  return n->send_stop(address_, path_);
+}
+
+status remote_ref::request_restart() noexcept {
+  return error(errc::invalid_argument, "restart of " + path_ + ": a remote actor is restarted by its own supervisor");
+}
+
+status remote_ref::add_watcher(actor_ref&) noexcept {
+  return error(errc::invalid_argument, "watching " + path_ + ": remote death watch is not available yet");
+}
+
+void remote_ref::remove_watcher(actor_ref&) noexcept {}
+
+status remote_ref::wait_stopped(std::chrono::nanoseconds) const {
+  return error(errc::invalid_argument, "wait_stopped on " + path_ + ": only local actors can be waited for");
+}
+
+bool remote_ref::is_running() const noexcept { return !node_.expired(); }
+
+}  // namespace akt::remote::detail

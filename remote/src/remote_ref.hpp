@@ -1,0 +1,41 @@
+// remote_ref: what a pid of an actor on another node points at. Sends are
+// serialized and handed to the connection of that node.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "node.hpp"
+
+namespace akt::remote::detail {
+
+class remote_ref final : public actor_ref {
+ public:
+  remote_ref(std::weak_ptr<node> owner, std::string path, std::string address, std::string name)
+      : node_(std::move(owner)), path_(std::move(path)), address_(std::move(address)), name_(std::move(name)) {}
+
+  status deliver(envelope_ptr e) noexcept override;
+  status request_stop() noexcept override;
+  status request_restart() noexcept override;
+  status add_watcher(actor_ref& watcher) noexcept override;
+  void remove_watcher(actor_ref& watcher) noexcept override;
+  status wait_stopped(std::chrono::nanoseconds timeout) const override;
+  bool is_running() const noexcept override;
+  std::string name() const override { return name_; }
+  std::string path() const override { return path_; }
+  ref_ptr<actor_ref> parent() const override { return {}; }
+  std::vector<ref_ptr<actor_ref>> children() const override { return {}; }
+  actor_metrics metrics() const noexcept override { return {}; }
+
+ private:
+  std::weak_ptr<node> node_;
+  std::string path_;     // akt://system@host:port/name
+  std::string address_;  // host:port
+  std::string name_;
+};
+
+// Splits "akt://sys@host:port/a/b" into its address ("host:port") and the
+// name of the actor ("b"); false when it is not such a path.
+bool split_remote_path(std::string_view path, std::string& address, std::string& name);
+
+}  // namespace akt::remote::detail

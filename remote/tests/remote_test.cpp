@@ -1,0 +1,239 @@
+// Remoting between actor systems in one process, over real TCP on 127.0.0.1.
+#include <akt/remote/remoting.hpp>
+
+#include <gtest/gtest.h>
+
+#include <asio.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "messages.pb.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct not_protobuf {
+  int n;
+};
+
+std::unique_ptr<akt::actor_system> start(const char* name) {
+  auto sys = akt::actor_system::create(name, {.logger = akt::make_discard_logger()}).value();
+  EXPECT_TRUE(sys->start());
+  return sys;
+}
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = 10s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return pred();
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+class remote_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    akt::remote::register_message<demo::Ping>();
+    akt::remote::register_message<demo::Pong>();
+    akt::remote::register_message<demo::Add>();
+    akt::remote::register_message<demo::Sum>();
+    a_ = start("alpha");
+    b_ = start("beta");
+    na_ = akt::remote::remoting::enable(*a_).value();
+    nb_ = akt::remote::remoting::enable(*b_).value();
+    // beta runs a calculator and a pong answering with the sender's seq.
+    (void)b_->spawn_fn("calc", [](akt::context& ctx) {
+      if (auto* add = ctx.message<demo::Add>()) {
+        demo::Sum s;
+        s.set_value(add->a() + add->b());
+        (void)ctx.reply(std::move(s));
+      }
+    });
+  }
+  void TearDown() override {
+    na_.reset();
+    nb_.reset();
+  }
+
+  std::unique_ptr<akt::actor_system> a_, b_;
+  std::unique_ptr<akt::remote::remoting> na_, nb_;
+};
+
+TEST_F(remote_test, port_zero_picks_a_free_port_and_paths_carry_the_address) {
+  EXPECT_NE(nb_->port(), 0);
+  auto calc = b_->lookup("calc").value();
+  EXPECT_EQ(calc.path(), "akt://beta@127.0.0.1:" + std::to_string(nb_->port()) + "/calc");
+}
+
+TEST_F(remote_test, lookup_then_ask_from_plain_code_gets_the_protobuf_reply) {
+  auto calc = na_->lookup("127.0.0.1", nb_->port(), "calc", 5s);
+  ASSERT_TRUE(calc) << calc.error().to_string();
+  demo::Add add;
+  add.set_a(40);
+  add.set_b(2);
+  auto sum = calc->ask<demo::Sum>(add, 5s);
+  ASSERT_TRUE(sum) << sum.error().to_string();
+  EXPECT_EQ(sum->value(), 42);
+}
+
+TEST_F(remote_test, lookup_of_an_unknown_name_is_not_found) {
+  auto nobody = na_->lookup("127.0.0.1", nb_->port(), "nobody", 5s);
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.code(), akt::errc::not_found);
+}
+
+TEST_F(remote_test, a_remote_sender_gets_the_reply_in_its_own_actor) {
+  auto got = std::make_shared<std::atomic<long long>>(-1);
+  auto pong = b_->spawn_fn("pong", [](akt::context& ctx) {
+    if (auto* p = ctx.message<demo::Ping>()) {
+      demo::Pong r;
+      r.set_seq(p->seq());
+      (void)ctx.reply(std::move(r));  // to the remote sender
+    }
+  });
+  ASSERT_TRUE(pong);
+  auto remote_pong = na_->resolve(pong->path());
+  ASSERT_TRUE(remote_pong) << remote_pong.error().to_string();
+  auto ping = a_->spawn_fn("ping", [got, remote_pong = *remote_pong](akt::context& ctx) {
+    if (auto* start = ctx.message<demo::Ping>()) {
+      (void)ctx.tell(remote_pong, *start);
+    } else if (auto* p = ctx.message<demo::Pong>()) {
+      got->store(p->seq());
+    }
+  });
+  ASSERT_TRUE(ping);
+  demo::Ping start;
+  start.set_seq(7);
+  ASSERT_TRUE(ping->tell(start));
+  EXPECT_TRUE(wait_until([&] { return got->load() == 7; }));
+}
+
+TEST_F(remote_test, many_tells_arrive_in_order) {
+  auto last = std::make_shared<std::atomic<long long>>(-1);
+  auto ordered = std::make_shared<std::atomic<bool>>(true);
+  auto sink = b_->spawn_fn("sink", [last, ordered](akt::context& ctx) {
+    if (auto* p = ctx.message<demo::Ping>()) {
+      if (p->seq() != last->load() + 1) ordered->store(false);
+      last->store(p->seq());
+    }
+  });
+  ASSERT_TRUE(sink);
+  auto remote_sink = na_->resolve(sink->path()).value();
+  for (int i = 0; i < 20'000; ++i) {
+    demo::Ping p;
+    p.set_seq(i);
+    ASSERT_TRUE(remote_sink.tell(std::move(p)));
+  }
+  EXPECT_TRUE(wait_until([&] { return last->load() == 19'999; })) << last->load();
+  EXPECT_TRUE(ordered->load());
+  EXPECT_EQ(na_->connections_opened(), 1u) << "one connection, reused";
+}
+
+TEST_F(remote_test, a_non_protobuf_message_is_refused_at_the_sender) {
+  auto calc = na_->lookup("127.0.0.1", nb_->port(), "calc", 5s).value();
+  auto s = calc.tell(not_protobuf{1});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.code(), akt::errc::invalid_argument);
+}
+
+TEST_F(remote_test, an_ask_to_a_missing_actor_fails_with_not_found) {
+  auto ghost = na_->resolve("akt://beta@127.0.0.1:" + std::to_string(nb_->port()) + "/ghost").value();
+  auto r = ghost.ask(demo::Ping{}, 5s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), akt::errc::not_found);
+}
+
+TEST_F(remote_test, an_unregistered_type_gets_a_clear_error) {
+  auto calc = na_->lookup("127.0.0.1", nb_->port(), "calc", 5s).value();
+  demo::Greet g;  // never registered
+  g.set_name("x");
+  auto r = calc.ask(g, 5s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), akt::errc::invalid_argument);
+  EXPECT_NE(r.error().message().find("demo.Greet"), std::string::npos) << r.error().message();
+}
+
+TEST_F(remote_test, remote_stop_stops_the_actor) {
+  auto victim = b_->spawn_fn("victim", [](akt::context&) {}).value();
+  auto remote = na_->resolve(victim.path()).value();
+  ASSERT_TRUE(remote.stop());
+  EXPECT_TRUE(victim.wait_stopped(5s));
+}
+
+TEST_F(remote_test, an_unreachable_node_fails_fast_and_asks_do_not_hang) {
+  std::uint16_t dead_port;
+  {
+    asio::io_context io;
+    asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    dead_port = probe.local_endpoint().port();
+  }  // closed: nobody listens there now
+  auto ghost = na_->resolve("akt://gamma@127.0.0.1:" + std::to_string(dead_port) + "/x").value();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = ghost.ask(demo::Ping{}, 10s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), akt::errc::dead_actor) << r.error().to_string();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "fails when the connection fails, not at the timeout";
+}
+
+TEST_F(remote_test, a_malformed_frame_closes_that_connection_only) {
+  asio::io_context io;
+  asio::ip::tcp::socket raw(io);
+  raw.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), nb_->port()));
+  const char garbage[] = {0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+  asio::write(raw, asio::buffer(garbage));
+  // The node closes the connection: our read ends.
+  char buf[4096];
+  asio::error_code ec;
+  for (int i = 0; i < 100 && !ec; ++i) raw.read_some(asio::buffer(buf), ec);
+  EXPECT_TRUE(ec) << "the connection was closed";
+  EXPECT_TRUE(wait_until([&] { return nb_->frames_rejected() >= 1; }));
+  // Everyone else is still served.
+  auto calc = na_->lookup("127.0.0.1", nb_->port(), "calc", 5s);
+  ASSERT_TRUE(calc);
+  demo::Add add;
+  add.set_a(1);
+  add.set_b(2);
+  auto sum = calc->ask<demo::Sum>(add, 5s);
+  ASSERT_TRUE(sum);
+  EXPECT_EQ(sum->value(), 3);
+}
+
+TEST_F(remote_test, an_oversized_frame_closes_that_connection) {
+  asio::io_context io;
+  asio::ip::tcp::socket raw(io);
+  raw.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), nb_->port()));
+  const unsigned char huge[] = {0x7f, 0xff, 0xff, 0xff};
+  asio::write(raw, asio::buffer(huge));
+  char buf[4096];
+  asio::error_code ec;
+  for (int i = 0; i < 100 && !ec; ++i) raw.read_some(asio::buffer(buf), ec);
+  EXPECT_TRUE(ec);
+  EXPECT_TRUE(wait_until([&] { return nb_->frames_rejected() >= 1; }));
+}
+
+TEST_F(remote_test, losing_the_peer_fails_waiting_asks_promptly) {
+  auto slow = b_->spawn_fn("slow", [](akt::context&) {}).value();  // never replies
+  auto remote = na_->resolve(slow.path()).value();
+  std::atomic<bool> done{false};
+  akt::result<akt::message> outcome = akt::error(akt::errc::timeout, "not yet");
+  std::thread asker([&] {
+    outcome = remote.ask(demo::Ping{}, 20s);
+    done = true;
+  });
+  ASSERT_TRUE(wait_until([&] { return na_->connections_opened() >= 1; }));
+  std::this_thread::sleep_for(50ms);  // let the ask reach beta (pacing, not synchronization)
+  const auto t0 = std::chrono::steady_clock::now();
+  nb_.reset();  // beta's remoting goes away: the connection drops
+  asker.join();
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.code(), akt::errc::dead_actor) << outcome.error().to_string();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+}
+
+}  // namespace
