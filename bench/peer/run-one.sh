@@ -24,9 +24,6 @@ default_n() {
 
 DEF=$(default_n "$W")
 [ -n "$DEF" ] || { echo "unknown workload: $W" >&2; exit 2; }
-case "$W" in
-  remote_tell | remote_ask) echo "FAIL: not implemented in akt yet" >&2; exit 1 ;;
-esac
 
 N=$DEF
 if [ $# -ge 1 ] && [[ $1 != --* ]]; then N=$1; shift; fi
