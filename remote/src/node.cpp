@@ -1,6 +1,5 @@
 #include "node.hpp"
 
-#include "frame.hpp"
 #include "registry.hpp"
 #include "remote_ref.hpp"
 
@@ -58,14 +57,7 @@ connection::connection(node& owner, asio::ip::tcp::socket socket, std::string pe
 
 connection::~connection() = default;
 
-void connection::write_hello_first() {
-  wire::Frame f;
-  auto* h = f.mutable_hello();
-  h->set_protocol_version(protocol_version);
-  h->set_system(node_.system().name());
-  h->set_address(node_.address());
-  append_frame(f, queued_);
-}
+void connection::write_hello_first() { append_hello_frame(queued_, node_.system().name(), node_.address()); }
 
 void connection::start_outbound(const asio::ip::tcp::endpoint& to, std::chrono::milliseconds timeout) {
   auto self = shared_from_this();
@@ -157,7 +149,7 @@ void connection::do_read() {
 }
 
 void connection::on_bytes() {
-  wire::Frame frame;
+  frame_view frame;
   for (;;) {
     std::size_t used = 0;
     const std::string_view rest(in_.data() + in_start_, in_.size() - in_start_);
@@ -170,14 +162,14 @@ void connection::on_bytes() {
     }
     in_start_ += used;
     if (!hello_seen_) {
-      if (frame.body_case() != wire::Frame::kHello || frame.hello().protocol_version() != protocol_version) {
+      if (frame.kind != frame_kind::hello || frame.hello.protocol_version != protocol_version) {
         node_.frame_rejected();
         close("handshake failed: the first frame must be a Hello of protocol version " +
               std::to_string(protocol_version));
         return;
       }
       hello_seen_ = true;
-      node_.on_hello(*this, frame.hello());
+      node_.on_hello(*this, frame.hello);
       continue;
     }
     node_.on_frame(*this, frame);
@@ -314,37 +306,42 @@ std::shared_ptr<connection> node::connection_to(const std::string& address, erro
   return c;
 }
 
-status node::send_frame(const std::string& address, const wire::Frame& frame) {
+namespace {
+thread_local std::string tls_frame;    // NOLINT: encoding scratch, reused
+thread_local std::string tls_payload;  // NOLINT
+}  // namespace
+
+status node::send_frame(const std::string& address, const envelope_view& frame) {
   error why(errc::dead_actor, "");
   auto c = connection_to(address, &why);
   if (!c) return why;
-  std::string bytes;
-  append_frame(frame, bytes);
-  if (!c->send(bytes)) return error(errc::dead_actor, "the connection to " + address + " is closed");
+  tls_frame.clear();
+  append_envelope_frame(tls_frame, frame);
+  if (!c->send(tls_frame)) return error(errc::dead_actor, "the connection to " + address + " is closed");
   return {};
 }
 
 status node::send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e) {
-  wire::Frame f;
-  auto* env = f.mutable_envelope();
-  env->set_receiver(receiver);
-  if (e->sender) env->set_sender(e->sender->path());
-  env->set_type(e->type_name());
-  if (!e->serialize(*env->mutable_payload())) {
+  envelope_view env;
+  env.receiver = receiver;
+  const std::string sender = e->sender ? e->sender->path() : std::string();
+  env.sender = sender;
+  env.type = e->wire_type();
+  tls_payload.clear();
+  if (env.type.empty() || !e->serialize(tls_payload)) {
     return error(errc::invalid_argument,
                  "a " + e->type_name() + " cannot cross the wire to " + receiver + ": only Protocol Buffers messages can");
   }
+  env.payload = tls_payload;
   std::uint64_t correlation = 0;
   if (e->reply_to) {
     correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
-    env->set_kind(wire::KIND_ASK);
-    env->set_correlation_id(correlation);
+    env.kind = envelope_kind::ask;
+    env.correlation_id = correlation;
     std::lock_guard g(pending_mu_);
     pending_[correlation] = pending_ask{e->reply_to, nullptr, address};
-  } else {
-    env->set_kind(wire::KIND_TELL);
   }
-  auto s = send_frame(address, f);
+  auto s = send_frame(address, env);
   if (!s && correlation != 0) {
     std::lock_guard g(pending_mu_);
     pending_.erase(correlation);
@@ -353,10 +350,10 @@ status node::send_envelope(const std::string& address, const std::string& receiv
 }
 
 status node::send_stop(const std::string& address, const std::string& receiver) {
-  wire::Frame f;
-  f.mutable_envelope()->set_kind(wire::KIND_STOP);
-  f.mutable_envelope()->set_receiver(receiver);
-  return send_frame(address, f);
+  envelope_view env;
+  env.kind = envelope_kind::stop;
+  env.receiver = receiver;
+  return send_frame(address, env);
 }
 
 result<pid> node::lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout) {
@@ -367,12 +364,11 @@ result<pid> node::lookup(const std::string& address, const std::string& name, st
     std::lock_guard g(pending_mu_);
     pending_[correlation] = pending_ask{{}, found, address};
   }
-  wire::Frame f;
-  auto* env = f.mutable_envelope();
-  env->set_kind(wire::KIND_LOOKUP);
-  env->set_receiver(name);
-  env->set_correlation_id(correlation);
-  if (auto s = send_frame(address, f); !s) {
+  envelope_view env;
+  env.kind = envelope_kind::lookup;
+  env.receiver = name;
+  env.correlation_id = correlation;
+  if (auto s = send_frame(address, env); !s) {
     std::lock_guard g(pending_mu_);
     pending_.erase(correlation);
     return std::move(s).error();
@@ -405,14 +401,15 @@ ref_ptr<actor_ref> node::remote_ref_for(const std::string& path) {
 
 // ---------------------------------------------------------------- inbound
 
-void node::on_hello(connection& from, const wire::Hello& hello) {
+void node::on_hello(connection& from, const hello_view& hello) {
   if (!from.peer().empty()) return;  // outbound: we know whom we called
   // Inbound: replies to this node go back over this connection.
   auto self = from.shared_from_this();
   std::lock_guard g(connections_mu_);
-  const_cast<std::string&>(from.peer()) = hello.address();
-  auto it = connections_.find(hello.address());
-  if (it == connections_.end() || it->second->is_closed()) connections_[hello.address()] = self;
+  const std::string address(hello.address);
+  const_cast<std::string&>(from.peer()) = address;
+  auto it = connections_.find(address);
+  if (it == connections_.end() || it->second->is_closed()) connections_[address] = self;
 }
 
 void node::on_closed(connection& c, const std::string& why) {
@@ -457,142 +454,150 @@ void node::on_closed(connection& c, const std::string& why) {
   }
 }
 
-void node::on_frame(connection& from, wire::Frame& frame) {
-  if (frame.body_case() == wire::Frame::kHeartbeat) return;
-  if (frame.body_case() != wire::Frame::kEnvelope) {
+void node::on_frame(connection& from, const frame_view& frame) {
+  if (frame.kind == frame_kind::heartbeat) return;
+  if (frame.kind != frame_kind::envelope) {
     frame_rejected();
-    from.close("unexpected frame after the handshake");
+    from.close("a second Hello");
     return;
   }
-  wire::Envelope& env = *frame.mutable_envelope();
-  switch (env.kind()) {
-    case wire::KIND_TELL:
-    case wire::KIND_ASK:
+  const envelope_view& env = frame.envelope;
+  switch (env.kind) {
+    case envelope_kind::tell:
+    case envelope_kind::ask:
       deliver_local(from, env);
       return;
-    case wire::KIND_STOP: {
-      auto target = system_.lookup(env.receiver());
+    case envelope_kind::stop: {
+      auto target = system_.lookup(env.receiver);
       if (target) (void)target->stop();
       return;
     }
-    case wire::KIND_LOOKUP: {
-      auto target = system_.lookup(env.receiver());
+    case envelope_kind::lookup: {
+      auto target = system_.lookup(env.receiver);
       if (!target) {
-        send_failure(from.peer(), env.correlation_id(), target.error());
+        send_failure(from.peer(), env.correlation_id, target.error());
         return;
       }
-      wire::Frame reply;
-      reply.mutable_envelope()->set_kind(wire::KIND_REPLY);
-      reply.mutable_envelope()->set_correlation_id(env.correlation_id());
-      reply.mutable_envelope()->set_receiver(target->path());
+      const std::string path = target->path();
+      envelope_view reply;
+      reply.kind = envelope_kind::reply;
+      reply.correlation_id = env.correlation_id;
+      reply.receiver = path;
       (void)send_frame(from.peer(), reply);
       return;
     }
-    case wire::KIND_REPLY:
-    case wire::KIND_FAILURE: {
+    case envelope_kind::reply:
+    case envelope_kind::failure: {
       pending_ask p;
       {
         std::lock_guard g(pending_mu_);
-        auto it = pending_.find(env.correlation_id());
+        auto it = pending_.find(env.correlation_id);
         if (it == pending_.end()) {
-          if (env.kind() == wire::KIND_FAILURE && env.correlation_id() == 0) {
-            system_.logger().warn("remoting: " + from.peer() + " refused a message: " + env.error_message());
+          if (env.kind == envelope_kind::failure && env.correlation_id == 0) {
+            system_.logger().warn("remoting: " + from.peer() + " refused a message: " + std::string(env.error_message));
           }
           return;  // a late answer: the asker gave up
         }
         p = std::move(it->second);
         pending_.erase(it);
       }
-      if (env.kind() == wire::KIND_FAILURE) {
-        error e(static_cast<errc>(env.error_code()), env.error_message());
+      if (env.kind == envelope_kind::failure) {
+        error e(static_cast<errc>(env.error_code), std::string(env.error_message));
         if (p.sink) p.sink->fail(e);
         if (p.found) p.found->set_value(e);
         return;
       }
       if (p.found) {
-        p.found->set_value(result<std::string>(env.receiver()));
+        p.found->set_value(result<std::string>(std::string(env.receiver)));
         return;
       }
-      auto decode = find_decoder(env.type());
-      envelope_ptr reply = decode ? decode(env.payload()) : nullptr;
+      auto decode = find_decoder(env.type);
+      envelope_ptr reply = decode ? decode(env.payload) : nullptr;
       if (!reply) {
-        p.sink->fail(error(errc::invalid_argument, "the reply's type " + env.type() +
-                                                       " is unknown here: register_message<" + env.type() + ">()"));
+        p.sink->fail(error(errc::invalid_argument, "the reply's type " + std::string(env.type) +
+                                                       " is unknown here: register_message<" + std::string(env.type) + ">()"));
         return;
       }
-      if (!env.sender().empty()) reply->sender = remote_ref_for(env.sender());
+      if (!env.sender.empty()) reply->sender = remote_ref_for(std::string(env.sender));
       if (!p.sink->complete(reply)) system_.logger().debug("remoting: a late reply was dropped");
       return;
     }
-    default:
-      frame_rejected();
-      from.close("unknown envelope kind " + std::to_string(env.kind()));
-      return;
   }
+  frame_rejected();
+  from.close("unknown envelope kind");
 }
 
-void node::deliver_local(connection& from, wire::Envelope& env) {
-  const bool is_ask = env.kind() == wire::KIND_ASK;
+void node::deliver_local(connection& from, const envelope_view& env) {
+  const bool is_ask = env.kind == envelope_kind::ask;
   auto refuse = [&](const error& e) {
-    system_.logger().warn("remoting: refused a " + env.type() + " from " + from.peer() + " for " + env.receiver() +
-                          ": " + e.to_string());
-    send_failure(from.peer(), is_ask ? env.correlation_id() : 0, e);
+    system_.logger().warn("remoting: refused a " + std::string(env.type) + " from " + from.peer() + " for " +
+                          std::string(env.receiver) + ": " + e.to_string());
+    send_failure(from.peer(), is_ask ? env.correlation_id : 0, e);
   };
-  auto decode = find_decoder(env.type());
+  auto decode = find_decoder(env.type);
   if (decode == nullptr) {
-    refuse(error(errc::invalid_argument, "unknown message type '" + env.type() + "' at " + address() +
-                                             ": register_message<" + env.type() + ">() there"));
+    refuse(error(errc::invalid_argument, "unknown message type '" + std::string(env.type) + "' at " + address() +
+                                             ": register_message<" + std::string(env.type) + ">() there"));
     return;
   }
-  envelope_ptr e = decode(env.payload());
+  envelope_ptr e = decode(env.payload);
   if (!e) {
-    refuse(error(errc::invalid_argument, "the payload is not a valid " + env.type()));
+    refuse(error(errc::invalid_argument, "the payload is not a valid " + std::string(env.type)));
     return;
   }
-  if (!env.sender().empty()) e->sender = remote_ref_for(env.sender());
-  if (is_ask) e->reply_to = ref_ptr<reply_sink>::adopt(new remote_reply_sink(weak_from_this(), from.peer(), env.correlation_id()));
-
-  auto cached = local_cache_.find(env.receiver());
-  if (cached == local_cache_.end()) {
-    auto target = system_.lookup(env.receiver());
-    if (!target) {
-      e->reply_to.reset();
-      refuse(target.error());
-      return;
-    }
-    if (local_cache_.size() > 100'000) local_cache_.clear();
-    cached = local_cache_.emplace(env.receiver(), *target).first;
+  if (!env.sender.empty()) e->sender = remote_ref_for(std::string(env.sender));
+  if (is_ask) {
+    e->reply_to = ref_ptr<reply_sink>::adopt(new remote_reply_sink(weak_from_this(), from.peer(), env.correlation_id));
   }
-  auto s = cached->second.ref()->deliver(std::move(e));
+  // A stream of messages to one actor hits the last target without a lookup.
+  if (!last_target_ || env.receiver != last_receiver_) {
+    auto cached = local_cache_.find(std::string(env.receiver));
+    if (cached == local_cache_.end()) {
+      auto target = system_.lookup(env.receiver);
+      if (!target) {
+        e->reply_to.reset();
+        refuse(target.error());
+        return;
+      }
+      if (local_cache_.size() > 100'000) local_cache_.clear();
+      cached = local_cache_.emplace(std::string(env.receiver), *target).first;
+    }
+    last_receiver_ = cached->first;
+    last_target_ = cached->second;
+  }
+  auto s = last_target_.ref()->deliver(std::move(e));
   if (!s) {
-    local_cache_.erase(cached);
-    if (is_ask) send_failure(from.peer(), env.correlation_id(), s.error());
+    local_cache_.erase(last_receiver_);
+    last_target_ = pid();
+    last_receiver_.clear();
+    if (is_ask) send_failure(from.peer(), env.correlation_id, s.error());
   }
 }
 
 void node::send_reply(const std::string& address, std::uint64_t correlation, envelope_ptr reply) {
-  wire::Frame f;
-  auto* env = f.mutable_envelope();
-  env->set_kind(wire::KIND_REPLY);
-  env->set_correlation_id(correlation);
-  env->set_type(reply->type_name());
-  if (reply->sender) env->set_sender(reply->sender->path());
-  if (!reply->serialize(*env->mutable_payload())) {
+  envelope_view env;
+  env.kind = envelope_kind::reply;
+  env.correlation_id = correlation;
+  env.type = reply->wire_type();
+  const std::string sender = reply->sender ? reply->sender->path() : std::string();
+  env.sender = sender;
+  tls_payload.clear();
+  if (env.type.empty() || !reply->serialize(tls_payload)) {
     send_failure(address, correlation,
                  error(errc::invalid_argument, "the reply, a " + reply->type_name() + ", cannot cross the wire"));
     return;
   }
-  (void)send_frame(address, f);
+  env.payload = tls_payload;
+  (void)send_frame(address, env);
 }
 
 void node::send_failure(const std::string& address, std::uint64_t correlation, const error& e) {
-  wire::Frame f;
-  auto* env = f.mutable_envelope();
-  env->set_kind(wire::KIND_FAILURE);
-  env->set_correlation_id(correlation);
-  env->set_error_code(static_cast<std::uint32_t>(e.code()));
-  env->set_error_message(e.message());
-  (void)send_frame(address, f);
+  envelope_view env;
+  env.kind = envelope_kind::failure;
+  env.correlation_id = correlation;
+  env.error_code = static_cast<std::uint32_t>(e.code());
+  env.error_message = e.message();
+  (void)send_frame(address, env);
 }
 
 }  // namespace akt::remote::detail

@@ -19,7 +19,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "akt_wire.pb.h"
+#include "codec.hpp"
 
 namespace akt::remote::detail {
 
@@ -92,8 +92,8 @@ class node : public std::enable_shared_from_this<node> {
   result<pid> resolve(std::string_view path);
 
   // Inbound (I/O thread).
-  void on_frame(connection& from, wire::Frame& frame);
-  void on_hello(connection& from, const wire::Hello& hello);
+  void on_frame(connection& from, const frame_view& frame);
+  void on_hello(connection& from, const hello_view& hello);
   void on_closed(connection& c, const std::string& why);
   void frame_rejected() noexcept { frames_rejected_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -112,9 +112,9 @@ class node : public std::enable_shared_from_this<node> {
   };
 
   std::shared_ptr<connection> connection_to(const std::string& address, error* why);
-  status send_frame(const std::string& address, const wire::Frame& frame);
+  status send_frame(const std::string& address, const envelope_view& frame);
   ref_ptr<actor_ref> remote_ref_for(const std::string& path);
-  void deliver_local(connection& from, wire::Envelope& env);
+  void deliver_local(connection& from, const envelope_view& env);
   void accept_next();
   void sweep_pending();
 
@@ -137,6 +137,8 @@ class node : public std::enable_shared_from_this<node> {
   std::atomic<std::uint64_t> next_correlation_{1};
 
   std::unordered_map<std::string, pid> local_cache_;  // I/O thread: receiver path -> local pid
+  std::string last_receiver_;                          // I/O thread: the path of...
+  pid last_target_;                                    // ...the last local delivery (a stream hits it)
 
   std::atomic<std::uint64_t> opened_{0};
   std::atomic<std::uint64_t> frames_rejected_{0};

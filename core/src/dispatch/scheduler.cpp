@@ -153,6 +153,10 @@ actor_cell* scheduler::spin_for_work(worker& w) {
       return c;
     }
     for (int i = 0; i < 32; ++i) cpu_relax();
+    // On a machine with more runnable threads than cores (I/O threads, the
+    // other process of a pair), a spinner must not sit on a core someone
+    // else could use: give it away now and then.
+    if (round % 4 == 3) std::this_thread::yield();
     if (round % 8 == 7) {
       auto spent = std::chrono::steady_clock::now() - start;
       if (spent > spin_time) break;

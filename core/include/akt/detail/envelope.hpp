@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -61,6 +62,8 @@ struct envelope : mpsc_node {
     (void)out;
     return false;
   }
+  // The protobuf full name of the value ("demo.Ping"); empty when it has none.
+  virtual std::string_view wire_type() const noexcept { return {}; }
 
   // From the small-object allocator (per-thread free lists; see small_alloc.hpp).
   static void* operator new(std::size_t size) { return small_alloc(size); }
@@ -76,6 +79,13 @@ struct typed_envelope final : envelope {
     type = type_id_of<T>();
   }
   std::string type_name() const override { return type_name_of(value); }
+  std::string_view wire_type() const noexcept override {
+    if constexpr (protobuf_message<T>) {
+      return T::descriptor()->full_name();
+    } else {
+      return {};
+    }
+  }
   bool serialize(std::string& out) const override {
     if constexpr (protobuf_message<T>) {
       return value.AppendToString(&out);

@@ -1,0 +1,56 @@
+// The wire codec for the hot path: frames are encoded and decoded by hand
+// (the protobuf wire format of akt_wire.proto, field for field), with no
+// allocation per message: decoding yields views into the read buffer, and
+// encoding writes straight into the send buffer. The .proto stays the
+// contract; a test checks this codec against the generated classes.
+//
+// decode_* functions are pure functions over bytes and never trust them:
+// every length is checked, unknown fields are skipped, anything else is
+// `malformed` (fuzzed in tests/codec_fuzz.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace akt::remote::detail {
+
+constexpr std::uint32_t protocol_version = 1;
+
+enum class envelope_kind : std::uint32_t { tell = 0, ask = 1, reply = 2, failure = 3, lookup = 4, stop = 5 };
+
+struct envelope_view {
+  envelope_kind kind = envelope_kind::tell;
+  std::string_view receiver, sender, type, payload, error_message, traceparent;
+  std::uint64_t correlation_id = 0;
+  std::uint64_t timeout_us = 0;
+  std::uint32_t error_code = 0;
+};
+
+struct hello_view {
+  std::uint32_t protocol_version = 0;
+  std::string_view system, address;
+};
+
+enum class frame_kind { hello, envelope, heartbeat };
+
+struct frame_view {
+  frame_kind kind = frame_kind::heartbeat;
+  hello_view hello;
+  envelope_view envelope;
+};
+
+// Appends one whole frame (4-byte big-endian length, then the Frame bytes).
+// `payload` is written as the envelope's payload field.
+void append_envelope_frame(std::string& out, const envelope_view& e);
+void append_hello_frame(std::string& out, std::string_view system, std::string_view address);
+void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us);
+
+enum class decode_status { frame, need_more, too_large, malformed };
+
+// Takes the frame at the front of `in` (views point into `in`).
+decode_status decode_frame(std::string_view in, std::size_t max_frame_bytes, frame_view& out, std::size_t& consumed);
+// Parses the bytes of one Frame message (without the length prefix).
+bool parse_frame(std::string_view body, frame_view& out);
+
+}  // namespace akt::remote::detail
