@@ -1,5 +1,7 @@
 #include "codec.hpp"
 
+#include <cstring>
+
 namespace akt::remote::detail {
 
 namespace {
@@ -15,12 +17,15 @@ constexpr std::size_t varint_size(std::uint64_t v) {
   return n;
 }
 
-void put_varint(std::string& out, std::uint64_t v) {
+// Writers over a buffer already sized for what they write (one resize per
+// frame, no per-byte capacity checks).
+char* put_varint(char* p, std::uint64_t v) {
   while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
 }
 
 constexpr std::uint32_t tag(std::uint32_t field, std::uint32_t wire_type) { return (field << 3) | wire_type; }
@@ -31,36 +36,34 @@ std::size_t bytes_field_size(std::uint32_t field, std::string_view s) {
 std::size_t varint_field_size(std::uint32_t field, std::uint64_t v) {
   return v == 0 ? 0 : varint_size(tag(field, 0)) + varint_size(v);
 }
-void put_bytes_field(std::string& out, std::uint32_t field, std::string_view s) {
-  if (s.empty()) return;  // proto3: defaults are not written
-  put_varint(out, tag(field, 2));
-  put_varint(out, s.size());
-  out.append(s);
+char* put_bytes_field(char* p, std::uint32_t field, std::string_view s) {
+  if (s.empty()) return p;  // proto3: defaults are not written
+  p = put_varint(p, tag(field, 2));
+  p = put_varint(p, s.size());
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
-void put_varint_field(std::string& out, std::uint32_t field, std::uint64_t v) {
-  if (v == 0) return;
-  put_varint(out, tag(field, 0));
-  put_varint(out, v);
-}
-
-void put_length_prefix(std::string& out, std::size_t at, std::size_t size) {
-  out[at] = static_cast<char>((size >> 24) & 0xff);
-  out[at + 1] = static_cast<char>((size >> 16) & 0xff);
-  out[at + 2] = static_cast<char>((size >> 8) & 0xff);
-  out[at + 3] = static_cast<char>(size & 0xff);
+char* put_varint_field(char* p, std::uint32_t field, std::uint64_t v) {
+  if (v == 0) return p;
+  p = put_varint(p, tag(field, 0));
+  return put_varint(p, v);
 }
 
-// Writes Frame{field = message of `size` bytes produced by `body`}.
+// Writes Frame{field = message of `size` bytes produced by `body(p) -> end`}.
 template <class Body>
 void append_frame(std::string& out, std::uint32_t field, std::size_t size, Body&& body) {
   const std::size_t frame_size = varint_size(tag(field, 2)) + varint_size(size) + size;
   const std::size_t at = out.size();
-  out.resize(at + 4);
-  put_length_prefix(out, at, frame_size);
-  out.reserve(out.size() + frame_size);
-  put_varint(out, tag(field, 2));
-  put_varint(out, size);
-  body();
+  out.resize(at + 4 + frame_size);
+  char* p = out.data() + at;
+  p[0] = static_cast<char>((frame_size >> 24) & 0xff);
+  p[1] = static_cast<char>((frame_size >> 16) & 0xff);
+  p[2] = static_cast<char>((frame_size >> 8) & 0xff);
+  p[3] = static_cast<char>(frame_size & 0xff);
+  p = put_varint(p + 4, tag(field, 2));
+  p = put_varint(p, size);
+  char* end = body(p);
+  (void)end;  // == out.data() + out.size(), by construction of `size`
 }
 
 // ---- decoding
@@ -174,31 +177,31 @@ void append_envelope_frame(std::string& out, const envelope_view& e) {
       bytes_field_size(3, e.sender) + bytes_field_size(4, e.type) + bytes_field_size(5, e.payload) +
       varint_field_size(6, e.correlation_id) + varint_field_size(7, e.timeout_us) + varint_field_size(8, e.error_code) +
       bytes_field_size(9, e.error_message) + bytes_field_size(10, e.traceparent);
-  append_frame(out, 2, size, [&] {
-    put_varint_field(out, 1, static_cast<std::uint64_t>(e.kind));
-    put_bytes_field(out, 2, e.receiver);
-    put_bytes_field(out, 3, e.sender);
-    put_bytes_field(out, 4, e.type);
-    put_bytes_field(out, 5, e.payload);
-    put_varint_field(out, 6, e.correlation_id);
-    put_varint_field(out, 7, e.timeout_us);
-    put_varint_field(out, 8, e.error_code);
-    put_bytes_field(out, 9, e.error_message);
-    put_bytes_field(out, 10, e.traceparent);
+  append_frame(out, 2, size, [&](char* p) {
+    p = put_varint_field(p, 1, static_cast<std::uint64_t>(e.kind));
+    p = put_bytes_field(p, 2, e.receiver);
+    p = put_bytes_field(p, 3, e.sender);
+    p = put_bytes_field(p, 4, e.type);
+    p = put_bytes_field(p, 5, e.payload);
+    p = put_varint_field(p, 6, e.correlation_id);
+    p = put_varint_field(p, 7, e.timeout_us);
+    p = put_varint_field(p, 8, e.error_code);
+    p = put_bytes_field(p, 9, e.error_message);
+    return put_bytes_field(p, 10, e.traceparent);
   });
 }
 
 void append_hello_frame(std::string& out, std::string_view system, std::string_view address) {
   const std::size_t size = varint_field_size(1, protocol_version) + bytes_field_size(2, system) + bytes_field_size(3, address);
-  append_frame(out, 1, size, [&] {
-    put_varint_field(out, 1, protocol_version);
-    put_bytes_field(out, 2, system);
-    put_bytes_field(out, 3, address);
+  append_frame(out, 1, size, [&](char* p) {
+    p = put_varint_field(p, 1, protocol_version);
+    p = put_bytes_field(p, 2, system);
+    return put_bytes_field(p, 3, address);
   });
 }
 
 void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us) {
-  append_frame(out, 3, varint_field_size(1, sent_at_us), [&] { put_varint_field(out, 1, sent_at_us); });
+  append_frame(out, 3, varint_field_size(1, sent_at_us), [&](char* p) { return put_varint_field(p, 1, sent_at_us); });
 }
 
 bool parse_frame(std::string_view body, frame_view& out) {

@@ -1,5 +1,7 @@
 #include "node.hpp"
 
+#include <sys/socket.h>
+
 #include "registry.hpp"
 #include "remote_ref.hpp"
 
@@ -93,9 +95,16 @@ void connection::start_inbound() {
   do_read();
 }
 
-bool connection::send(std::string_view frames) {
+bool connection::send(std::string_view frames, bool urgent) {
   if (closed_.load(std::memory_order_acquire)) return false;
   std::lock_guard g(mu_);
+  if (closed_.load(std::memory_order_relaxed)) return false;
+  if (urgent && ready_ && !writing_ && queued_.empty()) {
+    // The line is free and someone waits for this: write it here and now.
+    const ssize_t n = ::send(socket_.native_handle(), frames.data(), frames.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(frames.size())) return true;
+    if (n > 0) frames.remove_prefix(static_cast<std::size_t>(n));  // the rest goes the usual way
+  }
   queued_.append(frames);
   kick_write_locked();
   return true;
@@ -182,8 +191,11 @@ void connection::close(const std::string& why) {
   asio::post(node_.io(), [self = shared_from_this(), why] {
     asio::error_code ignored;
     self->connect_timer_.cancel();
-    self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    self->socket_.close(ignored);
+    {
+      std::lock_guard g(self->mu_);  // a sender may be writing directly (send, urgent)
+      self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      self->socket_.close(ignored);
+    }
     self->node_.on_closed(*self, why);
   });
 }
@@ -317,7 +329,8 @@ status node::send_frame(const std::string& address, const envelope_view& frame) 
   if (!c) return why;
   tls_frame.clear();
   append_envelope_frame(tls_frame, frame);
-  if (!c->send(tls_frame)) return error(errc::dead_actor, "the connection to " + address + " is closed");
+  const bool urgent = frame.kind != envelope_kind::tell && frame.kind != envelope_kind::stop;
+  if (!c->send(tls_frame, urgent)) return error(errc::dead_actor, "the connection to " + address + " is closed");
   return {};
 }
 

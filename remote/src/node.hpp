@@ -40,7 +40,9 @@ class connection : public std::enable_shared_from_this<connection> {
   void start_outbound(const asio::ip::tcp::endpoint& to, std::chrono::milliseconds timeout);
   void start_inbound();
   // Appends ready frames; any thread. False if the connection is closed.
-  bool send(std::string_view frames);
+  // `urgent` (asks, replies): when nothing is queued or being written, the
+  // caller writes them itself at once instead of waking the I/O thread.
+  bool send(std::string_view frames, bool urgent = false);
   void close(const std::string& why);
 
   const std::string& peer() const noexcept { return peer_; }  // "host:port" once known
