@@ -52,8 +52,15 @@ bool parse_address(const std::string& address, std::string& host, std::uint16_t&
 
 // ---------------------------------------------------------------- connection
 
+namespace {
+std::int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
 connection::connection(node& owner, asio::ip::tcp::socket socket, std::string peer)
     : node_(owner), socket_(std::move(socket)), connect_timer_(owner.io()), peer_(std::move(peer)) {
+  last_heard_us_.store(steady_us(), std::memory_order_relaxed);
   write_hello_first();
 }
 
@@ -158,6 +165,7 @@ void connection::do_read() {
 }
 
 void connection::on_bytes() {
+  last_heard_us_.store(steady_us(), std::memory_order_relaxed);
   frame_view frame;
   for (;;) {
     std::size_t used = 0;
@@ -207,7 +215,8 @@ node::node(actor_system& system, remoting_options options)
       options_(std::move(options)),
       work_(asio::make_work_guard(io_)),
       acceptor_(io_),
-      sweep_timer_(io_) {}
+      sweep_timer_(io_),
+      heartbeat_timer_(io_) {}
 
 node::~node() { shutdown(); }
 
@@ -227,6 +236,7 @@ status node::listen() {
   port_ = acceptor_.local_endpoint().port();
   accept_next();
   sweep_pending();
+  heartbeat();
   thread_ = std::thread([this] { io_.run(); });
   return {};
 }
@@ -242,6 +252,7 @@ void node::shutdown() {
     asio::error_code ignored;
     acceptor_.close(ignored);
     sweep_timer_.cancel();
+    heartbeat_timer_.cancel();
   });
   for (auto& [address, c] : conns) c->close("remoting closed");
   work_.reset();
@@ -260,6 +271,29 @@ void node::shutdown() {
     if (p.sink) p.sink->fail(e);
     if (p.found) p.found->set_value(e);
   }
+}
+
+void node::heartbeat() {
+  heartbeat_timer_.expires_after(options_.heartbeat_interval);
+  heartbeat_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    std::vector<std::shared_ptr<connection>> conns;
+    {
+      std::lock_guard g(connections_mu_);
+      for (auto& [address, c] : connections_) conns.push_back(c);
+    }
+    const auto silent_limit = std::chrono::duration_cast<std::chrono::microseconds>(options_.heartbeat_interval).count() * 3;
+    std::string beat;
+    append_heartbeat_frame(beat, static_cast<std::uint64_t>(steady_us()));
+    for (auto& c : conns) {
+      if (steady_us() - c->last_heard_us() > silent_limit) {
+        c->close("peer silent for 3 heartbeat intervals");
+      } else {
+        (void)c->send(beat);
+      }
+    }
+    heartbeat();
+  });
 }
 
 void node::accept_next() {
@@ -412,6 +446,65 @@ ref_ptr<actor_ref> node::remote_ref_for(const std::string& path) {
   return ref_ptr<actor_ref>::adopt(new remote_ref(weak_from_this(), path, address, name));
 }
 
+// ---------------------------------------------------------------- death watch
+
+void node::watch(const std::string& address, const std::string& target, actor_ref& watcher) {
+  {
+    std::lock_guard g(watches_mu_);
+    watches_[address].push_back(remote_watch{target, ref_ptr<actor_ref>::share(&watcher)});
+  }
+  envelope_view env;
+  env.kind = envelope_kind::watch;
+  env.receiver = target;
+  const std::string from = watcher.path();
+  env.sender = from;
+  if (auto s = send_frame(address, env); !s) drop_watches(address, &target, s.error().message());
+}
+
+void node::unwatch(const std::string& address, const std::string& target, actor_ref& watcher) {
+  {
+    std::lock_guard g(watches_mu_);
+    auto& list = watches_[address];
+    std::erase_if(list, [&](const remote_watch& w) { return w.target == target && w.watcher.get() == &watcher; });
+  }
+  envelope_view env;
+  env.kind = envelope_kind::unwatch;
+  env.receiver = target;
+  const std::string from = watcher.path();
+  env.sender = from;
+  (void)send_frame(address, env);
+}
+
+void node::send_terminated(const std::string& address, const std::string& watcher_path, const std::string& target_path) {
+  envelope_view env;
+  env.kind = envelope_kind::terminated;
+  env.receiver = watcher_path;
+  env.sender = target_path;
+  (void)send_frame(address, env);
+}
+
+void node::drop_watches(const std::string& address, const std::string* only_target, const std::string& why) {
+  std::vector<remote_watch> gone;
+  {
+    std::lock_guard g(watches_mu_);
+    auto it = watches_.find(address);
+    if (it == watches_.end()) return;
+    auto& list = it->second;
+    for (auto w = list.begin(); w != list.end();) {
+      if (only_target == nullptr || w->target == *only_target) {
+        gone.push_back(std::move(*w));
+        w = list.erase(w);
+      } else {
+        ++w;
+      }
+    }
+  }
+  for (auto& w : gone) {
+    system_.logger().debug("remoting: " + w.target + " is gone for its watchers (" + why + ")");
+    (void)w.watcher->deliver(akt::detail::make_envelope(terminated{pid(remote_ref_for(w.target))}));
+  }
+}
+
 // ---------------------------------------------------------------- inbound
 
 void node::on_hello(connection& from, const hello_view& hello) {
@@ -447,6 +540,7 @@ void node::on_closed(connection& c, const std::string& why) {
     system_.logger().warn("remoting: connection to " + (peer.empty() ? std::string("a peer") : peer) + " closed: " + why);
   }
   if (!was_current || peer.empty()) return;
+  drop_watches(peer, nullptr, why);
   // Asks waiting on that node fail now, not at their timeout.
   std::vector<pending_ask> failed;
   {
@@ -483,6 +577,38 @@ void node::on_frame(connection& from, const frame_view& frame) {
     case envelope_kind::stop: {
       auto target = system_.lookup(env.receiver);
       if (target) (void)target->stop();
+      return;
+    }
+    case envelope_kind::watch: {
+      auto target = system_.lookup(env.receiver);
+      auto watcher = remote_ref_for(std::string(env.sender));
+      if (!target) {
+        send_terminated(from.peer(), std::string(env.sender), std::string(env.receiver));  // nothing there: gone
+        return;
+      }
+      (void)target->ref()->add_watcher(*watcher);
+      return;
+    }
+    case envelope_kind::unwatch: {
+      if (auto target = system_.lookup(env.receiver)) target->ref()->remove_watcher(*remote_ref_for(std::string(env.sender)));
+      return;
+    }
+    case envelope_kind::terminated: {
+      const std::string target(env.sender);
+      std::vector<remote_watch> told;
+      {
+        std::lock_guard g(watches_mu_);
+        auto& list = watches_[from.peer()];
+        for (auto w = list.begin(); w != list.end();) {
+          if (w->target == target && w->watcher->path() == env.receiver) {
+            told.push_back(std::move(*w));
+            w = list.erase(w);
+          } else {
+            ++w;
+          }
+        }
+      }
+      for (auto& w : told) (void)w.watcher->deliver(akt::detail::make_envelope(terminated{pid(remote_ref_for(target))}));
       return;
     }
     case envelope_kind::lookup: {

@@ -46,6 +46,8 @@ class connection : public std::enable_shared_from_this<connection> {
   void close(const std::string& why);
 
   const std::string& peer() const noexcept { return peer_; }  // "host:port" once known
+  // Microseconds (steady clock) when something last arrived.
+  std::int64_t last_heard_us() const noexcept { return last_heard_us_.load(std::memory_order_relaxed); }
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
  private:
@@ -65,6 +67,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool writing_ = false;  // guarded by mu_
   bool ready_ = false;    // guarded by mu_: connected (outbound) / accepted (inbound)
   std::atomic<bool> closed_{false};
+  std::atomic<std::int64_t> last_heard_us_{0};
 
   std::string in_flight_;  // I/O thread: the buffer being written
   std::string in_;         // I/O thread: bytes read, not yet framed
@@ -90,6 +93,12 @@ class node : public std::enable_shared_from_this<node> {
   // Outbound: serialize `e` for `receiver` (a full path) on node `address`.
   status send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e);
   status send_stop(const std::string& address, const std::string& receiver);
+
+  // Remote death watch: `watcher` (local) watches `target` on node `address`.
+  void watch(const std::string& address, const std::string& target, actor_ref& watcher);
+  void unwatch(const std::string& address, const std::string& target, actor_ref& watcher);
+  // Tells the remote watcher `watcher_path` that local actor `target_path` stopped.
+  void send_terminated(const std::string& address, const std::string& watcher_path, const std::string& target_path);
   result<pid> lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout);
   result<pid> resolve(std::string_view path);
 
@@ -119,6 +128,10 @@ class node : public std::enable_shared_from_this<node> {
   void deliver_local(connection& from, const envelope_view& env);
   void accept_next();
   void sweep_pending();
+  void heartbeat();
+  // Tells local watchers of actors on `address` that those actors are gone
+  // (the node closed the watch, or is unreachable).
+  void drop_watches(const std::string& address, const std::string* only_target, const std::string& why);
 
   actor_system& system_;
   remoting_options options_;
@@ -133,6 +146,14 @@ class node : public std::enable_shared_from_this<node> {
   std::unordered_map<std::string, std::shared_ptr<connection>> connections_;  // by peer address
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> retry_after_;  // guarded likewise
   std::unordered_map<std::string, std::chrono::milliseconds> backoff_;                  // guarded likewise
+
+  struct remote_watch {
+    std::string target;  // full path of the watched actor on that node
+    ref_ptr<actor_ref> watcher;
+  };
+  std::mutex watches_mu_;
+  std::unordered_map<std::string, std::vector<remote_watch>> watches_;  // by node address; guarded by watches_mu_
+  asio::steady_timer heartbeat_timer_;
 
   std::mutex pending_mu_;
   std::unordered_map<std::uint64_t, pending_ask> pending_;  // guarded by pending_mu_

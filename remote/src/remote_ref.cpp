@@ -24,6 +24,11 @@ bool split_remote_path(std::string_view path, std::string& address, std::string&
 status remote_ref::deliver(envelope_ptr e) noexcept {
   auto n = node_.lock();
   if (!n) return closed_error(path_);
+  if (auto* t = akt::detail::payload_as<terminated>(e.get())) {
+    // This reference is a remote *watcher*: tell its node the watched actor stopped.
+    n->send_terminated(address_, path_, t->actor.path());
+    return {};
+  }
   return n->send_envelope(address_, path_, std::move(e));
 }
 
@@ -37,11 +42,16 @@ status remote_ref::request_restart() noexcept {
   return error(errc::invalid_argument, "restart of " + path_ + ": a remote actor is restarted by its own supervisor");
 }
 
-status remote_ref::add_watcher(actor_ref&) noexcept {
-  return error(errc::invalid_argument, "watching " + path_ + ": remote death watch is not available yet");
+status remote_ref::add_watcher(actor_ref& watcher) noexcept {
+  auto n = node_.lock();
+  if (!n) return closed_error(path_);
+  n->watch(address_, path_, watcher);
+  return {};
 }
 
-void remote_ref::remove_watcher(actor_ref&) noexcept {}
+void remote_ref::remove_watcher(actor_ref& watcher) noexcept {
+  if (auto n = node_.lock()) n->unwatch(address_, path_, watcher);
+}
 
 status remote_ref::wait_stopped(std::chrono::nanoseconds) const {
   return error(errc::invalid_argument, "wait_stopped on " + path_ + ": only local actors can be waited for");

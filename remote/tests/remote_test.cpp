@@ -237,3 +237,65 @@ TEST_F(remote_test, losing_the_peer_fails_waiting_asks_promptly) {
 }
 
 }  // namespace
+
+#include <akt/testkit/probe.hpp>
+
+namespace {
+
+TEST_F(remote_test, a_watcher_gets_terminated_when_the_remote_actor_stops) {
+  auto victim = b_->spawn_fn("victim", [](akt::context&) {}).value();
+  auto remote = na_->resolve(victim.path()).value();
+  akt::testkit::probe p(*a_);
+  ASSERT_TRUE(p.watch(remote));
+  ASSERT_TRUE(p.expect_no_message(100ms)) << "nothing while it lives";
+  ASSERT_TRUE(victim.stop());
+  auto t = p.expect_message<akt::terminated>(5s);
+  ASSERT_TRUE(t) << t.error().to_string();
+  EXPECT_EQ(t->actor.path(), victim.path());
+  EXPECT_TRUE(p.expect_no_message(100ms)) << "exactly once";
+}
+
+TEST_F(remote_test, a_watcher_gets_terminated_when_the_node_becomes_unreachable) {
+  auto target = b_->spawn_fn("target", [](akt::context&) {}).value();
+  const std::string target_path = target.path();  // with beta's address, before it goes away
+  auto remote = na_->resolve(target_path).value();
+  akt::testkit::probe p(*a_);
+  ASSERT_TRUE(p.watch(remote));
+  // Make sure the watch reached beta before it goes away.
+  ASSERT_TRUE(na_->lookup("127.0.0.1", nb_->port(), "target", 5s));
+  nb_.reset();  // beta's node goes away
+  auto t = p.expect_message<akt::terminated>(5s);
+  ASSERT_TRUE(t) << t.error().to_string();
+  EXPECT_EQ(t->actor.path(), target_path);
+}
+
+TEST_F(remote_test, watching_a_missing_remote_actor_gives_terminated_at_once) {
+  auto ghost = na_->resolve("akt://beta@127.0.0.1:" + std::to_string(nb_->port()) + "/ghost").value();
+  akt::testkit::probe p(*a_);
+  ASSERT_TRUE(p.watch(ghost));
+  EXPECT_TRUE(p.expect_terminated(ghost, 5s));
+}
+
+TEST_F(remote_test, three_systems_forward_along_a_chain_and_the_reply_comes_home) {
+  auto c = start("gamma");
+  auto nc = akt::remote::remoting::enable(*c).value();
+  (void)c->spawn_fn("end", [](akt::context& ctx) {
+    if (auto* p = ctx.message<demo::Ping>()) {
+      demo::Pong r;
+      r.set_seq(p->seq() * 10);
+      (void)ctx.reply(std::move(r));
+    }
+  });
+  auto end_on_c = nb_->lookup("127.0.0.1", nc->port(), "end", 5s).value();
+  (void)b_->spawn_fn("middle", [end_on_c](akt::context& ctx) {
+    if (ctx.message<demo::Ping>()) (void)ctx.forward(end_on_c);  // keeps alpha's ask
+  });
+  auto middle = na_->lookup("127.0.0.1", nb_->port(), "middle", 5s).value();
+  demo::Ping ping;
+  ping.set_seq(4);
+  auto r = middle.ask<demo::Pong>(ping, 5s);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->seq(), 40);
+}
+
+}  // namespace

@@ -146,7 +146,13 @@ class pid {
 
   bool is_null() const noexcept { return !ref_; }
   explicit operator bool() const noexcept { return static_cast<bool>(ref_); }
-  friend bool operator==(const pid& a, const pid& b) noexcept { return a.ref_ == b.ref_; }
+  // Same actor: the same local actor, or the same path on another node
+  // (remote references to one actor may be distinct objects).
+  friend bool operator==(const pid& a, const pid& b) noexcept {
+    if (a.ref_ == b.ref_) return true;
+    if (!a.ref_ || !b.ref_ || a.ref_->as_local() != nullptr || b.ref_->as_local() != nullptr) return false;
+    return a.ref_->path() == b.ref_->path();
+  }
 
   const detail::ref_ptr<detail::actor_ref>& ref() const noexcept { return ref_; }
 
@@ -159,6 +165,8 @@ class pid {
 template <>
 struct std::hash<akt::pid> {
   std::size_t operator()(const akt::pid& p) const noexcept {
-    return std::hash<const void*>()(p.ref().get());
+    auto* r = p.ref().get();
+    if (r != nullptr && r->as_local() == nullptr) return std::hash<std::string>()(r->path());
+    return std::hash<const void*>()(r);
   }
 };

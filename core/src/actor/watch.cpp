@@ -13,6 +13,16 @@ namespace akt::detail {
 
 namespace {
 
+// A local watcher gets it as a runtime post (never refused by a bounded
+// mailbox); a remote one through its transport.
+void tell_watcher(actor_ref& watcher, envelope_ptr e) {
+  if (actor_cell* local = watcher.as_local()) {
+    local->post(std::move(e));
+  } else {
+    (void)watcher.deliver(std::move(e));
+  }
+}
+
 envelope_ptr terminated_message(actor_cell& who) {
   auto e = make_envelope(terminated{pid(ref_ptr<actor_ref>::share(&who))});
   e->sender = ref_ptr<actor_ref>::share(&who);
@@ -30,7 +40,7 @@ status actor_cell::add_watcher(actor_ref& watcher) noexcept {
       return {};
     }
   }
-  if (actor_cell* local = watcher.as_local()) local->post(terminated_message(*this));  // already gone: tell at once
+  tell_watcher(watcher, terminated_message(*this));  // already gone: tell at once
   return {};
 }
 
@@ -39,7 +49,13 @@ void actor_cell::remove_watcher(actor_ref& watcher) noexcept {
   if (x == nullptr) return;
   std::lock_guard g(children_lock_);
   auto& w = x->watchers;
-  w.erase(std::remove_if(w.begin(), w.end(), [&](const auto& r) { return r.get() == &watcher; }), w.end());
+  const bool remote = watcher.as_local() == nullptr;
+  const std::string path = remote ? watcher.path() : std::string();
+  w.erase(std::remove_if(w.begin(), w.end(),
+                         [&](const auto& r) {
+                           return r.get() == &watcher || (remote && r->as_local() == nullptr && r->path() == path);
+                         }),
+          w.end());
 }
 
 void actor_cell::notify_watchers() noexcept {
@@ -54,9 +70,7 @@ void actor_cell::notify_watchers() noexcept {
     }
   }
   if (x == nullptr) return;
-  for (auto& w : watchers) {
-    if (actor_cell* local = w->as_local()) local->post(terminated_message(*this));
-  }
+  for (auto& w : watchers) tell_watcher(*w, terminated_message(*this));
   for (auto& target : x->watching) target->remove_watcher(*this);  // our watches end with us
   x->watching.clear();
 }
@@ -65,9 +79,14 @@ bool actor_cell::accept_terminated(envelope& e) noexcept {
   // Delivered only while still watched: unwatch() cancels one in flight.
   cell_extras* x = extras();
   if (x == nullptr) return false;
-  const actor_ref* who = payload_as<terminated>(&e)->actor.ref().get();
+  actor_ref* who = payload_as<terminated>(&e)->actor.ref().get();
   auto& w = x->watching;
-  auto it = std::find_if(w.begin(), w.end(), [&](const auto& r) { return r.get() == who; });
+  // A remote actor may come back as another reference object: match its path.
+  auto same = [&](const ref_ptr<actor_ref>& r) {
+    return r.get() == who || (who != nullptr && r->as_local() == nullptr && who->as_local() == nullptr &&
+                              r->path() == who->path());
+  };
+  auto it = std::find_if(w.begin(), w.end(), same);
   if (it == w.end()) return false;
   w.erase(it);
   return true;
