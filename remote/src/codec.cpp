@@ -134,7 +134,7 @@ bool parse_envelope(std::string_view bytes, envelope_view& e) {
     std::uint64_t v = 0;
     bool good;
     switch (field) {
-      case 1: good = wt == 0 && r.varint(v); e.kind = static_cast<envelope_kind>(v); good = good && v <= 8; break;
+      case 1: good = wt == 0 && r.varint(v); e.kind = static_cast<envelope_kind>(v); good = good && v <= 9; break;
       case 2: good = wt == 2 && r.bytes(e.receiver); break;
       case 3: good = wt == 2 && r.bytes(e.sender); break;
       case 4: good = wt == 2 && r.bytes(e.type); break;

@@ -18,7 +18,7 @@ namespace akt::remote::detail {
 constexpr std::uint32_t protocol_version = 1;
 
 enum class envelope_kind : std::uint32_t {
-  tell = 0, ask = 1, reply = 2, failure = 3, lookup = 4, stop = 5, watch = 6, unwatch = 7, terminated = 8
+  tell = 0, ask = 1, reply = 2, failure = 3, lookup = 4, stop = 5, watch = 6, unwatch = 7, terminated = 8, spawn = 9
 };
 
 struct envelope_view {

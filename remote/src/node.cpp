@@ -403,7 +403,8 @@ status node::send_stop(const std::string& address, const std::string& receiver) 
   return send_frame(address, env);
 }
 
-result<pid> node::lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout) {
+result<pid> node::round_trip_for_path(const std::string& address, envelope_view env, std::chrono::nanoseconds timeout,
+                                       const std::string& what) {
   auto found = std::make_shared<std::promise<result<std::string>>>();
   auto answer = found->get_future();
   const std::uint64_t correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
@@ -411,9 +412,6 @@ result<pid> node::lookup(const std::string& address, const std::string& name, st
     std::lock_guard g(pending_mu_);
     pending_[correlation] = pending_ask{{}, found, address};
   }
-  envelope_view env;
-  env.kind = envelope_kind::lookup;
-  env.receiver = name;
   env.correlation_id = correlation;
   if (auto s = send_frame(address, env); !s) {
     std::lock_guard g(pending_mu_);
@@ -423,12 +421,28 @@ result<pid> node::lookup(const std::string& address, const std::string& name, st
   if (answer.wait_for(timeout) != std::future_status::ready) {
     std::lock_guard g(pending_mu_);
     pending_.erase(correlation);
-    return error(errc::request_timeout, "no answer from " + address + " to a lookup of '" + name + "' within " +
-                                            akt::detail::format_duration(timeout.count()));
+    return error(errc::request_timeout,
+                 "no answer from " + address + " to " + what + " within " + akt::detail::format_duration(timeout.count()));
   }
   result<std::string> path = answer.get();
   if (!path) return std::move(path).error();
   return pid(remote_ref_for(*path));
+}
+
+result<pid> node::lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout) {
+  envelope_view env;
+  env.kind = envelope_kind::lookup;
+  env.receiver = name;
+  return round_trip_for_path(address, env, timeout, "a lookup of '" + name + "'");
+}
+
+result<pid> node::spawn(const std::string& address, const std::string& kind, const std::string& name,
+                        std::chrono::nanoseconds timeout) {
+  envelope_view env;
+  env.kind = envelope_kind::spawn;
+  env.type = kind;
+  env.receiver = name;
+  return round_trip_for_path(address, env, timeout, "a spawn of kind '" + kind + "'");
 }
 
 result<pid> node::resolve(std::string_view path) {
@@ -577,6 +591,23 @@ void node::on_frame(connection& from, const frame_view& frame) {
     case envelope_kind::stop: {
       auto target = system_.lookup(env.receiver);
       if (target) (void)target->stop();
+      return;
+    }
+    case envelope_kind::spawn: {
+      auto spawner = find_kind(env.type);
+      result<pid> made = spawner ? spawner(system_, std::string(env.receiver))
+                                 : result<pid>(error(errc::not_found, "no actor kind '" + std::string(env.type) +
+                                                                          "' is registered at " + address()));
+      if (!made) {
+        send_failure(from.peer(), env.correlation_id, made.error());
+        return;
+      }
+      const std::string path = made->path();
+      envelope_view reply;
+      reply.kind = envelope_kind::reply;
+      reply.correlation_id = env.correlation_id;
+      reply.receiver = path;
+      (void)send_frame(from.peer(), reply);
       return;
     }
     case envelope_kind::watch: {

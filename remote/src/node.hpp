@@ -100,6 +100,8 @@ class node : public std::enable_shared_from_this<node> {
   // Tells the remote watcher `watcher_path` that local actor `target_path` stopped.
   void send_terminated(const std::string& address, const std::string& watcher_path, const std::string& target_path);
   result<pid> lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout);
+  result<pid> spawn(const std::string& address, const std::string& kind, const std::string& name,
+                    std::chrono::nanoseconds timeout);
   result<pid> resolve(std::string_view path);
 
   // Inbound (I/O thread).
@@ -123,6 +125,9 @@ class node : public std::enable_shared_from_this<node> {
   };
 
   std::shared_ptr<connection> connection_to(const std::string& address, error* why);
+  // Sends `env` (given a fresh correlation id) and waits for the REPLY's receiver path.
+  result<pid> round_trip_for_path(const std::string& address, envelope_view env, std::chrono::nanoseconds timeout,
+                                  const std::string& what);
   status send_frame(const std::string& address, const envelope_view& frame);
   ref_ptr<actor_ref> remote_ref_for(const std::string& path);
   void deliver_local(connection& from, const envelope_view& env);

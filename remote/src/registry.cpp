@@ -13,6 +13,7 @@ namespace {
 struct registry {
   std::shared_mutex mu;
   std::unordered_map<std::string, message_decoder> decoders;  // guarded by mu
+  std::unordered_map<std::string, kind_spawner> kinds;        // guarded by mu
 };
 registry& instance() {
   static auto* r = new registry();  // never destroyed: used until the last thread exits
@@ -31,6 +32,23 @@ message_decoder find_decoder(std::string_view type_name) {
   std::shared_lock g(r.mu);
   auto it = r.decoders.find(std::string(type_name));
   return it == r.decoders.end() ? nullptr : it->second;
+}
+
+}  // namespace akt::remote::detail
+
+namespace akt::remote::detail {
+
+void register_kind(std::string kind, kind_spawner spawn) {
+  auto& r = instance();
+  std::unique_lock g(r.mu);
+  r.kinds[std::move(kind)] = std::move(spawn);
+}
+
+kind_spawner find_kind(std::string_view kind) {
+  auto& r = instance();
+  std::shared_lock g(r.mu);
+  auto it = r.kinds.find(std::string(kind));
+  return it == r.kinds.end() ? kind_spawner() : it->second;
 }
 
 }  // namespace akt::remote::detail

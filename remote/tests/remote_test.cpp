@@ -299,3 +299,37 @@ TEST_F(remote_test, three_systems_forward_along_a_chain_and_the_reply_comes_home
 }
 
 }  // namespace
+
+namespace {
+
+class remote_calc : public akt::actor {
+ public:
+  void receive(akt::context& ctx) override {
+    if (auto* add = ctx.message<demo::Add>()) {
+      demo::Sum s;
+      s.set_value(add->a() * add->b());
+      (void)ctx.reply(std::move(s));
+    }
+  }
+};
+
+TEST_F(remote_test, spawn_a_registered_kind_on_another_node) {
+  akt::remote::register_kind<remote_calc>("multiplier");
+  auto m = na_->spawn("127.0.0.1", nb_->port(), "multiplier", "times", 5s);
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_TRUE(b_->lookup("times")) << "it lives on beta";
+  demo::Add add;
+  add.set_a(6);
+  add.set_b(7);
+  auto r = m->ask<demo::Sum>(add, 5s);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->value(), 42);
+  auto again = na_->spawn("127.0.0.1", nb_->port(), "multiplier", "times", 5s);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.code(), akt::errc::name_taken);
+  auto unknown = na_->spawn("127.0.0.1", nb_->port(), "no-such-kind", "x", 5s);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.code(), akt::errc::not_found);
+}
+
+}  // namespace

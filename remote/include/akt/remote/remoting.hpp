@@ -49,7 +49,17 @@ namespace detail {
 class node;
 using message_decoder = akt::detail::envelope_ptr (*)(std::string_view bytes);
 void register_decoder(std::string type_name, message_decoder decode);
+using kind_spawner = std::function<result<pid>(actor_system&, std::string name)>;
+void register_kind(std::string kind, kind_spawner spawn);
 }  // namespace detail
+
+// Lets other nodes spawn actors of type A here, by the name `kind`
+// (remoting::spawn). A is constructed with no arguments. Register in the
+// process that will host the actors.
+template <class A>
+void register_kind(std::string kind) {
+  detail::register_kind(std::move(kind), [](actor_system& sys, std::string name) { return sys.spawn<A>(name); });
+}
 
 // Makes T (a generated protobuf message) decodable when it arrives. Call it
 // once per type, in every process, before messages of that type arrive.
@@ -83,6 +93,11 @@ class remoting {
                                    std::chrono::nanoseconds timeout);
   // A pid for a full path "akt://sys@host:port/name" (no round trip).
   [[nodiscard]] result<pid> resolve(std::string_view path);
+  // Spawns a top-level actor of a registered kind on another node (empty
+  // name = anonymous). Errors: not_found (no such kind there), name_taken,
+  // invalid_name, request_timeout, dead_actor (unreachable).
+  [[nodiscard]] result<pid> spawn(std::string_view host, std::uint16_t port, std::string_view kind,
+                                  std::string_view name, std::chrono::nanoseconds timeout);
 
   // Counters for tests and metrics.
   std::uint64_t connections_opened() const noexcept;
