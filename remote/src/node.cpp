@@ -61,7 +61,38 @@ std::int64_t steady_us() {
 connection::connection(node& owner, asio::ip::tcp::socket socket, std::string peer)
     : node_(owner), socket_(std::move(socket)), connect_timer_(owner.io()), peer_(std::move(peer)) {
   last_heard_us_.store(steady_us(), std::memory_order_relaxed);
+  asio::ssl::context* ctx = peer_.empty() ? owner.tls_server() : owner.tls_client();
+  if (ctx != nullptr) {
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *ctx);
+    if (!peer_.empty()) {  // outbound: the peer's certificate must name the address we dialled
+      tls_->set_verify_callback(asio::ssl::host_name_verification(peer_.substr(0, peer_.rfind(':'))));
+    }
+  }
   write_hello_first();
+}
+
+void connection::on_ready() {
+  auto go = [self = shared_from_this()] {
+    {
+      std::lock_guard g(self->mu_);
+      self->ready_ = true;
+      self->kick_write_locked();
+    }
+    self->do_read();
+  };
+  if (!tls_) {
+    go();
+    return;
+  }
+  const auto role = peer_.empty() ? asio::ssl::stream_base::server : asio::ssl::stream_base::client;
+  tls_->async_handshake(role, [self = shared_from_this(), go](const asio::error_code& ec) {
+    if (ec) {
+      self->node_.frame_rejected();
+      self->close("TLS handshake failed: " + ec.message());
+      return;
+    }
+    go();
+  });
 }
 
 connection::~connection() = default;
@@ -82,31 +113,21 @@ void connection::start_outbound(const asio::ip::tcp::endpoint& to, std::chrono::
     }
     asio::error_code ignored;
     self->socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-    {
-      std::lock_guard g(self->mu_);
-      self->ready_ = true;
-      self->kick_write_locked();
-    }
-    self->do_read();
+    self->on_ready();
   });
 }
 
 void connection::start_inbound() {
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  {
-    std::lock_guard g(mu_);
-    ready_ = true;
-    kick_write_locked();
-  }
-  do_read();
+  on_ready();
 }
 
 bool connection::send(std::string_view frames, bool urgent) {
   if (closed_.load(std::memory_order_acquire)) return false;
   std::lock_guard g(mu_);
   if (closed_.load(std::memory_order_relaxed)) return false;
-  if (urgent && ready_ && !writing_ && queued_.empty()) {
+  if (urgent && !tls_ && ready_ && !writing_ && queued_.empty()) {
     // The line is free and someone waits for this: write it here and now.
     const ssize_t n = ::send(socket_.native_handle(), frames.data(), frames.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(frames.size())) return true;
@@ -130,7 +151,7 @@ void connection::do_write() {
     in_flight_.swap(queued_);  // everything queued goes out in this one write
   }
   auto self = shared_from_this();
-  asio::async_write(socket_, asio::buffer(in_flight_), [self](const asio::error_code& ec, std::size_t) {
+  auto done = [self](const asio::error_code& ec, std::size_t) {
     if (ec) {
       self->close("write failed: " + ec.message());
       return;
@@ -138,7 +159,12 @@ void connection::do_write() {
     std::lock_guard g(self->mu_);
     self->writing_ = false;
     self->kick_write_locked();
-  });
+  };
+  if (tls_) {
+    asio::async_write(*tls_, asio::buffer(in_flight_), done);
+  } else {
+    asio::async_write(socket_, asio::buffer(in_flight_), done);
+  }
 }
 
 void connection::do_read() {
@@ -152,16 +178,20 @@ void connection::do_read() {
   const std::size_t have = in_.size();
   in_.resize(have + 65536);
   auto self = shared_from_this();
-  socket_.async_read_some(asio::buffer(in_.data() + have, 65536),
-                          [self, have](const asio::error_code& ec, std::size_t n) {
-                            self->in_.resize(have + n);
-                            if (ec) {
-                              self->close(ec == asio::error::eof ? "closed by peer" : "read failed: " + ec.message());
-                              return;
-                            }
-                            self->on_bytes();
-                            if (!self->is_closed()) self->do_read();
-                          });
+  auto done = [self, have](const asio::error_code& ec, std::size_t n) {
+    self->in_.resize(have + n);
+    if (ec) {
+      self->close(ec == asio::error::eof ? "closed by peer" : "read failed: " + ec.message());
+      return;
+    }
+    self->on_bytes();
+    if (!self->is_closed()) self->do_read();
+  };
+  if (tls_) {
+    tls_->async_read_some(asio::buffer(in_.data() + have, 65536), done);
+  } else {
+    socket_.async_read_some(asio::buffer(in_.data() + have, 65536), done);
+  }
 }
 
 void connection::on_bytes() {
@@ -220,8 +250,45 @@ node::node(actor_system& system, remoting_options options)
 
 node::~node() { shutdown(); }
 
+namespace {
+
+result<std::unique_ptr<asio::ssl::context>> make_tls_context(const tls_options& t, bool server) {
+  auto ctx = std::make_unique<asio::ssl::context>(server ? asio::ssl::context::tls_server : asio::ssl::context::tls_client);
+  asio::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                   ec);
+  auto fail = [&](const std::string& what, const std::string& file) {
+    return error(errc::invalid_argument, "TLS: cannot " + what + " '" + file + "': " + ec.message());
+  };
+  if (ctx->load_verify_file(t.ca_file, ec); ec) return fail("load the CA file", t.ca_file);
+  if (server || t.mutual) {
+    if (ctx->use_certificate_chain_file(t.certificate_file, ec); ec) return fail("load the certificate", t.certificate_file);
+    if (ctx->use_private_key_file(t.private_key_file, asio::ssl::context::pem, ec); ec) {
+      return fail("load the private key", t.private_key_file);
+    }
+  }
+  if (server) {
+    ctx->set_verify_mode(t.mutual ? asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert
+                                  : asio::ssl::verify_none, ec);
+  } else {
+    ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+  }
+  return ctx;
+}
+
+}  // namespace
+
 status node::listen() {
   asio::error_code ec;
+  if (options_.tls) {
+    auto server = make_tls_context(*options_.tls, true);
+    if (!server) return std::move(server).error();
+    auto client = make_tls_context(*options_.tls, false);
+    if (!client) return std::move(client).error();
+    tls_server_ = std::move(*server);
+    tls_client_ = std::move(*client);
+  }
   const auto ip = asio::ip::make_address(options_.host, ec);
   if (ec) return error(errc::invalid_argument, "remoting host '" + options_.host + "' is not an IP address: " + ec.message());
   const asio::ip::tcp::endpoint at(ip, options_.port);

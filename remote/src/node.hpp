@@ -8,6 +8,7 @@
 #include <akt/remote/remoting.hpp>
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -57,8 +58,11 @@ class connection : public std::enable_shared_from_this<connection> {
   void do_read();
   void on_bytes();
 
+  void on_ready();  // connected (and TLS handshake done): start writing and reading
+
   node& node_;
   asio::ip::tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;  // null for plain TCP
   asio::steady_timer connect_timer_;
   std::string peer_;  // guarded by the node's connections mutex once published
 
@@ -89,6 +93,8 @@ class node : public std::enable_shared_from_this<node> {
   actor_system& system() noexcept { return system_; }
   const remoting_options& options() const noexcept { return options_; }
   asio::io_context& io() noexcept { return io_; }
+  asio::ssl::context* tls_client() noexcept { return tls_client_.get(); }
+  asio::ssl::context* tls_server() noexcept { return tls_server_.get(); }
 
   // Outbound: serialize `e` for `receiver` (a full path) on node `address`.
   status send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e);
@@ -144,6 +150,7 @@ class node : public std::enable_shared_from_this<node> {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;
+  std::unique_ptr<asio::ssl::context> tls_client_, tls_server_;
   std::uint16_t port_ = 0;
   std::thread thread_;
 

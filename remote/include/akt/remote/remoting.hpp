@@ -12,6 +12,8 @@
 // original protobuf message and a sender it can reply to. Paths of a system
 // with remoting read akt://<system>@<host>:<port>/<name>.
 //
+// TLS (optionally mutual) through remoting_options::tls.
+//
 // Messages crossing the wire must be Protocol Buffers messages registered
 // with register_message<T>() in both processes; an unregistered or
 // non-protobuf type is refused at the sender (errc::invalid_argument) or
@@ -32,10 +34,23 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace akt::remote {
+
+// TLS for every connection of a node (OpenSSL). Both sides need it: a node
+// with TLS refuses plain peers (the handshake fails and only that connection
+// closes). Peers are verified against `ca_file`; with `mutual`, a node also
+// demands and verifies the certificate of whoever connects to it.
+// Certificates must name the node's IP address (subjectAltName IP).
+struct tls_options {
+  std::string certificate_file;  // PEM: this node's certificate (chain)
+  std::string private_key_file;  // PEM: its key
+  std::string ca_file;           // PEM: the authorities trusted for peers
+  bool mutual = false;
+};
 
 struct remoting_options {
   std::string host = "127.0.0.1";  // the address to listen on and to advertise
@@ -43,6 +58,7 @@ struct remoting_options {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds heartbeat_interval{1000};  // a peer silent 3 intervals is dead
   std::size_t max_frame_bytes = 16 * 1024 * 1024;
+  std::optional<tls_options> tls;  // unset = plain TCP
 };
 
 namespace detail {
