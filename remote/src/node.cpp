@@ -665,16 +665,7 @@ void node::on_frame(connection& from, const frame_view& frame) {
       result<pid> made = spawner ? spawner(system_, std::string(env.receiver))
                                  : result<pid>(error(errc::not_found, "no actor kind '" + std::string(env.type) +
                                                                           "' is registered at " + address()));
-      if (!made) {
-        send_failure(from.peer(), env.correlation_id, made.error());
-        return;
-      }
-      const std::string path = made->path();
-      envelope_view reply;
-      reply.kind = envelope_kind::reply;
-      reply.correlation_id = env.correlation_id;
-      reply.receiver = path;
-      (void)send_frame(from.peer(), reply);
+      answer_with_path(from, env.correlation_id, made);
       return;
     }
     case envelope_kind::watch: {
@@ -692,35 +683,14 @@ void node::on_frame(connection& from, const frame_view& frame) {
       return;
     }
     case envelope_kind::terminated: {
+      // The watched actor stopped: every local watcher of it is told (the
+      // other TERMINATED frames for the same actor then find nothing left).
       const std::string target(env.sender);
-      std::vector<remote_watch> told;
-      {
-        std::lock_guard g(watches_mu_);
-        auto& list = watches_[from.peer()];
-        for (auto w = list.begin(); w != list.end();) {
-          if (w->target == target && w->watcher->path() == env.receiver) {
-            told.push_back(std::move(*w));
-            w = list.erase(w);
-          } else {
-            ++w;
-          }
-        }
-      }
-      for (auto& w : told) (void)w.watcher->deliver(akt::detail::make_envelope(terminated{pid(remote_ref_for(target))}));
+      drop_watches(from.peer(), &target, "it stopped");
       return;
     }
     case envelope_kind::lookup: {
-      auto target = system_.lookup(env.receiver);
-      if (!target) {
-        send_failure(from.peer(), env.correlation_id, target.error());
-        return;
-      }
-      const std::string path = target->path();
-      envelope_view reply;
-      reply.kind = envelope_kind::reply;
-      reply.correlation_id = env.correlation_id;
-      reply.receiver = path;
-      (void)send_frame(from.peer(), reply);
+      answer_with_path(from, env.correlation_id, system_.lookup(env.receiver));
       return;
     }
     case envelope_kind::reply:
@@ -762,6 +732,19 @@ void node::on_frame(connection& from, const frame_view& frame) {
   }
   frame_rejected();
   from.close("unknown envelope kind");
+}
+
+void node::answer_with_path(connection& from, std::uint64_t correlation, const result<pid>& found) {
+  if (!found) {
+    send_failure(from.peer(), correlation, found.error());
+    return;
+  }
+  const std::string path = found->path();
+  envelope_view reply;
+  reply.kind = envelope_kind::reply;
+  reply.correlation_id = correlation;
+  reply.receiver = path;
+  (void)send_frame(from.peer(), reply);
 }
 
 void node::deliver_local(connection& from, const envelope_view& env) {

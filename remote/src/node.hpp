@@ -137,6 +137,8 @@ class node : public std::enable_shared_from_this<node> {
   status send_frame(const std::string& address, const envelope_view& frame);
   ref_ptr<actor_ref> remote_ref_for(const std::string& path);
   void deliver_local(connection& from, const envelope_view& env);
+  // Answers a LOOKUP or SPAWN: REPLY with the actor's full path, or FAILURE.
+  void answer_with_path(connection& from, std::uint64_t correlation, const result<pid>& found);
   void accept_next();
   void sweep_pending();
   void heartbeat();
