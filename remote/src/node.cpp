@@ -1,5 +1,7 @@
 #include "node.hpp"
 
+#include <akt/detail/send_batch.hpp>
+
 #include <sys/socket.h>
 
 #include "registry.hpp"
@@ -196,6 +198,7 @@ void connection::do_read() {
 
 void connection::on_bytes() {
   last_heard_us_.store(steady_us(), std::memory_order_relaxed);
+  akt::detail::send_batch batch;  // a buffer's messages to one actor arrive as one splice
   frame_view frame;
   for (;;) {
     std::size_t used = 0;

@@ -100,3 +100,20 @@ void outbox::flush() noexcept {
 }
 
 }  // namespace akt::detail
+
+#include <akt/detail/send_batch.hpp>
+
+namespace akt::detail {
+
+send_batch::send_batch() noexcept : was_active_(outbox_active) {
+  outbox_active = true;
+  outbox_direct_used = 0;
+}
+
+send_batch::~send_batch() {
+  if (outbox_has_work) outbox::flush();
+  outbox_direct_used = 0;
+  outbox_active = was_active_;
+}
+
+}  // namespace akt::detail
