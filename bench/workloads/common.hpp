@@ -33,7 +33,9 @@ namespace bench {
 inline double process_cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
@@ -86,9 +88,7 @@ struct arguments {
   long long n = 0;
   std::vector<std::string> flags;
 
-  bool has(std::string_view flag) const {
-    return std::find(flags.begin(), flags.end(), flag) != flags.end();
-  }
+  bool has(std::string_view flag) const { return std::find(flags.begin(), flags.end(), flag) != flags.end(); }
 };
 
 inline long long parse_positive(const char* text) {
@@ -270,9 +270,9 @@ bool wait_until(Pred done, std::chrono::nanoseconds timeout,
 // environment, which sends them to stderr at info level.
 inline std::unique_ptr<akt::actor_system> start_system(std::string_view name) {
   auto logger = std::getenv("AKT_BENCH_LOG") ? akt::make_stderr_logger(akt::log_level::info)
-                                              : akt::make_discard_logger();
-  auto sys = value_or_fail(akt::actor_system::create(name, {.logger = std::move(logger)}),
-                           "create actor system");
+                                             : akt::make_discard_logger();
+  auto sys =
+      value_or_fail(akt::actor_system::create(name, {.logger = std::move(logger)}), "create actor system");
   check_or_fail(sys->start(), "start actor system");
   return sys;
 }

@@ -20,8 +20,7 @@ struct totals {
 // Counts and sums values; hands (count, sum) to main at the N-th.
 class counter : public akt::actor {
  public:
-  counter(std::int64_t expected, bench::result_slot<totals>* done)
-      : expected_(expected), done_(done) {}
+  counter(std::int64_t expected, bench::result_slot<totals>* done) : expected_(expected), done_(done) {}
 
   void receive(akt::context& ctx) override {
     if (auto* m = ctx.message<value>()) {
@@ -76,8 +75,7 @@ int main(int argc, char** argv) {
   for (int p = 0; p < producer_count; ++p) {
     const std::int64_t share = share_of(n, p);
     expected_sum += share * (share + 1) / 2;
-    producers.push_back(
-        bench::value_or_fail(sys->spawn_anonymous<producer>(sink, share), "spawn producer"));
+    producers.push_back(bench::value_or_fail(sys->spawn_anonymous<producer>(sink, share), "spawn producer"));
   }
 
   auto t0 = bench::clock_type::now();

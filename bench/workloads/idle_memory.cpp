@@ -28,10 +28,10 @@ struct idle : akt::actor {
 constexpr auto settle_time = std::chrono::milliseconds(200);
 
 void wait_started(long long n) {
-  if (!bench::wait_until([&] { return started.load(std::memory_order_relaxed) >= n; },
-                         bench::wait_limit, std::chrono::milliseconds(1))) {
-    bench::fail("idle_memory: only " + std::to_string(started.load()) + " of " +
-                std::to_string(n) + " actors started");
+  if (!bench::wait_until([&] { return started.load(std::memory_order_relaxed) >= n; }, bench::wait_limit,
+                         std::chrono::milliseconds(1))) {
+    bench::fail("idle_memory: only " + std::to_string(started.load()) + " of " + std::to_string(n) +
+                " actors started");
   }
 }
 

@@ -36,8 +36,8 @@ class pinger : public akt::actor {
 
  private:
   void on_pong(akt::context& ctx, std::int64_t i) {
-    if (i != expected_) bench::fail("pingpong: pong " + std::to_string(i) + ", expected " +
-                                    std::to_string(expected_));
+    if (i != expected_)
+      bench::fail("pingpong: pong " + std::to_string(i) + ", expected " + std::to_string(expected_));
     if (i == rounds_) {
       done_->set(i);
       ctx.stop_self();
@@ -72,16 +72,15 @@ int main(int argc, char** argv) {
   bench::result_slot<std::int64_t> done;
   auto sys = bench::start_system("pingpong");
   auto pong_pid = bench::value_or_fail(sys->spawn<ponger>(opts), "spawn pong");
-  auto ping_pid =
-      bench::value_or_fail(sys->spawn<pinger>(opts, pong_pid, rounds, &done), "spawn ping");
+  auto ping_pid = bench::value_or_fail(sys->spawn<pinger>(opts, pong_pid, rounds, &done), "spawn ping");
 
   auto t0 = bench::clock_type::now();
   bench::check_or_fail(ping_pid.tell(start{}), "tell start");
   const std::int64_t got = bench::wait_or_fail(done, "pingpong");
   auto t1 = bench::clock_type::now();
 
-  if (got != rounds) bench::fail("pingpong: done(" + std::to_string(got) + "), expected " +
-                                 std::to_string(rounds));
+  if (got != rounds)
+    bench::fail("pingpong: done(" + std::to_string(got) + "), expected " + std::to_string(rounds));
   bench::stop_system(*sys);
 
   const double s = bench::seconds_between(t0, t1);

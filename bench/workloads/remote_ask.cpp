@@ -19,8 +19,10 @@ int main(int argc, char** argv) {
   bench::register_bench_messages();
   auto server = bench::start_server(argv[0], "remote_ask");
   auto sys = bench::start_system("client");
-  auto node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}), "enable remoting");
-  auto echo = bench::value_or_fail(node->lookup("127.0.0.1", server.port, "echo", std::chrono::seconds(10)), "lookup echo");
+  auto node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}),
+                                   "enable remoting");
+  auto echo = bench::value_or_fail(node->lookup("127.0.0.1", server.port, "echo", std::chrono::seconds(10)),
+                                   "lookup echo");
 
   akt_bench::Payload req;
   req.set_data(bench::payload_bytes());
@@ -37,7 +39,8 @@ int main(int argc, char** argv) {
   for (long long i = 0; i < n; ++i) {
     auto a = bench::clock_type::now();
     round_trip(i);
-    us[static_cast<std::size_t>(i)] = std::chrono::duration<double, std::micro>(bench::clock_type::now() - a).count();
+    us[static_cast<std::size_t>(i)] =
+        std::chrono::duration<double, std::micro>(bench::clock_type::now() - a).count();
   }
   const double elapsed = bench::seconds_between(t0, bench::clock_type::now());
   node.reset();

@@ -53,7 +53,8 @@ inline server_process start_server(const char* argv0, const char* workload) {
   close(in[0]);
   FILE* from = fdopen(out[0], "r");
   unsigned port = 0;
-  if (from == nullptr || std::fscanf(from, "PORT %u", &port) != 1 || port == 0) fail("remote: the server did not report its port");
+  if (from == nullptr || std::fscanf(from, "PORT %u", &port) != 1 || port == 0)
+    fail("remote: the server did not report its port");
   return server_process{child, static_cast<std::uint16_t>(port)};
 }
 
@@ -86,6 +87,8 @@ inline int serve(const std::function<void(akt::actor_system&)>& spawn_actors) {
   return 0;
 }
 
-inline std::string payload_bytes() { return std::string(32, 'x'); }
+inline std::string payload_bytes() {
+  return std::string(32, 'x');
+}
 
 }  // namespace bench

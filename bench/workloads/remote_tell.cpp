@@ -39,10 +39,11 @@ int main(int argc, char** argv) {
   bench::register_bench_messages();
   auto server = bench::start_server(argv[0], "remote_tell");
   auto sys = bench::start_system("client");
-  auto node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}), "enable remoting");
+  auto node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}),
+                                   "enable remoting");
 
-  auto target = bench::value_or_fail(node->lookup("127.0.0.1", server.port, "counter", std::chrono::seconds(10)),
-                                     "lookup counter");
+  auto target = bench::value_or_fail(
+      node->lookup("127.0.0.1", server.port, "counter", std::chrono::seconds(10)), "lookup counter");
   // The reporter makes the untimed handshake (a request, so the counter
   // learns whom to tell at the end) and then waits for the final Done.
   bench::result_slot<bool> ready;
@@ -54,8 +55,9 @@ int main(int argc, char** argv) {
                       if (ctx.message<go>()) {
                         akt_bench::Start start;
                         start.set_n(n);
-                        (void)ctx.request(target, start, std::chrono::seconds(10),
-                                          [&ready](akt::context&, akt::result<akt::message> r) { ready.set(bool(r)); });
+                        (void)ctx.request(
+                            target, start, std::chrono::seconds(10),
+                            [&ready](akt::context&, akt::result<akt::message> r) { ready.set(bool(r)); });
                       } else if (auto* d = ctx.message<akt_bench::Done>()) {
                         done.set(*d);
                       }

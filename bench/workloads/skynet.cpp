@@ -28,8 +28,7 @@ struct partial_sum {
 class node : public akt::actor {
  public:
   // `root_out` is set for the root only: where it reports, instead of a parent.
-  node(std::int64_t num, std::int64_t size, bool start_message,
-       bench::result_slot<std::int64_t>* root_out)
+  node(std::int64_t num, std::int64_t size, bool start_message, bench::result_slot<std::int64_t>* root_out)
       : num_(num), size_(size), start_message_(start_message), root_out_(root_out) {}
 
   akt::status pre_start(akt::context& ctx) override {
@@ -103,8 +102,7 @@ int main(int argc, char** argv) {
 
   auto t0 = bench::clock_type::now();
   auto root = bench::value_or_fail(
-      sys->spawn_anonymous<node>(std::int64_t{0}, static_cast<std::int64_t>(n), start_message,
-                                 &root_sum),
+      sys->spawn_anonymous<node>(std::int64_t{0}, static_cast<std::int64_t>(n), start_message, &root_sum),
       "skynet: spawn root");
   if (start_message) bench::check_or_fail(root.tell(start{}), "skynet: tell start");
   const std::int64_t sum = bench::wait_or_fail(root_sum, "skynet");

@@ -1,5 +1,5 @@
-#include <akt/error.hpp>
 #include <akt/detail/type_id.hpp>
+#include <akt/error.hpp>
 
 #include <cxxabi.h>
 
@@ -11,21 +11,36 @@ namespace akt {
 
 std::string_view to_string(errc code) noexcept {
   switch (code) {
-    case errc::dead_actor: return "dead_actor";
-    case errc::not_found: return "not_found";
-    case errc::name_taken: return "name_taken";
-    case errc::invalid_name: return "invalid_name";
-    case errc::request_timeout: return "request_timeout";
-    case errc::mailbox_full: return "mailbox_full";
-    case errc::already_replied: return "already_replied";
-    case errc::no_sender: return "no_sender";
-    case errc::not_running: return "not_running";
-    case errc::pre_start_failed: return "pre_start_failed";
-    case errc::unexpected_reply: return "unexpected_reply";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::shutdown_timeout: return "shutdown_timeout";
-    case errc::no_message: return "no_message";
-    case errc::timeout: return "timeout";
+    case errc::dead_actor:
+      return "dead_actor";
+    case errc::not_found:
+      return "not_found";
+    case errc::name_taken:
+      return "name_taken";
+    case errc::invalid_name:
+      return "invalid_name";
+    case errc::request_timeout:
+      return "request_timeout";
+    case errc::mailbox_full:
+      return "mailbox_full";
+    case errc::already_replied:
+      return "already_replied";
+    case errc::no_sender:
+      return "no_sender";
+    case errc::not_running:
+      return "not_running";
+    case errc::pre_start_failed:
+      return "pre_start_failed";
+    case errc::unexpected_reply:
+      return "unexpected_reply";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::shutdown_timeout:
+      return "shutdown_timeout";
+    case errc::no_message:
+      return "no_message";
+    case errc::timeout:
+      return "timeout";
   }
   return "unknown_error";
 }

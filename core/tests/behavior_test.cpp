@@ -27,8 +27,8 @@ struct push {  // become_stacked(<name>)
 struct replace {  // become(<name>)
   std::string name;
 };
-struct pop {};    // unbecome_stacked()
-struct reset {};  // unbecome()
+struct pop {};             // unbecome_stacked()
+struct reset {};           // unbecome()
 struct replace_then_tag {  // become(<name>), then record <id> in the same handler
   std::string name;
   std::string id;
@@ -130,7 +130,8 @@ TEST(behavior, become_stacked_pushes_and_unbecome_stacked_pops_back_to_the_previ
   EXPECT_EQ(f.log->items(), (std::vector<std::string>{"A:1", "B:2", "A:3", "receive:4"}));
 }
 
-TEST(behavior, a_stack_pushed_three_times_and_popped_twice_handles_the_next_message_with_the_first_pushed_behavior) {
+TEST(behavior,
+     a_stack_pushed_three_times_and_popped_twice_handles_the_next_message_with_the_first_pushed_behavior) {
   behavior_fixture f;
   ASSERT_TRUE(f.actor);
 

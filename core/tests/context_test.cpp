@@ -251,9 +251,12 @@ TEST(context, forward_keeps_the_asker_of_a_request) {
   auto a = sys->spawn_fn("a", [got](akt::context& ctx) {
     if (auto* m = ctx.message<send_ping_to>()) {
       auto s = ctx.request(m->to, ping{3}, 5s, [got](akt::context&, akt::result<akt::message> r) {
-        if (!r) *got = -static_cast<int>(r.code());
-        else if (auto* p = r->get<pong>()) *got = p->seq;
-        else *got = -1000;
+        if (!r)
+          *got = -static_cast<int>(r.code());
+        else if (auto* p = r->get<pong>())
+          *got = p->seq;
+        else
+          *got = -1000;
       });
       if (!s) *got = -2000;
     }

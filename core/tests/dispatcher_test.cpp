@@ -169,11 +169,13 @@ TEST(dispatcher, eight_producers_times_100k_tells_into_one_actor_are_counted_exa
   for (auto& t : threads) t.join();
   EXPECT_EQ(refused.load(), 0);
   constexpr std::int64_t expected = std::int64_t{producers} * per_producer;
-  ASSERT_TRUE(wait_until([&] { return total->load() == expected; }, 60s)) << total->load() << " of " << expected;
+  ASSERT_TRUE(wait_until([&] { return total->load() == expected; }, 60s))
+      << total->load() << " of " << expected;
   auto count = sink->ask<std::int64_t>(get_count{}, 10s);
   ASSERT_TRUE(count) << outcome(count);
   EXPECT_EQ(*count, expected);
-  EXPECT_TRUE(wait_until([&] { return sink->metrics().processed == static_cast<std::uint64_t>(expected) + 1; }));
+  EXPECT_TRUE(
+      wait_until([&] { return sink->metrics().processed == static_cast<std::uint64_t>(expected) + 1; }));
   EXPECT_EQ(sink->metrics().received, static_cast<std::uint64_t>(expected) + 1);
 }
 
@@ -200,7 +202,8 @@ TEST(dispatcher, a_thousand_actors_fed_in_parallel_count_every_message) {
   }
   for (auto& t : threads) t.join();
   constexpr std::int64_t expected = std::int64_t{actors_n} * producers * per_actor_per_producer;
-  ASSERT_TRUE(wait_until([&] { return total->load() == expected; }, 60s)) << total->load() << " of " << expected;
+  ASSERT_TRUE(wait_until([&] { return total->load() == expected; }, 60s))
+      << total->load() << " of " << expected;
   int wrong = 0;
   for (auto& a : actors) {
     auto c = a.ask<std::int64_t>(get_count{}, 5s);

@@ -130,7 +130,8 @@ TEST(event_stream, a_subscriber_sees_actor_stopped_after_actor_started_when_an_a
   ASSERT_TRUE(x->stop());
 
   ASSERT_TRUE(f.saw(akt::event_kind::actor_stopped, *x)) << f.log->describe();
-  EXPECT_LT(f.log->index_of(akt::event_kind::actor_started, *x), f.log->index_of(akt::event_kind::actor_stopped, *x))
+  EXPECT_LT(f.log->index_of(akt::event_kind::actor_started, *x),
+            f.log->index_of(akt::event_kind::actor_stopped, *x))
       << f.log->describe();
   EXPECT_GE(f.log->index_of(akt::event_kind::actor_started, *x), 0) << f.log->describe();
   EXPECT_EQ(f.log->count(akt::event_kind::actor_stopped, *x), 1u) << f.log->describe();

@@ -45,7 +45,8 @@ struct blocked_fixture {
   bool setup(akt::mailbox_options mailbox) {
     sys = start_system("sys", {.workers = 2});
     if (!sys) return false;
-    auto a = sys->spawn<blockable_actor>(akt::spawn_options{.name = "bounded", .mailbox = mailbox}, release, seen);
+    auto a =
+        sys->spawn<blockable_actor>(akt::spawn_options{.name = "bounded", .mailbox = mailbox}, release, seen);
     if (!a) {
       ADD_FAILURE() << outcome(a);
       return false;
@@ -127,9 +128,12 @@ TEST(mailbox_bounded, capacity_holds_exactly_under_concurrent_producers) {
     producers.emplace_back([&, t] {
       for (int i = 0; i < 100; ++i) {
         auto s = f.actor.tell(ping{1 + t * 1000 + i});
-        if (s) ++accepted;
-        else if (s.code() == akt::errc::mailbox_full) ++refused;
-        else ++other;
+        if (s)
+          ++accepted;
+        else if (s.code() == akt::errc::mailbox_full)
+          ++refused;
+        else
+          ++other;
       }
     });
   }

@@ -140,8 +140,10 @@ TEST(protobuf_message, request_with_a_protobuf_message) {
   auto a = sys->spawn_fn("a", [got, target](akt::context& ctx) {
     if (ctx.message<ping>()) {
       (void)ctx.request(target, make_ping(6), 5s, [got](akt::context&, akt::result<akt::message> r) {
-        if (r && r->is<akttest::Pong>()) *got = r->get<akttest::Pong>()->seq();
-        else *got = -1;
+        if (r && r->is<akttest::Pong>())
+          *got = r->get<akttest::Pong>()->seq();
+        else
+          *got = -1;
       });
     }
   });

@@ -258,17 +258,18 @@ class asking_actor : public akt::actor {
       } else {
         auto out = out_;
         const int index = index_;
-        auto s = ctx.request(m->next, question{index_}, 3s, [out, index](akt::context&, akt::result<akt::message> r) {
-          if (!r) {
-            ++out->failed;
-            out->failures.add(std::to_string(index) + ": " + outcome(r));
-          } else if (auto* a = r->get<answer>(); a && a->to == index) {
-            ++out->ok;
-          } else {
-            ++out->failed;
-            out->failures.add(std::to_string(index) + ": wrong reply " + r->type_name());
-          }
-        });
+        auto s = ctx.request(m->next, question{index_}, 3s,
+                             [out, index](akt::context&, akt::result<akt::message> r) {
+                               if (!r) {
+                                 ++out->failed;
+                                 out->failures.add(std::to_string(index) + ": " + outcome(r));
+                               } else if (auto* a = r->get<answer>(); a && a->to == index) {
+                                 ++out->ok;
+                               } else {
+                                 ++out->failed;
+                                 out->failures.add(std::to_string(index) + ": wrong reply " + r->type_name());
+                               }
+                             });
         if (!s) record(akt::result<answer>(std::move(s).error()));
       }
     }

@@ -145,7 +145,8 @@ void expect_failed_pre_start_leaves_nothing(failure how) {
   EXPECT_EQ(r->seq, 3);
 
   ASSERT_TRUE(sys->stop());
-  EXPECT_EQ(log->post_stops.load(), 1) << "post_stop runs for the healthy actor only, never for the failed one";
+  EXPECT_EQ(log->post_stops.load(), 1)
+      << "post_stop runs for the healthy actor only, never for the failed one";
 }
 
 TEST(spawn, pre_start_returning_an_error_fails_with_pre_start_failed_and_frees_the_name) {
@@ -253,7 +254,8 @@ TEST(spawn, invalid_child_names_fail_with_invalid_name) {
   ASSERT_TRUE(sys);
   auto parent = sys->spawn<tree_node>("parent");
   ASSERT_TRUE(parent);
-  for (std::string name : {std::string("a b"), std::string("a/b"), std::string("$x"), std::string(256, 'n')}) {
+  for (std::string name :
+       {std::string("a b"), std::string("a/b"), std::string("$x"), std::string(256, 'n')}) {
     auto r = try_add_child(*parent, name);
     ASSERT_FALSE(r) << "accepted bad child name '" << name << "'";
     EXPECT_EQ(r.code(), akt::errc::invalid_name) << name;

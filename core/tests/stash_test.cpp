@@ -31,8 +31,8 @@ struct hold {        // blocks the actor until `release` opens
 struct stash_size_query {};
 
 struct door_log {
-  recorder handled;  // "work:<n>" in the order handled
-  recorder stashes;  // the outcome of each stash(): "ok" or the error code
+  recorder handled;    // "work:<n>" in the order handled
+  recorder stashes;    // the outcome of each stash(): "ok" or the error code
   recorder unstashes;  // "unstash:true|false", "unstash_all:<count>"
 };
 

@@ -47,7 +47,9 @@ struct probe {
   std::atomic<int> increments{0};  // increments handled, across restarts
 };
 
-strategy_ptr share(const akt::supervisor_strategy& s) { return std::make_shared<const akt::supervisor_strategy>(s); }
+strategy_ptr share(const akt::supervisor_strategy& s) {
+  return std::make_shared<const akt::supervisor_strategy>(s);
+}
 
 std::size_t count_of(const recorder& r, std::string_view item) {
   const auto items = r.items();
@@ -84,8 +86,8 @@ class worker : public akt::actor {
       h->entered->open();
       (void)h->release->wait_for(10s);
     } else if (auto* s = ctx.message<spawn_child>()) {
-      (void)ctx.reply(ctx.spawn<worker>(akt::spawn_options{.name = s->name, .supervisor = s->supervisor}, probe_,
-                                        label_ + "/" + s->name));
+      (void)ctx.reply(ctx.spawn<worker>(akt::spawn_options{.name = s->name, .supervisor = s->supervisor},
+                                        probe_, label_ + "/" + s->name));
     } else if (auto* w = ctx.message<watch_this>()) {
       (void)ctx.reply(ctx.watch(w->target));
     } else if (auto* t = ctx.message<akt::terminated>()) {
@@ -223,8 +225,8 @@ TEST(supervision, restarts_are_counted_and_never_reset) {
     increment_times(w, 1);
     ASSERT_TRUE(w.tell(boom{}));
     EXPECT_EQ(count(w), 0) << "round " << round;
-    EXPECT_TRUE(restarts_reach(w, static_cast<std::uint64_t>(round))) << "round " << round << ": "
-                                                                     << w.metrics().restarts;
+    EXPECT_TRUE(restarts_reach(w, static_cast<std::uint64_t>(round)))
+        << "round " << round << ": " << w.metrics().restarts;
   }
   EXPECT_EQ(w.metrics().errors, 3u);
   EXPECT_EQ(count_of(p->log, "w:pre_start"), 4u);
@@ -312,7 +314,8 @@ TEST(supervision, restart_by_hand_of_a_stopped_actor_fails_with_dead_actor) {
 
 TEST(supervision, resume_keeps_the_instance_and_its_state) {
   auto sys = start_system(
-      "sys", {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::resume))});
+      "sys",
+      {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::resume))});
   ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
   auto w = spawn_worker(*sys, p, "w");
@@ -357,9 +360,11 @@ TEST(supervision, escalate_lets_the_grandparent_strategy_restart_the_parent_whic
   auto sys = start_system("sys");
   ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
-  auto gp = spawn_worker(*sys, p, "gp", share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::restart)));
+  auto gp = spawn_worker(*sys, p, "gp",
+                         share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::restart)));
   ASSERT_TRUE(gp);
-  auto parent = add_worker(gp, "parent", share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::escalate)));
+  auto parent = add_worker(
+      gp, "parent", share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::escalate)));
   ASSERT_TRUE(parent);
   auto child = add_worker(parent, "child");
   ASSERT_TRUE(child);
@@ -381,9 +386,11 @@ TEST(supervision, escalate_to_a_grandparent_that_stops_stops_the_parent_and_its_
   auto sys = start_system("sys");
   ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
-  auto gp = spawn_worker(*sys, p, "gp", share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::stop)));
+  auto gp = spawn_worker(*sys, p, "gp",
+                         share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::stop)));
   ASSERT_TRUE(gp);
-  auto parent = add_worker(gp, "parent", share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::escalate)));
+  auto parent = add_worker(
+      gp, "parent", share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::escalate)));
   ASSERT_TRUE(parent);
   auto child = add_worker(parent, "child");
   ASSERT_TRUE(child);
@@ -500,9 +507,10 @@ TEST(supervision, rules_are_tried_in_order_and_the_first_match_decides) {
 }
 
 TEST(supervision, an_error_code_rule_matches_context_fail_with_that_code) {
-  auto sys = start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
-                                                          .on(akt::errc::invalid_argument, akt::directive::stop)
-                                                          .otherwise(akt::directive::resume))});
+  auto sys =
+      start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
+                                                   .on(akt::errc::invalid_argument, akt::directive::stop)
+                                                   .otherwise(akt::directive::resume))});
   ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
   auto w = spawn_worker(*sys, p, "w");
@@ -522,9 +530,10 @@ TEST(supervision, an_error_code_rule_matches_context_fail_with_that_code) {
 }
 
 TEST(supervision, an_error_code_rule_does_not_match_an_exception) {
-  auto sys = start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
-                                                          .on(akt::errc::invalid_argument, akt::directive::stop)
-                                                          .otherwise(akt::directive::resume))});
+  auto sys =
+      start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
+                                                   .on(akt::errc::invalid_argument, akt::directive::stop)
+                                                   .otherwise(akt::directive::resume))});
   ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
   auto w = spawn_worker(*sys, p, "w");
@@ -541,7 +550,8 @@ TEST(supervision, an_error_code_rule_does_not_match_an_exception) {
 
 TEST(supervision, a_parent_without_a_strategy_supervises_with_the_system_default) {
   auto sys = start_system(
-      "sys", {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::resume))});
+      "sys",
+      {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::resume))});
   ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
   auto parent = spawn_worker(*sys, p, "parent");
@@ -559,11 +569,12 @@ TEST(supervision, a_parent_without_a_strategy_supervises_with_the_system_default
 
 TEST(supervision, a_parent_strategy_overrides_the_system_default_for_its_children) {
   auto sys = start_system(
-      "sys", {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::resume))});
+      "sys",
+      {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::resume))});
   ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
-  auto parent =
-      spawn_worker(*sys, p, "parent", share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::restart)));
+  auto parent = spawn_worker(
+      *sys, p, "parent", share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::restart)));
   ASSERT_TRUE(parent);
   auto kid = add_worker(parent, "kid");
   ASSERT_TRUE(kid);
@@ -631,7 +642,8 @@ TEST(supervision, backoff_delays_the_restart_and_messages_sent_meanwhile_are_pro
   EXPECT_EQ(count(w), 3) << "the messages sent during the backoff reach the new instance";
   const auto answered_after = clock_type::now() - failed_at;
   EXPECT_GE(answered_after, min_backoff / 2)
-      << "answered after " << std::chrono::duration_cast<std::chrono::milliseconds>(answered_after).count() << " ms";
+      << "answered after " << std::chrono::duration_cast<std::chrono::milliseconds>(answered_after).count()
+      << " ms";
   EXPECT_TRUE(restarts_reach(w, 1)) << w.metrics().restarts;
   EXPECT_EQ(count_of(p->log, "w:pre_start"), 2u);
 }

@@ -23,8 +23,10 @@ TEST(tell, delivers_messages_of_one_sender_in_order) {
   ASSERT_TRUE(sys);
   auto seen = std::make_shared<std::vector<int>>();  // touched only by the actor, read after sync
   auto a = sys->spawn_fn("orderly", [seen](akt::context& ctx) {
-    if (auto* p = ctx.message<ping>()) seen->push_back(p->seq);
-    else if (ctx.message<get_count>()) (void)ctx.reply(static_cast<int>(seen->size()));
+    if (auto* p = ctx.message<ping>())
+      seen->push_back(p->seq);
+    else if (ctx.message<get_count>())
+      (void)ctx.reply(static_cast<int>(seen->size()));
   });
   ASSERT_TRUE(a);
   constexpr int n = 10'000;

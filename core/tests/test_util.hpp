@@ -17,9 +17,9 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
-#include <ostream>
 #include <memory>
 #include <mutex>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -225,7 +225,9 @@ std::string outcome(const akt::result<T>& r) {
 
 // The error code of a failed call, or nullopt-like sentinel 0 when it succeeded,
 // so that EXPECT_EQ(code_of(x), errc::y) reads naturally and fails with a value.
-inline akt::errc code_of(const akt::status& s) { return s ? akt::errc{0} : s.code(); }
+inline akt::errc code_of(const akt::status& s) {
+  return s ? akt::errc{0} : s.code();
+}
 template <class T>
 akt::errc code_of(const akt::result<T>& r) {
   return r ? akt::errc{0} : r.code();
@@ -325,5 +327,7 @@ inline void PrintTo(errc code, std::ostream* os) {
   *os << (static_cast<int>(code) == 0 ? std::string_view("ok") : to_string(code)) << " ("
       << static_cast<int>(code) << ")";
 }
-inline void PrintTo(const pid& p, std::ostream* os) { *os << (p ? p.path() : std::string("<null pid>")); }
+inline void PrintTo(const pid& p, std::ostream* os) {
+  *os << (p ? p.path() : std::string("<null pid>"));
+}
 }  // namespace akt

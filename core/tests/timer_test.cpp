@@ -28,7 +28,7 @@ struct marker {
 };
 
 struct timer_log {
-  recorder seen;                 // "tick:<seq>" and "marker:<n>", in arrival order
+  recorder seen;  // "tick:<seq>" and "marker:<n>", in arrival order
   std::atomic<int> ticks{0};
   std::atomic<int> with_sender{0};  // ticks that arrived with a sender
   guarded<clock_type::time_point> first_tick_at;
@@ -81,7 +81,8 @@ TEST(timer, schedule_once_delivers_the_message_once_after_the_delay) {
 
   ASSERT_TRUE(wait_until([&] { return f.log->ticks.load() == 1; }));
   const auto waited = f.log->first_tick_at.get() - scheduled_at;
-  EXPECT_GE(waited, delay / 2) << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms";
+  EXPECT_GE(waited, delay / 2) << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
+                               << " ms";
   // A later timer: by the time it arrives, a repeat of the first would have too.
   (void)f.sys->schedule_once(3 * delay, f.actor, marker{1});
   ASSERT_TRUE(f.saw("marker:1"));

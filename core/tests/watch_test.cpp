@@ -93,7 +93,9 @@ bool flush(const akt::pid& w) {
   return static_cast<bool>(r);
 }
 
-std::string terminated_entry(const akt::pid& p) { return "terminated:" + p.path(); }
+std::string terminated_entry(const akt::pid& p) {
+  return "terminated:" + p.path();
+}
 
 bool saw(const watch_log& log, const std::string& entry) {
   return wait_until([&] { return log.seen.contains(entry); });
@@ -118,9 +120,9 @@ TEST(watch, a_watcher_gets_terminated_naming_the_actor_that_was_stopped) {
 }
 
 TEST(watch, a_watcher_gets_terminated_when_the_supervisor_stops_the_watched_actor) {
-  auto sys = start_system(
-      "sys", {.supervisor = std::make_shared<const akt::supervisor_strategy>(
-                  akt::supervisor_strategy::one_for_one().otherwise(akt::directive::stop))});
+  auto sys =
+      start_system("sys", {.supervisor = std::make_shared<const akt::supervisor_strategy>(
+                               akt::supervisor_strategy::one_for_one().otherwise(akt::directive::stop))});
   ASSERT_TRUE(sys);
   auto log = std::make_shared<watch_log>();
   auto target = sys->spawn<fragile>("target");

@@ -56,7 +56,8 @@ class parser : public akt::actor {
 
 class team_lead : public akt::actor {
  public:
-  explicit team_lead(std::shared_ptr<std::promise<void>> parser_gone) : parser_gone_(std::move(parser_gone)) {}
+  explicit team_lead(std::shared_ptr<std::promise<void>> parser_gone)
+      : parser_gone_(std::move(parser_gone)) {}
 
   akt::status pre_start(akt::context& ctx) override {
     auto child = ctx.spawn<parser>("parser");
@@ -92,16 +93,17 @@ bool check(bool ok, const char* what) {
 int main() {
   // The runtime logs each failure, and the retry budget running out, at error
   // level on stderr; the info lines (system started/stopped) are left out.
-  auto sys = akt::actor_system::create("supervision", {.logger = akt::make_stderr_logger(akt::log_level::error)});
+  auto sys =
+      akt::actor_system::create("supervision", {.logger = akt::make_stderr_logger(akt::log_level::error)});
   if (!sys || !(*sys)->start()) return 1;
   auto& system = **sys;
 
   // The strategy is plain data, built once and shared.
-  auto strategy = std::make_shared<const akt::supervisor_strategy>(
-      akt::supervisor_strategy::one_for_one()
-          .on<std::invalid_argument>(akt::directive::resume)
-          .otherwise(akt::directive::restart)
-          .with_retries(3, 1s));
+  auto strategy =
+      std::make_shared<const akt::supervisor_strategy>(akt::supervisor_strategy::one_for_one()
+                                                           .on<std::invalid_argument>(akt::directive::resume)
+                                                           .otherwise(akt::directive::restart)
+                                                           .with_retries(3, 1s));
 
   auto parser_gone = std::make_shared<std::promise<void>>();
   auto gone = parser_gone->get_future();

@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (frame.kind == frame_kind::envelope) {
       // Touch every view: ASan catches any that points outside the input.
       std::size_t sum = 0;
-      for (auto v : {frame.envelope.receiver, frame.envelope.sender, frame.envelope.type, frame.envelope.payload,
-                     frame.envelope.error_message, frame.envelope.traceparent}) {
+      for (auto v : {frame.envelope.receiver, frame.envelope.sender, frame.envelope.type,
+                     frame.envelope.payload, frame.envelope.error_message, frame.envelope.traceparent}) {
         for (char c : v) sum += static_cast<unsigned char>(c);
       }
       if (sum == 0xdeadbeef) __builtin_trap();

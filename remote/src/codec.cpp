@@ -28,7 +28,9 @@ char* put_varint(char* p, std::uint64_t v) {
   return p;
 }
 
-constexpr std::uint32_t tag(std::uint32_t field, std::uint32_t wire_type) { return (field << 3) | wire_type; }
+constexpr std::uint32_t tag(std::uint32_t field, std::uint32_t wire_type) {
+  return (field << 3) | wire_type;
+}
 
 std::size_t bytes_field_size(std::uint32_t field, std::string_view s) {
   return s.empty() ? 0 : varint_size(tag(field, 2)) + varint_size(s.size()) + s.size();
@@ -93,17 +95,20 @@ struct reader {
     std::uint64_t v;
     std::string_view s;
     switch (wire_type) {
-      case 0: return varint(v);
+      case 0:
+        return varint(v);
       case 1:
         if (end - p < 8) return false;
         p += 8;
         return true;
-      case 2: return bytes(s);
+      case 2:
+        return bytes(s);
       case 5:
         if (end - p < 4) return false;
         p += 4;
         return true;
-      default: return false;  // groups and invalid types
+      default:
+        return false;  // groups and invalid types
     }
   }
   // Reads the next (field, wire type); false at the end or on a bad tag.
@@ -134,17 +139,42 @@ bool parse_envelope(std::string_view bytes, envelope_view& e) {
     std::uint64_t v = 0;
     bool good;
     switch (field) {
-      case 1: good = wt == 0 && r.varint(v); e.kind = static_cast<envelope_kind>(v); good = good && v <= 9; break;
-      case 2: good = wt == 2 && r.bytes(e.receiver); break;
-      case 3: good = wt == 2 && r.bytes(e.sender); break;
-      case 4: good = wt == 2 && r.bytes(e.type); break;
-      case 5: good = wt == 2 && r.bytes(e.payload); break;
-      case 6: good = wt == 0 && r.varint(e.correlation_id); break;
-      case 7: good = wt == 0 && r.varint(e.timeout_us); break;
-      case 8: good = wt == 0 && r.varint(v) && v <= 0xffffffffu; e.error_code = static_cast<std::uint32_t>(v); break;
-      case 9: good = wt == 2 && r.bytes(e.error_message); break;
-      case 10: good = wt == 2 && r.bytes(e.traceparent); break;
-      default: good = r.skip(wt); break;  // a field from a newer peer
+      case 1:
+        good = wt == 0 && r.varint(v);
+        e.kind = static_cast<envelope_kind>(v);
+        good = good && v <= 9;
+        break;
+      case 2:
+        good = wt == 2 && r.bytes(e.receiver);
+        break;
+      case 3:
+        good = wt == 2 && r.bytes(e.sender);
+        break;
+      case 4:
+        good = wt == 2 && r.bytes(e.type);
+        break;
+      case 5:
+        good = wt == 2 && r.bytes(e.payload);
+        break;
+      case 6:
+        good = wt == 0 && r.varint(e.correlation_id);
+        break;
+      case 7:
+        good = wt == 0 && r.varint(e.timeout_us);
+        break;
+      case 8:
+        good = wt == 0 && r.varint(v) && v <= 0xffffffffu;
+        e.error_code = static_cast<std::uint32_t>(v);
+        break;
+      case 9:
+        good = wt == 2 && r.bytes(e.error_message);
+        break;
+      case 10:
+        good = wt == 2 && r.bytes(e.traceparent);
+        break;
+      default:
+        good = r.skip(wt);
+        break;  // a field from a newer peer
     }
     if (!good) return false;
   }
@@ -159,10 +189,19 @@ bool parse_hello(std::string_view bytes, hello_view& h) {
     std::uint64_t v = 0;
     bool good;
     switch (field) {
-      case 1: good = wt == 0 && r.varint(v) && v <= 0xffffffffu; h.protocol_version = static_cast<std::uint32_t>(v); break;
-      case 2: good = wt == 2 && r.bytes(h.system); break;
-      case 3: good = wt == 2 && r.bytes(h.address); break;
-      default: good = r.skip(wt); break;
+      case 1:
+        good = wt == 0 && r.varint(v) && v <= 0xffffffffu;
+        h.protocol_version = static_cast<std::uint32_t>(v);
+        break;
+      case 2:
+        good = wt == 2 && r.bytes(h.system);
+        break;
+      case 3:
+        good = wt == 2 && r.bytes(h.address);
+        break;
+      default:
+        good = r.skip(wt);
+        break;
     }
     if (!good) return false;
   }
@@ -172,11 +211,12 @@ bool parse_hello(std::string_view bytes, hello_view& h) {
 }  // namespace
 
 void append_envelope_frame(std::string& out, const envelope_view& e) {
-  const std::size_t size =
-      varint_field_size(1, static_cast<std::uint64_t>(e.kind)) + bytes_field_size(2, e.receiver) +
-      bytes_field_size(3, e.sender) + bytes_field_size(4, e.type) + bytes_field_size(5, e.payload) +
-      varint_field_size(6, e.correlation_id) + varint_field_size(7, e.timeout_us) + varint_field_size(8, e.error_code) +
-      bytes_field_size(9, e.error_message) + bytes_field_size(10, e.traceparent);
+  const std::size_t size = varint_field_size(1, static_cast<std::uint64_t>(e.kind)) +
+                           bytes_field_size(2, e.receiver) + bytes_field_size(3, e.sender) +
+                           bytes_field_size(4, e.type) + bytes_field_size(5, e.payload) +
+                           varint_field_size(6, e.correlation_id) + varint_field_size(7, e.timeout_us) +
+                           varint_field_size(8, e.error_code) + bytes_field_size(9, e.error_message) +
+                           bytes_field_size(10, e.traceparent);
   append_frame(out, 2, size, [&](char* p) {
     p = put_varint_field(p, 1, static_cast<std::uint64_t>(e.kind));
     p = put_bytes_field(p, 2, e.receiver);
@@ -192,7 +232,8 @@ void append_envelope_frame(std::string& out, const envelope_view& e) {
 }
 
 void append_hello_frame(std::string& out, std::string_view system, std::string_view address) {
-  const std::size_t size = varint_field_size(1, protocol_version) + bytes_field_size(2, system) + bytes_field_size(3, address);
+  const std::size_t size =
+      varint_field_size(1, protocol_version) + bytes_field_size(2, system) + bytes_field_size(3, address);
   append_frame(out, 1, size, [&](char* p) {
     p = put_varint_field(p, 1, protocol_version);
     p = put_bytes_field(p, 2, system);
@@ -201,7 +242,8 @@ void append_hello_frame(std::string& out, std::string_view system, std::string_v
 }
 
 void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us) {
-  append_frame(out, 3, varint_field_size(1, sent_at_us), [&](char* p) { return put_varint_field(p, 1, sent_at_us); });
+  append_frame(out, 3, varint_field_size(1, sent_at_us),
+               [&](char* p) { return put_varint_field(p, 1, sent_at_us); });
 }
 
 bool parse_frame(std::string_view body, frame_view& out) {
@@ -232,7 +274,8 @@ bool parse_frame(std::string_view body, frame_view& out) {
   return ok && seen;
 }
 
-decode_status decode_frame(std::string_view in, std::size_t max_frame_bytes, frame_view& out, std::size_t& consumed) {
+decode_status decode_frame(std::string_view in, std::size_t max_frame_bytes, frame_view& out,
+                           std::size_t& consumed) {
   if (in.size() < 4) return decode_status::need_more;
   const auto b = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])); };
   const std::uint32_t size = (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);

@@ -18,7 +18,16 @@ namespace akt::remote::detail {
 constexpr std::uint32_t protocol_version = 1;
 
 enum class envelope_kind : std::uint32_t {
-  tell = 0, ask = 1, reply = 2, failure = 3, lookup = 4, stop = 5, watch = 6, unwatch = 7, terminated = 8, spawn = 9
+  tell = 0,
+  ask = 1,
+  reply = 2,
+  failure = 3,
+  lookup = 4,
+  stop = 5,
+  watch = 6,
+  unwatch = 7,
+  terminated = 8,
+  spawn = 9
 };
 
 struct envelope_view {
@@ -51,7 +60,8 @@ void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us);
 enum class decode_status { frame, need_more, too_large, malformed };
 
 // Takes the frame at the front of `in` (views point into `in`).
-decode_status decode_frame(std::string_view in, std::size_t max_frame_bytes, frame_view& out, std::size_t& consumed);
+decode_status decode_frame(std::string_view in, std::size_t max_frame_bytes, frame_view& out,
+                           std::size_t& consumed);
 // Parses the bytes of one Frame message (without the length prefix).
 bool parse_frame(std::string_view body, frame_view& out);
 

@@ -56,7 +56,9 @@ bool parse_address(const std::string& address, std::string& host, std::uint16_t&
 
 namespace {
 std::int64_t steady_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 }  // namespace
 
@@ -99,7 +101,9 @@ void connection::on_ready() {
 
 connection::~connection() = default;
 
-void connection::write_hello_first() { append_hello_frame(queued_, node_.system().name(), node_.address()); }
+void connection::write_hello_first() {
+  append_hello_frame(queued_, node_.system().name(), node_.address());
+}
 
 void connection::start_outbound(const asio::ip::tcp::endpoint& to, std::chrono::milliseconds timeout) {
   auto self = shared_from_this();
@@ -131,7 +135,8 @@ bool connection::send(std::string_view frames, bool urgent) {
   if (closed_.load(std::memory_order_relaxed)) return false;
   if (urgent && !tls_ && ready_ && !writing_ && queued_.empty()) {
     // The line is free and someone waits for this: write it here and now.
-    const ssize_t n = ::send(socket_.native_handle(), frames.data(), frames.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(socket_.native_handle(), frames.data(), frames.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(frames.size())) return true;
     if (n > 0) frames.remove_prefix(static_cast<std::size_t>(n));  // the rest goes the usual way
   }
@@ -251,29 +256,35 @@ node::node(actor_system& system, remoting_options options)
       sweep_timer_(io_),
       heartbeat_timer_(io_) {}
 
-node::~node() { shutdown(); }
+node::~node() {
+  shutdown();
+}
 
 namespace {
 
 result<std::unique_ptr<asio::ssl::context>> make_tls_context(const tls_options& t, bool server) {
-  auto ctx = std::make_unique<asio::ssl::context>(server ? asio::ssl::context::tls_server : asio::ssl::context::tls_client);
+  auto ctx = std::make_unique<asio::ssl::context>(server ? asio::ssl::context::tls_server
+                                                         : asio::ssl::context::tls_client);
   asio::error_code ec;
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1,
                    ec);
   auto fail = [&](const std::string& what, const std::string& file) {
     return error(errc::invalid_argument, "TLS: cannot " + what + " '" + file + "': " + ec.message());
   };
   if (ctx->load_verify_file(t.ca_file, ec); ec) return fail("load the CA file", t.ca_file);
   if (server || t.mutual) {
-    if (ctx->use_certificate_chain_file(t.certificate_file, ec); ec) return fail("load the certificate", t.certificate_file);
+    if (ctx->use_certificate_chain_file(t.certificate_file, ec); ec)
+      return fail("load the certificate", t.certificate_file);
     if (ctx->use_private_key_file(t.private_key_file, asio::ssl::context::pem, ec); ec) {
       return fail("load the private key", t.private_key_file);
     }
   }
   if (server) {
-    ctx->set_verify_mode(t.mutual ? asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert
-                                  : asio::ssl::verify_none, ec);
+    ctx->set_verify_mode(
+        t.mutual ? asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert : asio::ssl::verify_none,
+        ec);
   } else {
     ctx->set_verify_mode(asio::ssl::verify_peer, ec);
   }
@@ -293,15 +304,17 @@ status node::listen() {
     tls_client_ = std::move(*client);
   }
   const auto ip = asio::ip::make_address(options_.host, ec);
-  if (ec) return error(errc::invalid_argument, "remoting host '" + options_.host + "' is not an IP address: " + ec.message());
+  if (ec)
+    return error(errc::invalid_argument,
+                 "remoting host '" + options_.host + "' is not an IP address: " + ec.message());
   const asio::ip::tcp::endpoint at(ip, options_.port);
   acceptor_.open(at.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_.bind(at, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return error(errc::invalid_argument, "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                                             ": " + ec.message());
+    return error(errc::invalid_argument, "cannot listen on " + options_.host + ":" +
+                                             std::to_string(options_.port) + ": " + ec.message());
   }
   port_ = acceptor_.local_endpoint().port();
   accept_next();
@@ -352,7 +365,8 @@ void node::heartbeat() {
       std::lock_guard g(connections_mu_);
       for (auto& [address, c] : connections_) conns.push_back(c);
     }
-    const auto silent_limit = std::chrono::duration_cast<std::chrono::microseconds>(options_.heartbeat_interval).count() * 3;
+    const auto silent_limit =
+        std::chrono::duration_cast<std::chrono::microseconds>(options_.heartbeat_interval).count() * 3;
     std::string beat;
     append_heartbeat_frame(beat, static_cast<std::uint64_t>(steady_us()));
     for (auto& c : conns) {
@@ -397,10 +411,15 @@ std::shared_ptr<connection> node::connection_to(const std::string& address, erro
     *why = error(errc::dead_actor, "remoting on this node is closed");
     return nullptr;
   }
-  if (auto it = connections_.find(address); it != connections_.end() && !it->second->is_closed()) return it->second;
-  if (auto r = retry_after_.find(address); r != retry_after_.end() && std::chrono::steady_clock::now() < r->second) {
-    *why = error(errc::dead_actor, "node " + address + " is unreachable (next attempt in " +
-                                       akt::detail::format_duration(std::chrono::nanoseconds(r->second - std::chrono::steady_clock::now()).count()) + ")");
+  if (auto it = connections_.find(address); it != connections_.end() && !it->second->is_closed())
+    return it->second;
+  if (auto r = retry_after_.find(address);
+      r != retry_after_.end() && std::chrono::steady_clock::now() < r->second) {
+    *why = error(errc::dead_actor,
+                 "node " + address + " is unreachable (next attempt in " +
+                     akt::detail::format_duration(
+                         std::chrono::nanoseconds(r->second - std::chrono::steady_clock::now()).count()) +
+                     ")");
     return nullptr;
   }
   std::string host;
@@ -434,7 +453,8 @@ status node::send_frame(const std::string& address, const envelope_view& frame) 
   tls_frame.clear();
   append_envelope_frame(tls_frame, frame);
   const bool urgent = frame.kind != envelope_kind::tell && frame.kind != envelope_kind::stop;
-  if (!c->send(tls_frame, urgent)) return error(errc::dead_actor, "the connection to " + address + " is closed");
+  if (!c->send(tls_frame, urgent))
+    return error(errc::dead_actor, "the connection to " + address + " is closed");
   return {};
 }
 
@@ -446,8 +466,8 @@ status node::send_envelope(const std::string& address, const std::string& receiv
   env.type = e->wire_type();
   tls_payload.clear();
   if (env.type.empty() || !e->serialize(tls_payload)) {
-    return error(errc::invalid_argument,
-                 "a " + e->type_name() + " cannot cross the wire to " + receiver + ": only Protocol Buffers messages can");
+    return error(errc::invalid_argument, "a " + e->type_name() + " cannot cross the wire to " + receiver +
+                                             ": only Protocol Buffers messages can");
   }
   env.payload = tls_payload;
   std::uint64_t correlation = 0;
@@ -473,8 +493,8 @@ status node::send_stop(const std::string& address, const std::string& receiver) 
   return send_frame(address, env);
 }
 
-result<pid> node::round_trip_for_path(const std::string& address, envelope_view env, std::chrono::nanoseconds timeout,
-                                       const std::string& what) {
+result<pid> node::round_trip_for_path(const std::string& address, envelope_view env,
+                                      std::chrono::nanoseconds timeout, const std::string& what) {
   auto found = std::make_shared<std::promise<result<std::string>>>();
   auto answer = found->get_future();
   const std::uint64_t correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
@@ -491,15 +511,16 @@ result<pid> node::round_trip_for_path(const std::string& address, envelope_view 
   if (answer.wait_for(timeout) != std::future_status::ready) {
     std::lock_guard g(pending_mu_);
     pending_.erase(correlation);
-    return error(errc::request_timeout,
-                 "no answer from " + address + " to " + what + " within " + akt::detail::format_duration(timeout.count()));
+    return error(errc::request_timeout, "no answer from " + address + " to " + what + " within " +
+                                            akt::detail::format_duration(timeout.count()));
   }
   result<std::string> path = answer.get();
   if (!path) return std::move(path).error();
   return pid(remote_ref_for(*path));
 }
 
-result<pid> node::lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout) {
+result<pid> node::lookup(const std::string& address, const std::string& name,
+                         std::chrono::nanoseconds timeout) {
   envelope_view env;
   env.kind = envelope_kind::lookup;
   env.receiver = name;
@@ -518,7 +539,8 @@ result<pid> node::spawn(const std::string& address, const std::string& kind, con
 result<pid> node::resolve(std::string_view path) {
   std::string address, name;
   if (!split_remote_path(path, address, name)) {
-    return error(errc::invalid_argument, "'" + std::string(path) + "' is not a remote path (akt://system@host:port/name)");
+    return error(errc::invalid_argument,
+                 "'" + std::string(path) + "' is not a remote path (akt://system@host:port/name)");
   }
   if (address == this->address()) return system_.lookup(path);
   return pid(remote_ref_for(std::string(path)));
@@ -549,7 +571,8 @@ void node::unwatch(const std::string& address, const std::string& target, actor_
   {
     std::lock_guard g(watches_mu_);
     auto& list = watches_[address];
-    std::erase_if(list, [&](const remote_watch& w) { return w.target == target && w.watcher.get() == &watcher; });
+    std::erase_if(list,
+                  [&](const remote_watch& w) { return w.target == target && w.watcher.get() == &watcher; });
   }
   envelope_view env;
   env.kind = envelope_kind::unwatch;
@@ -559,7 +582,8 @@ void node::unwatch(const std::string& address, const std::string& target, actor_
   (void)send_frame(address, env);
 }
 
-void node::send_terminated(const std::string& address, const std::string& watcher_path, const std::string& target_path) {
+void node::send_terminated(const std::string& address, const std::string& watcher_path,
+                           const std::string& target_path) {
   envelope_view env;
   env.kind = envelope_kind::terminated;
   env.receiver = watcher_path;
@@ -621,7 +645,8 @@ void node::on_closed(connection& c, const std::string& why) {
     }
   }
   if (!stopped_.load()) {
-    system_.logger().warn("remoting: connection to " + (peer.empty() ? std::string("a peer") : peer) + " closed: " + why);
+    system_.logger().warn("remoting: connection to " + (peer.empty() ? std::string("a peer") : peer) +
+                          " closed: " + why);
   }
   if (!was_current || peer.empty()) return;
   drop_watches(peer, nullptr, why);
@@ -665,9 +690,10 @@ void node::on_frame(connection& from, const frame_view& frame) {
     }
     case envelope_kind::spawn: {
       auto spawner = find_kind(env.type);
-      result<pid> made = spawner ? spawner(system_, std::string(env.receiver))
-                                 : result<pid>(error(errc::not_found, "no actor kind '" + std::string(env.type) +
-                                                                          "' is registered at " + address()));
+      result<pid> made = spawner
+                             ? spawner(system_, std::string(env.receiver))
+                             : result<pid>(error(errc::not_found, "no actor kind '" + std::string(env.type) +
+                                                                      "' is registered at " + address()));
       answer_with_path(from, env.correlation_id, made);
       return;
     }
@@ -675,14 +701,16 @@ void node::on_frame(connection& from, const frame_view& frame) {
       auto target = system_.lookup(env.receiver);
       auto watcher = remote_ref_for(std::string(env.sender));
       if (!target) {
-        send_terminated(from.peer(), std::string(env.sender), std::string(env.receiver));  // nothing there: gone
+        send_terminated(from.peer(), std::string(env.sender),
+                        std::string(env.receiver));  // nothing there: gone
         return;
       }
       (void)target->ref()->add_watcher(*watcher);
       return;
     }
     case envelope_kind::unwatch: {
-      if (auto target = system_.lookup(env.receiver)) target->ref()->remove_watcher(*remote_ref_for(std::string(env.sender)));
+      if (auto target = system_.lookup(env.receiver))
+        target->ref()->remove_watcher(*remote_ref_for(std::string(env.sender)));
       return;
     }
     case envelope_kind::terminated: {
@@ -704,7 +732,8 @@ void node::on_frame(connection& from, const frame_view& frame) {
         auto it = pending_.find(env.correlation_id);
         if (it == pending_.end()) {
           if (env.kind == envelope_kind::failure && env.correlation_id == 0) {
-            system_.logger().warn("remoting: " + from.peer() + " refused a message: " + std::string(env.error_message));
+            system_.logger().warn("remoting: " + from.peer() +
+                                  " refused a message: " + std::string(env.error_message));
           }
           return;  // a late answer: the asker gave up
         }
@@ -725,7 +754,8 @@ void node::on_frame(connection& from, const frame_view& frame) {
       envelope_ptr reply = decode ? decode(env.payload) : nullptr;
       if (!reply) {
         p.sink->fail(error(errc::invalid_argument, "the reply's type " + std::string(env.type) +
-                                                       " is unknown here: register_message<" + std::string(env.type) + ">()"));
+                                                       " is unknown here: register_message<" +
+                                                       std::string(env.type) + ">()"));
         return;
       }
       if (!env.sender.empty()) reply->sender = remote_ref_for(std::string(env.sender));
@@ -759,8 +789,9 @@ void node::deliver_local(connection& from, const envelope_view& env) {
   };
   auto decode = find_decoder(env.type);
   if (decode == nullptr) {
-    refuse(error(errc::invalid_argument, "unknown message type '" + std::string(env.type) + "' at " + address() +
-                                             ": register_message<" + std::string(env.type) + ">() there"));
+    refuse(error(errc::invalid_argument, "unknown message type '" + std::string(env.type) + "' at " +
+                                             address() + ": register_message<" + std::string(env.type) +
+                                             ">() there"));
     return;
   }
   envelope_ptr e = decode(env.payload);
@@ -770,7 +801,8 @@ void node::deliver_local(connection& from, const envelope_view& env) {
   }
   if (!env.sender.empty()) e->sender = remote_ref_for(std::string(env.sender));
   if (is_ask) {
-    e->reply_to = ref_ptr<reply_sink>::adopt(new remote_reply_sink(weak_from_this(), from.peer(), env.correlation_id));
+    e->reply_to =
+        ref_ptr<reply_sink>::adopt(new remote_reply_sink(weak_from_this(), from.peer(), env.correlation_id));
   }
   // A stream of messages to one actor hits the last target without a lookup.
   if (!last_target_ || env.receiver != last_receiver_) {
@@ -806,8 +838,9 @@ void node::send_reply(const std::string& address, std::uint64_t correlation, env
   env.sender = sender;
   tls_payload.clear();
   if (env.type.empty() || !reply->serialize(tls_payload)) {
-    send_failure(address, correlation,
-                 error(errc::invalid_argument, "the reply, a " + reply->type_name() + ", cannot cross the wire"));
+    send_failure(
+        address, correlation,
+        error(errc::invalid_argument, "the reply, a " + reply->type_name() + ", cannot cross the wire"));
     return;
   }
   env.payload = tls_payload;

@@ -104,7 +104,8 @@ class node : public std::enable_shared_from_this<node> {
   void watch(const std::string& address, const std::string& target, actor_ref& watcher);
   void unwatch(const std::string& address, const std::string& target, actor_ref& watcher);
   // Tells the remote watcher `watcher_path` that local actor `target_path` stopped.
-  void send_terminated(const std::string& address, const std::string& watcher_path, const std::string& target_path);
+  void send_terminated(const std::string& address, const std::string& watcher_path,
+                       const std::string& target_path);
   result<pid> lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout);
   result<pid> spawn(const std::string& address, const std::string& kind, const std::string& name,
                     std::chrono::nanoseconds timeout);
@@ -125,15 +126,15 @@ class node : public std::enable_shared_from_this<node> {
 
  private:
   struct pending_ask {
-    ref_ptr<reply_sink> sink;                    // an ask
+    ref_ptr<reply_sink> sink;                                  // an ask
     std::shared_ptr<std::promise<result<std::string>>> found;  // or a lookup: the full path found
     std::string address;
   };
 
   std::shared_ptr<connection> connection_to(const std::string& address, error* why);
   // Sends `env` (given a fresh correlation id) and waits for the REPLY's receiver path.
-  result<pid> round_trip_for_path(const std::string& address, envelope_view env, std::chrono::nanoseconds timeout,
-                                  const std::string& what);
+  result<pid> round_trip_for_path(const std::string& address, envelope_view env,
+                                  std::chrono::nanoseconds timeout, const std::string& what);
   status send_frame(const std::string& address, const envelope_view& frame);
   ref_ptr<actor_ref> remote_ref_for(const std::string& path);
   void deliver_local(connection& from, const envelope_view& env);
@@ -157,7 +158,7 @@ class node : public std::enable_shared_from_this<node> {
   std::thread thread_;
 
   std::mutex connections_mu_;
-  std::unordered_map<std::string, std::shared_ptr<connection>> connections_;  // by peer address
+  std::unordered_map<std::string, std::shared_ptr<connection>> connections_;            // by peer address
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> retry_after_;  // guarded likewise
   std::unordered_map<std::string, std::chrono::milliseconds> backoff_;                  // guarded likewise
 
@@ -166,7 +167,8 @@ class node : public std::enable_shared_from_this<node> {
     ref_ptr<actor_ref> watcher;
   };
   std::mutex watches_mu_;
-  std::unordered_map<std::string, std::vector<remote_watch>> watches_;  // by node address; guarded by watches_mu_
+  std::unordered_map<std::string, std::vector<remote_watch>>
+      watches_;  // by node address; guarded by watches_mu_
   asio::steady_timer heartbeat_timer_;
 
   std::mutex pending_mu_;
@@ -174,8 +176,8 @@ class node : public std::enable_shared_from_this<node> {
   std::atomic<std::uint64_t> next_correlation_{1};
 
   std::unordered_map<std::string, pid> local_cache_;  // I/O thread: receiver path -> local pid
-  std::string last_receiver_;                          // I/O thread: the path of...
-  pid last_target_;                                    // ...the last local delivery (a stream hits it)
+  std::string last_receiver_;                         // I/O thread: the path of...
+  pid last_target_;                                   // ...the last local delivery (a stream hits it)
 
   std::atomic<std::uint64_t> opened_{0};
   std::atomic<std::uint64_t> frames_rejected_{0};

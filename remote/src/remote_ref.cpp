@@ -39,7 +39,8 @@ status remote_ref::request_stop() noexcept {
 }
 
 status remote_ref::request_restart() noexcept {
-  return error(errc::invalid_argument, "restart of " + path_ + ": a remote actor is restarted by its own supervisor");
+  return error(errc::invalid_argument,
+               "restart of " + path_ + ": a remote actor is restarted by its own supervisor");
 }
 
 status remote_ref::add_watcher(actor_ref& watcher) noexcept {
@@ -57,6 +58,8 @@ status remote_ref::wait_stopped(std::chrono::nanoseconds) const {
   return error(errc::invalid_argument, "wait_stopped on " + path_ + ": only local actors can be waited for");
 }
 
-bool remote_ref::is_running() const noexcept { return !node_.expired(); }
+bool remote_ref::is_running() const noexcept {
+  return !node_.expired();
+}
 
 }  // namespace akt::remote::detail

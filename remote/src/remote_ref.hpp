@@ -12,7 +12,10 @@ namespace akt::remote::detail {
 class remote_ref final : public actor_ref {
  public:
   remote_ref(std::weak_ptr<node> owner, std::string path, std::string address, std::string name)
-      : node_(std::move(owner)), path_(std::move(path)), address_(std::move(address)), name_(std::move(name)) {}
+      : node_(std::move(owner)),
+        path_(std::move(path)),
+        address_(std::move(address)),
+        name_(std::move(name)) {}
 
   status deliver(envelope_ptr e) noexcept override;
   status request_stop() noexcept override;

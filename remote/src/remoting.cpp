@@ -23,23 +23,36 @@ remoting::~remoting() {
   node_->system().set_node_address({});
 }
 
-const std::string& remoting::host() const noexcept { return node_->host(); }
-std::uint16_t remoting::port() const noexcept { return node_->port(); }
-std::string remoting::address() const { return node_->address(); }
+const std::string& remoting::host() const noexcept {
+  return node_->host();
+}
+std::uint16_t remoting::port() const noexcept {
+  return node_->port();
+}
+std::string remoting::address() const {
+  return node_->address();
+}
 
 result<pid> remoting::lookup(std::string_view host, std::uint16_t port, std::string_view name,
                              std::chrono::nanoseconds timeout) {
   return node_->lookup(std::string(host) + ":" + std::to_string(port), std::string(name), timeout);
 }
 
-result<pid> remoting::resolve(std::string_view path) { return node_->resolve(path); }
-
-result<pid> remoting::spawn(std::string_view host, std::uint16_t port, std::string_view kind, std::string_view name,
-                            std::chrono::nanoseconds timeout) {
-  return node_->spawn(std::string(host) + ":" + std::to_string(port), std::string(kind), std::string(name), timeout);
+result<pid> remoting::resolve(std::string_view path) {
+  return node_->resolve(path);
 }
 
-std::uint64_t remoting::connections_opened() const noexcept { return node_->connections_opened(); }
-std::uint64_t remoting::frames_rejected() const noexcept { return node_->frames_rejected(); }
+result<pid> remoting::spawn(std::string_view host, std::uint16_t port, std::string_view kind,
+                            std::string_view name, std::chrono::nanoseconds timeout) {
+  return node_->spawn(std::string(host) + ":" + std::to_string(port), std::string(kind), std::string(name),
+                      timeout);
+}
+
+std::uint64_t remoting::connections_opened() const noexcept {
+  return node_->connections_opened();
+}
+std::uint64_t remoting::frames_rejected() const noexcept {
+  return node_->frames_rejected();
+}
 
 }  // namespace akt::remote

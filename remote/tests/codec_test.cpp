@@ -11,7 +11,9 @@ namespace {
 
 using namespace akt::remote::detail;
 
-std::string body_of(const std::string& frame) { return frame.substr(4); }
+std::string body_of(const std::string& frame) {
+  return frame.substr(4);
+}
 
 TEST(codec, an_envelope_we_write_is_read_by_protoc_classes) {
   envelope_view e;
@@ -35,7 +37,8 @@ TEST(codec, an_envelope_we_write_is_read_by_protoc_classes) {
   EXPECT_EQ(w.payload(), e.payload);
   EXPECT_EQ(w.correlation_id(), e.correlation_id);
   EXPECT_EQ(w.timeout_us(), e.timeout_us);
-  const std::uint32_t len = (static_cast<unsigned char>(out[0]) << 24) | (static_cast<unsigned char>(out[1]) << 16) |
+  const std::uint32_t len = (static_cast<unsigned char>(out[0]) << 24) |
+                            (static_cast<unsigned char>(out[1]) << 16) |
                             (static_cast<unsigned char>(out[2]) << 8) | static_cast<unsigned char>(out[3]);
   EXPECT_EQ(len, out.size() - 4);
 }
@@ -80,7 +83,8 @@ TEST(codec, partial_oversized_and_malformed_frames_are_told_apart) {
   frame_view v;
   std::size_t used = 0;
   EXPECT_EQ(decode_frame(std::string_view(out).substr(0, 3), 1 << 20, v, used), decode_status::need_more);
-  EXPECT_EQ(decode_frame(std::string_view(out).substr(0, out.size() - 1), 1 << 20, v, used), decode_status::need_more);
+  EXPECT_EQ(decode_frame(std::string_view(out).substr(0, out.size() - 1), 1 << 20, v, used),
+            decode_status::need_more);
   EXPECT_EQ(decode_frame(out, 1, v, used), decode_status::too_large);
   const std::string junk("\x00\x00\x00\x03\xff\xff\xff", 7);
   EXPECT_EQ(decode_frame(junk, 1 << 20, v, used), decode_status::malformed);

@@ -178,7 +178,8 @@ TEST_F(remote_test, an_unreachable_node_fails_fast_and_asks_do_not_hang) {
   auto r = ghost.ask(demo::Ping{}, 10s);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.code(), akt::errc::dead_actor) << r.error().to_string();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "fails when the connection fails, not at the timeout";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s)
+      << "fails when the connection fails, not at the timeout";
 }
 
 TEST_F(remote_test, a_malformed_frame_closes_that_connection_only) {

@@ -22,12 +22,13 @@ namespace fs = std::filesystem;
 bool make_pki(const fs::path& dir, const std::string& name) {
   const std::string d = dir.string();
   const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-  const std::string cmd =
-      "cd '" + d + "' && openssl req -x509" + ec + " -keyout " + name + "-ca.key -out " + name +
-      "-ca.pem -days 1 -subj /CN=" + name + "-ca 2>/dev/null && openssl req" + ec + " -keyout " + name +
-      ".key -out " + name + ".csr -subj /CN=" + name + " 2>/dev/null && printf 'subjectAltName=IP:127.0.0.1\\n' > " +
-      name + ".ext && openssl x509 -req -in " + name + ".csr -CA " + name + "-ca.pem -CAkey " + name +
-      "-ca.key -CAcreateserial -out " + name + ".pem -days 1 -extfile " + name + ".ext 2>/dev/null";
+  const std::string cmd = "cd '" + d + "' && openssl req -x509" + ec + " -keyout " + name + "-ca.key -out " +
+                          name + "-ca.pem -days 1 -subj /CN=" + name + "-ca 2>/dev/null && openssl req" + ec +
+                          " -keyout " + name + ".key -out " + name + ".csr -subj /CN=" + name +
+                          " 2>/dev/null && printf 'subjectAltName=IP:127.0.0.1\\n' > " + name +
+                          ".ext && openssl x509 -req -in " + name + ".csr -CA " + name + "-ca.pem -CAkey " +
+                          name + "-ca.key -CAcreateserial -out " + name + ".pem -days 1 -extfile " + name +
+                          ".ext 2>/dev/null";
   return std::system(cmd.c_str()) == 0;
 }
 
@@ -105,7 +106,8 @@ TEST_F(tls_test, a_plain_peer_is_refused_and_the_node_keeps_serving) {
 TEST_F(tls_test, a_certificate_from_an_untrusted_authority_is_refused) {
   auto a = start("tls-a");
   auto b = start("tls-b");
-  auto na = akt::remote::remoting::enable(*a, {.tls = tls("other", "good", true)}).value();  // cert signed by "other"
+  auto na = akt::remote::remoting::enable(*a, {.tls = tls("other", "good", true)})
+                .value();  // cert signed by "other"
   auto nb = akt::remote::remoting::enable(*b, {.tls = tls("good", "good", true)}).value();
   auto r = add_remotely(*na, nb->port());
   EXPECT_FALSE(r);

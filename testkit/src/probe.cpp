@@ -48,7 +48,9 @@ probe::probe(actor_system& system, std::string name) : system_(system), shared_(
   system_.run_ready();
 }
 
-probe::~probe() { (void)self_.stop(); }
+probe::~probe() {
+  (void)self_.stop();
+}
 
 status probe::relay(const pid& to, detail::envelope_ptr e) {
   if (!to) return detail::null_pid_error();
@@ -74,7 +76,8 @@ result<message> probe::receive(std::chrono::nanoseconds within) {
       const std::size_t turns = system_.run_ready();
       g.lock();
       if (turns == 0 && shared_->inbox.empty()) {
-        return error(errc::request_timeout, "no message: the deterministic system is idle (advance its clock?)");
+        return error(errc::request_timeout,
+                     "no message: the deterministic system is idle (advance its clock?)");
       }
       continue;
     }
@@ -104,7 +107,8 @@ status probe::expect_terminated(const pid& who, std::chrono::nanoseconds within)
   auto t = expect_message<terminated>(within);
   if (!t) return std::move(t).error();
   if (t->actor != who) {
-    return error(errc::unexpected_reply, "expected terminated for " + who.path() + ", got it for " + t->actor.path());
+    return error(errc::unexpected_reply,
+                 "expected terminated for " + who.path() + ", got it for " + t->actor.path());
   }
   return {};
 }

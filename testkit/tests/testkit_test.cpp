@@ -73,13 +73,14 @@ TEST(test_system, a_request_times_out_on_the_manual_clock_and_not_before) {
   akt::testkit::test_system t("det-timeout");
   akt::testkit::probe p(t.system());
   auto silent = t->spawn_fn("silent", [](akt::context&) {}).value();
-  auto asker = t->spawn_fn("asker", [probe = p.ref(), silent](akt::context& ctx) {
-                   if (ctx.message<tick>()) {
-                     (void)ctx.request(silent, ping{1}, 30s, [probe](akt::context&, akt::result<akt::message> r) {
-                       (void)probe.tell(r ? std::string("reply") : std::string(akt::to_string(r.code())));
-                     });
-                   }
-                 }).value();
+  auto asker =
+      t->spawn_fn("asker", [probe = p.ref(), silent](akt::context& ctx) {
+         if (ctx.message<tick>()) {
+           (void)ctx.request(silent, ping{1}, 30s, [probe](akt::context&, akt::result<akt::message> r) {
+             (void)probe.tell(r ? std::string("reply") : std::string(akt::to_string(r.code())));
+           });
+         }
+       }).value();
   ASSERT_TRUE(asker.tell(tick{}));
   t.run();
   t.advance(29s);

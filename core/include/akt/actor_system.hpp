@@ -79,8 +79,8 @@ class actor_system : public spawner<actor_system> {
                           [to, m = std::move(msg)]() mutable { (void)to.tell(std::move(m)); });
   }
   template <class T>
-  timer_id schedule_repeatedly(std::chrono::nanoseconds initial, std::chrono::nanoseconds interval, const pid& to,
-                               T msg) {
+  timer_id schedule_repeatedly(std::chrono::nanoseconds initial, std::chrono::nanoseconds interval,
+                               const pid& to, T msg) {
     static_assert(std::is_copy_constructible_v<T>, "a repeated message is copied for every delivery");
     return schedule_timer(initial, interval, [to, m = std::move(msg)] { (void)to.tell(T(m)); });
   }

@@ -20,21 +20,21 @@ namespace akt {
 
 // Stable error codes. Append only: the numbers are part of the wire protocol.
 enum class errc : std::uint16_t {
-  dead_actor = 1,        // the target actor has stopped (or is stopping)
-  not_found = 2,         // no actor with that name / path
-  name_taken = 3,        // the name is already used by a live actor
-  invalid_name = 4,      // a system or actor name breaks the naming rules
-  request_timeout = 5,   // an ask or request got no reply in time
-  mailbox_full = 6,      // a bounded mailbox is at capacity
-  already_replied = 7,   // a second reply to the same message
-  no_sender = 8,         // reply/forward without anyone to answer to
-  not_running = 9,       // the actor system is not started or already stopped
-  pre_start_failed = 10, // the actor's pre_start returned an error or threw
-  unexpected_reply = 11, // an ask got a reply of another type than expected
-  invalid_argument = 12, // a bad option or argument
-  shutdown_timeout = 13, // stopping did not finish within its deadline
-  no_message = 14,       // a message operation outside of receive
-  timeout = 15,          // a wait (other than an ask) ran out of time
+  dead_actor = 1,         // the target actor has stopped (or is stopping)
+  not_found = 2,          // no actor with that name / path
+  name_taken = 3,         // the name is already used by a live actor
+  invalid_name = 4,       // a system or actor name breaks the naming rules
+  request_timeout = 5,    // an ask or request got no reply in time
+  mailbox_full = 6,       // a bounded mailbox is at capacity
+  already_replied = 7,    // a second reply to the same message
+  no_sender = 8,          // reply/forward without anyone to answer to
+  not_running = 9,        // the actor system is not started or already stopped
+  pre_start_failed = 10,  // the actor's pre_start returned an error or threw
+  unexpected_reply = 11,  // an ask got a reply of another type than expected
+  invalid_argument = 12,  // a bad option or argument
+  shutdown_timeout = 13,  // stopping did not finish within its deadline
+  no_message = 14,        // a message operation outside of receive
+  timeout = 15,           // a wait (other than an ask) ran out of time
 };
 
 // The code's name, e.g. "dead_actor".
@@ -64,23 +64,38 @@ class error {
 template <class T>
 class [[nodiscard]] result {
  public:
-  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  result(akt::error e) : v_(std::in_place_index<1>, std::move(e)) {}       // NOLINT
+  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}   // NOLINT: implicit by design
+  result(akt::error e) : v_(std::in_place_index<1>, std::move(e)) {}  // NOLINT
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 
-  T& value() & { check(true); return std::get<0>(v_); }
-  const T& value() const& { check(true); return std::get<0>(v_); }
-  T&& value() && { check(true); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    check(true);
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    check(true);
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    check(true);
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const akt::error& error() const& { check(false); return std::get<1>(v_); }
-  akt::error&& error() && { check(false); return std::get<1>(std::move(v_)); }
+  const akt::error& error() const& {
+    check(false);
+    return std::get<1>(v_);
+  }
+  akt::error&& error() && {
+    check(false);
+    return std::get<1>(std::move(v_));
+  }
   errc code() const { return error().code(); }
 
  private:

@@ -69,8 +69,7 @@ actor_ref* current_actor() noexcept;
 // not bounce the sender's reference count between cores.
 ref_ptr<actor_ref> sender_reference() noexcept;
 
-result<message> blocking_ask(actor_ref& target, envelope_ptr request,
-                             std::chrono::nanoseconds timeout);
+result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chrono::nanoseconds timeout);
 error null_pid_error();
 
 // The message behind pid::stop_gracefully.

@@ -19,9 +19,9 @@
 
 #include <exception>
 #include <functional>
-#include <tuple>
 #include <memory>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 
 namespace akt {
@@ -61,18 +61,20 @@ class args_factory final : public actor_factory {
   result<std::unique_ptr<actor>> make() override {
     try {
       if constexpr ((std::is_copy_constructible_v<Args> && ...)) {
-        return std::apply([](const auto&... a) { return std::unique_ptr<actor>(std::make_unique<A>(a...)); }, args_);
+        return std::apply([](const auto&... a) { return std::unique_ptr<actor>(std::make_unique<A>(a...)); },
+                          args_);
       } else {
         if (used_) {
           return error(errc::invalid_argument, "cannot make a second " + demangle(typeid(A).name()) +
                                                    ": its constructor arguments are move-only");
         }
         used_ = true;
-        return std::apply([](auto&... a) { return std::unique_ptr<actor>(std::make_unique<A>(std::move(a)...)); },
-                          args_);
+        return std::apply(
+            [](auto&... a) { return std::unique_ptr<actor>(std::make_unique<A>(std::move(a)...)); }, args_);
       }
     } catch (const std::exception& e) {
-      return error(errc::pre_start_failed, "constructor of " + demangle(typeid(A).name()) + " threw: " + e.what());
+      return error(errc::pre_start_failed,
+                   "constructor of " + demangle(typeid(A).name()) + " threw: " + e.what());
     }
   }
 
@@ -88,7 +90,8 @@ ref_ptr<actor_factory> make_factory(Args&&... args) {
     static auto* shared = new args_factory<A>();  // one per type, never freed: spawning costs no allocation
     return ref_ptr<actor_factory>::share(shared);
   } else {
-    return ref_ptr<actor_factory>::adopt(new args_factory<A, std::decay_t<Args>...>(std::forward<Args>(args)...));
+    return ref_ptr<actor_factory>::adopt(
+        new args_factory<A, std::decay_t<Args>...>(std::forward<Args>(args)...));
   }
 }
 
@@ -117,8 +120,8 @@ class spawner {
   template <class F>
   [[nodiscard]] result<pid> spawn_fn(spawn_options options, F&& fn) {
     static_assert(std::is_invocable_v<F&, context&>, "spawn_fn: fn must be callable as fn(akt::context&)");
-    return self().spawn_with(std::move(options),
-                             detail::make_factory<detail::fn_actor>(std::function<void(context&)>(std::forward<F>(fn))));
+    return self().spawn_with(std::move(options), detail::make_factory<detail::fn_actor>(
+                                                     std::function<void(context&)>(std::forward<F>(fn))));
   }
 
  private:

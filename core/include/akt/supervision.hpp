@@ -49,10 +49,10 @@ std::string_view to_string(directive d) noexcept;
 
 // What the supervisor is told about a failure.
 struct failure_info {
-  std::string what;                 // the exception's what() or the error's text
-  std::optional<errc> code;         // set for context::fail(error)
-  std::exception_ptr exception;     // set for an exception
-  std::string actor_path;           // who failed
+  std::string what;              // the exception's what() or the error's text
+  std::optional<errc> code;      // set for context::fail(error)
+  std::exception_ptr exception;  // set for an exception
+  std::string actor_path;        // who failed
 };
 
 class supervisor_strategy {

@@ -5,10 +5,10 @@
 
 #include "actor/cell_extras.hpp"
 #include "ask/ask.hpp"
-#include "supervision/supervise.hpp"
 #include "dispatch/outbox.hpp"
-#include "timer/passivation_wheel.hpp"
+#include "supervision/supervise.hpp"
 #include "system/system_core.hpp"
+#include "timer/passivation_wheel.hpp"
 
 namespace akt::detail {
 
@@ -68,7 +68,9 @@ std::string describe_exception(std::exception_ptr ep) {
 
 }  // namespace
 
-actor_ref* current_actor() noexcept { return tls_current; }
+actor_ref* current_actor() noexcept {
+  return tls_current;
+}
 
 ref_ptr<actor_ref> sender_reference() noexcept {
   actor_cell* cur = tls_current;
@@ -89,11 +91,13 @@ ref_ptr<actor_ref> sender_reference() noexcept {
   }
   return ref_ptr<actor_ref>::adopt(cur);
 }
-actor_cell* current_cell() noexcept { return tls_current; }
+actor_cell* current_cell() noexcept {
+  return tls_current;
+}
 
 actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name, std::uint64_t id,
-                       mailbox_options mailbox, ref_ptr<actor_factory> factory, std::unique_ptr<actor> instance,
-                       std::shared_ptr<const supervisor_strategy> supervisor)
+                       mailbox_options mailbox, ref_ptr<actor_factory> factory,
+                       std::unique_ptr<actor> instance, std::shared_ptr<const supervisor_strategy> supervisor)
     : system_(system),
       parent_(ref_ptr<actor_cell>::share(parent)),
       instance_(std::move(instance)),
@@ -127,7 +131,8 @@ status actor_cell::deliver(envelope_ptr e) noexcept {
     do {
       if (q >= capacity_) {
         if (overflow_ == overflow_policy::drop_to_dead_letters) {
-          system_.dead_letter(std::move(e), error(errc::mailbox_full, "mailbox of " + path() + " is full"), this);
+          system_.dead_letter(std::move(e), error(errc::mailbox_full, "mailbox of " + path() + " is full"),
+                              this);
           return {};
         }
         return error(errc::mailbox_full,
@@ -230,8 +235,12 @@ void actor_cell::after_handler() noexcept {
               x->behaviors.back() = std::move(b);
             }
             break;
-          case cell_extras::behavior_op::push: x->behaviors.push_back(std::move(b)); break;
-          case cell_extras::behavior_op::reset: x->behaviors.clear(); break;
+          case cell_extras::behavior_op::push:
+            x->behaviors.push_back(std::move(b));
+            break;
+          case cell_extras::behavior_op::reset:
+            x->behaviors.clear();
+            break;
           case cell_extras::behavior_op::pop:
             if (!x->behaviors.empty()) x->behaviors.pop_back();
             break;
@@ -306,7 +315,8 @@ void actor_cell::handle(envelope_ptr e) noexcept {
         c.handler(ctx, std::move(c.outcome));
       } catch (...) {
         errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        failure_info f{describe_exception(std::current_exception()), std::nullopt, std::current_exception(), path()};
+        failure_info f{describe_exception(std::current_exception()), std::nullopt, std::current_exception(),
+                       path()};
         system_.log().error("actor " + path() + " failed in a request's reply handler: " + f.what);
         on_failure(std::move(f));
       }
@@ -323,7 +333,8 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
   }
   // A stopping actor still hears about its watched actors (its children stop
   // first): the instance lives until post_stop.
-  const bool last_words = e->type == type_id_of<terminated>() && (s == cell_state::running || s == cell_state::stopping);
+  const bool last_words =
+      e->type == type_id_of<terminated>() && (s == cell_state::running || s == cell_state::stopping);
   if (!last_words && (s != cell_state::running || stop_requested_.load(std::memory_order_relaxed))) {
     system_.dead_letter(std::move(e), error(errc::dead_actor, "actor " + path() + " is stopping"), this);
     return;
@@ -356,7 +367,8 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
   } catch (...) {
     errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const std::string type = e ? e->type_name() : std::string("a forwarded message");
-    failure_info f{describe_exception(std::current_exception()), std::nullopt, std::current_exception(), path()};
+    failure_info f{describe_exception(std::current_exception()), std::nullopt, std::current_exception(),
+                   path()};
     system_.log().error("actor " + path() + " failed on " + type + ": " + f.what);
     if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"), this);
     on_failure(std::move(f));
@@ -420,7 +432,9 @@ status actor_cell::request_restart() noexcept {
   return {};
 }
 
-void actor_cell::report_failure(error e) { ensure_extras().reported_failure = std::move(e); }
+void actor_cell::report_failure(error e) {
+  ensure_extras().reported_failure = std::move(e);
+}
 
 cell_extras& actor_cell::ensure_extras() {
   if (cell_extras* x = extras()) return *x;
@@ -452,7 +466,8 @@ void actor_cell::check_passivation() noexcept {
   const std::uint32_t now = system_.now_ms();
   const std::uint32_t last = last_active_ms_.load(std::memory_order_relaxed);
   const std::uint32_t idle = now - last;  // wraps correctly
-  const bool nothing_waiting = pending_.load(std::memory_order_acquire) - in_hand_.load(std::memory_order_relaxed) <= 0;
+  const bool nothing_waiting =
+      pending_.load(std::memory_order_acquire) - in_hand_.load(std::memory_order_relaxed) <= 0;
   // Strictly more than the timeout in whole milliseconds: the clock truncates,
   // so this guarantees at least the timeout in real time.
   if (idle > passivate_ms_ && nothing_waiting) {
@@ -461,7 +476,8 @@ void actor_cell::check_passivation() noexcept {
     stop_self();
     return;
   }
-  system_.passivation().arm(this, std::uint64_t{now} + (idle > passivate_ms_ ? passivate_ms_ : passivate_ms_ - idle) + 1);
+  system_.passivation().arm(
+      this, std::uint64_t{now} + (idle > passivate_ms_ ? passivate_ms_ : passivate_ms_ - idle) + 1);
 }
 
 void actor_cell::stop_self() noexcept {
@@ -495,7 +511,8 @@ void actor_cell::terminate() noexcept {
     try {
       instance_->post_stop(ctx);
     } catch (...) {
-      system_.log().error("post_stop of " + path() + " threw: " + describe_exception(std::current_exception()));
+      system_.log().error("post_stop of " + path() +
+                          " threw: " + describe_exception(std::current_exception()));
     }
   }
   try {
@@ -508,8 +525,10 @@ void actor_cell::terminate() noexcept {
   notify_watchers();                         // marks terminated under the lock watchers register under
   if (parent_) parent_->unlink_child(this);  // frees the name; we stay alive through our caller's reference
   if (cell_extras* x = extras()) {
-    for (auto& w : x->stash) system_.dead_letter(std::move(w), error(errc::dead_actor, "stashed by a stopped actor"));
-    for (auto& w : x->replay) system_.dead_letter(std::move(w), error(errc::dead_actor, "actor " + path() + " stopped"));
+    for (auto& w : x->stash)
+      system_.dead_letter(std::move(w), error(errc::dead_actor, "stashed by a stopped actor"));
+    for (auto& w : x->replay)
+      system_.dead_letter(std::move(w), error(errc::dead_actor, "actor " + path() + " stopped"));
     x->stash.clear();
     x->replay.clear();
   }
@@ -526,7 +545,8 @@ status actor_cell::adopt_child(actor_cell* child) {
     return error(errc::dead_actor, "cannot spawn under " + path() + ": it is stopping");
   }
   if (child->name_) {
-    if (!named_children_) named_children_ = std::make_unique<std::unordered_map<std::string_view, actor_cell*>>();
+    if (!named_children_)
+      named_children_ = std::make_unique<std::unordered_map<std::string_view, actor_cell*>>();
     if (!named_children_->emplace(*child->name_, child).second) {
       return error(errc::name_taken, "the name '" + *child->name_ + "' is already used by a live actor " +
                                          (is_guardian() ? "in system " + system_.name() : "under " + path()));
@@ -551,7 +571,8 @@ void actor_cell::unlink_child(actor_cell* child) noexcept {
     if (child->name_ && named_children_) named_children_->erase(*child->name_);
     --child_count_;
     // A stopping actor finishes, a restarting one restarts, once its last child is gone.
-    last_of_stopping = child_count_ == 0 && (state() == cell_state::stopping || state() == cell_state::restarting);
+    last_of_stopping =
+        child_count_ == 0 && (state() == cell_state::stopping || state() == cell_state::restarting);
   }
   child->release();
   if (last_of_stopping) post(envelope_ptr(new runtime_envelope(envelope_kind::children_stopped)));
@@ -575,7 +596,9 @@ std::vector<ref_ptr<actor_ref>> actor_cell::children() const {
   return out;
 }
 
-bool actor_cell::has_child(const actor_cell* child) const { return child->parent_.get() == this; }
+bool actor_cell::has_child(const actor_cell* child) const {
+  return child->parent_.get() == this;
+}
 
 void actor_cell::collect_live(std::vector<std::string>& out) const {
   std::vector<ref_ptr<actor_cell>> kids;
@@ -597,10 +620,13 @@ status actor_cell::wait_stopped(std::chrono::nanoseconds timeout) const {
 
 bool actor_cell::is_running() const noexcept {
   const cell_state s = state();
-  return (s == cell_state::running || s == cell_state::restarting) && !stop_requested_.load(std::memory_order_relaxed);
+  return (s == cell_state::running || s == cell_state::restarting) &&
+         !stop_requested_.load(std::memory_order_relaxed);
 }
 
-std::string actor_cell::name() const { return name_ ? *name_ : "$" + std::to_string(id_); }
+std::string actor_cell::name() const {
+  return name_ ? *name_ : "$" + std::to_string(id_);
+}
 
 std::string actor_cell::path() const {
   if (is_guardian()) return system_.root_path();

@@ -26,9 +26,9 @@
 #include <akt/context.hpp>
 #include <akt/detail/small_alloc.hpp>
 #include <akt/options.hpp>
+#include <akt/pid.hpp>
 #include <akt/spawner.hpp>
 #include <akt/supervision.hpp>
-#include <akt/pid.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -152,9 +152,9 @@ class actor_cell final : public actor_ref {
   system_core& system_;
   ref_ptr<actor_cell> parent_;  // null for the guardian
   std::unique_ptr<actor> instance_;
-  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart
+  ref_ptr<actor_factory> factory_;             // makes instance_ again on restart
   std::atomic<cell_extras*> extras_{nullptr};  // owned; see extras()
-  std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
+  std::unique_ptr<const std::string> name_;    // null for anonymous actors ("$<id>")
   std::uint64_t id_;
 
   mpsc_queue mailbox_;

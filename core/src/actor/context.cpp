@@ -11,27 +11,42 @@ namespace akt {
 using detail::actor_ref;
 using detail::ref_ptr;
 
-std::string context::message_type_name() const { return env_ ? env_->type_name() : std::string("<none>"); }
+std::string context::message_type_name() const {
+  return env_ ? env_->type_name() : std::string("<none>");
+}
 
-pid context::self() const noexcept { return pid(ref_ptr<actor_ref>::share(cell_)); }
+pid context::self() const noexcept {
+  return pid(ref_ptr<actor_ref>::share(cell_));
+}
 
-pid context::sender() const noexcept { return env_ && env_->sender ? pid(env_->sender) : pid(); }
+pid context::sender() const noexcept {
+  return env_ && env_->sender ? pid(env_->sender) : pid();
+}
 
-pid context::parent() const noexcept { return pid(cell_->parent()); }
+pid context::parent() const noexcept {
+  return pid(cell_->parent());
+}
 
-std::vector<pid> context::children() const { return self().children(); }
+std::vector<pid> context::children() const {
+  return self().children();
+}
 
-actor_system& context::system() const noexcept { return *cell_->system().facade; }
+actor_system& context::system() const noexcept {
+  return *cell_->system().facade;
+}
 
-akt::logger& context::logger() const noexcept { return cell_->system().log(); }
+akt::logger& context::logger() const noexcept {
+  return cell_->system().log();
+}
 
 status context::reply_envelope(detail::envelope_ptr reply) {
   if (env_ == nullptr) {
-    return error(errc::no_message, "reply from " + cell_->path() + " outside receive: there is no message to answer");
+    return error(errc::no_message,
+                 "reply from " + cell_->path() + " outside receive: there is no message to answer");
   }
   if (replied_) {
-    return error(errc::already_replied,
-                 cell_->path() + " already answered this " + env_->type_name() + "; a message gets one reply");
+    return error(errc::already_replied, cell_->path() + " already answered this " + env_->type_name() +
+                                            "; a message gets one reply");
   }
   reply->sender = detail::sender_reference();
   if (env_->reply_to) {
@@ -79,17 +94,22 @@ status context::stop(const pid& child) {
   return child.ref()->request_stop();
 }
 
-void context::stop_self() { cell_->stop_self(); }
+void context::stop_self() {
+  cell_->stop_self();
+}
 
 result<pid> context::spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory) {
   return cell_->system().spawn(cell_, std::move(options), std::move(factory));
 }
 
-void context::fail(error e) { cell_->report_failure(std::move(e)); }
+void context::fail(error e) {
+  cell_->report_failure(std::move(e));
+}
 
 status context::watch(const pid& other) {
   if (!other) return detail::null_pid_error();
-  if (other.ref().get() == cell_) return error(errc::invalid_argument, cell_->path() + " cannot watch itself");
+  if (other.ref().get() == cell_)
+    return error(errc::invalid_argument, cell_->path() + " cannot watch itself");
   auto& watching = cell_->ensure_extras().watching;
   for (const auto& w : watching) {
     if (w == other.ref()) return {};  // already watching: still one terminated
@@ -119,7 +139,9 @@ void context::become(behavior b) {
 void context::become_stacked(behavior b) {
   cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::push, std::move(b));
 }
-void context::unbecome() { cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::reset, nullptr); }
+void context::unbecome() {
+  cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::reset, nullptr);
+}
 void context::unbecome_stacked() {
   cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::pop, nullptr);
 }
@@ -142,7 +164,8 @@ status context::stash() {
 bool context::unstash() {
   auto* x = cell_->extras();
   if (x == nullptr || x->stash.empty()) return false;
-  x->replay.insert(x->replay.begin() + static_cast<std::ptrdiff_t>(x->unstash_at++), std::move(x->stash.front()));
+  x->replay.insert(x->replay.begin() + static_cast<std::ptrdiff_t>(x->unstash_at++),
+                   std::move(x->stash.front()));
   x->stash.pop_front();
   return true;
 }

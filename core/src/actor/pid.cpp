@@ -10,11 +10,15 @@ std::vector<pid> pid::children() const {
   return out;
 }
 
-pid message::sender() const { return env_ && env_->sender ? pid(env_->sender) : pid(); }
+pid message::sender() const {
+  return env_ && env_->sender ? pid(env_->sender) : pid();
+}
 
 namespace detail {
 
-error null_pid_error() { return error(errc::dead_actor, "the pid is null: it refers to no actor"); }
+error null_pid_error() {
+  return error(errc::dead_actor, "the pid is null: it refers to no actor");
+}
 
 }  // namespace detail
 }  // namespace akt

@@ -53,7 +53,8 @@ void actor_cell::remove_watcher(actor_ref& watcher) noexcept {
   const std::string path = remote ? watcher.path() : std::string();
   w.erase(std::remove_if(w.begin(), w.end(),
                          [&](const auto& r) {
-                           return r.get() == &watcher || (remote && r->as_local() == nullptr && r->path() == path);
+                           return r.get() == &watcher ||
+                                  (remote && r->as_local() == nullptr && r->path() == path);
                          }),
           w.end());
 }

@@ -66,7 +66,8 @@ class ask_promise final : public reply_sink {
       std::uint32_t s = state_.load(std::memory_order_seq_cst);
       if (!is_final(s)) {
         auto left = deadline - now;
-        if (helper != nullptr) left = std::min<std::chrono::nanoseconds>(left, std::chrono::microseconds(200));
+        if (helper != nullptr)
+          left = std::min<std::chrono::nanoseconds>(left, std::chrono::microseconds(200));
         futex_wait(state_, s, left);
       }
       sleeping_.store(false, std::memory_order_relaxed);
@@ -102,7 +103,8 @@ class pending_request final : public reply_sink {
   void arm(std::chrono::nanoseconds timeout) {
     timer_ = asker_->system().timers().schedule_after(
         timeout, [self = ref_ptr<pending_request>::share(this), timeout] {
-          self->finish(error(errc::request_timeout, "no reply within " + format_duration(timeout.count())), false);
+          self->finish(error(errc::request_timeout, "no reply within " + format_duration(timeout.count())),
+                       false);
         });
   }
 

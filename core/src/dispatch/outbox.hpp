@@ -23,9 +23,9 @@ class actor_cell;
 
 // Per-thread flags read on every send and every handler; inline variables
 // with constant initialization, so an access is one TLS-relative load.
-inline thread_local bool outbox_active = false;     // a handler that will flush runs here
-inline thread_local bool outbox_has_work = false;   // batches (or a backlog) wait
-inline thread_local int outbox_direct_used = 0;     // targets sent to directly in this handler
+inline thread_local bool outbox_active = false;    // a handler that will flush runs here
+inline thread_local bool outbox_has_work = false;  // batches (or a backlog) wait
+inline thread_local int outbox_direct_used = 0;    // targets sent to directly in this handler
 
 class outbox {
  public:

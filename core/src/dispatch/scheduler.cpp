@@ -50,7 +50,9 @@ scheduler::scheduler(std::size_t workers, std::uint32_t throughput, bool manual)
   }
 }
 
-scheduler::~scheduler() { stop(); }
+scheduler::~scheduler() {
+  stop();
+}
 
 void scheduler::start() {
   if (manual_) return;
@@ -70,7 +72,9 @@ void scheduler::stop() {
     if (w->thread.joinable()) w->thread.join();
   }
   // Whatever is still queued will not run again: drop the schedule references.
-  auto drop = [](actor_cell* c) { if (c != nullptr) c->release(); };
+  auto drop = [](actor_cell* c) {
+    if (c != nullptr) c->release();
+  };
   while (actor_cell* c = global_.pop()) drop(c);
   for (auto& w : workers_) {
     drop(w->next.exchange(nullptr));
@@ -184,8 +188,7 @@ void scheduler::run_turns(worker& w, actor_cell* c) {
   // Keep running the same actor while it has messages and nobody else waits:
   // no queue traffic, no wake-ups. Otherwise it goes to the back of the line.
   while (c->run(throughput_)) {
-    if (w.next.load(std::memory_order_relaxed) == nullptr && w.local.empty_hint() &&
-        global_.empty_hint()) {
+    if (w.next.load(std::memory_order_relaxed) == nullptr && w.local.empty_hint() && global_.empty_hint()) {
       continue;
     }
     // Used up its budget while others wait: to the back of the global line,

@@ -8,13 +8,20 @@ namespace akt {
 
 std::string_view to_string(log_level level) noexcept {
   switch (level) {
-    case log_level::trace: return "trace";
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
-    case log_level::critical: return "critical";
-    case log_level::off: return "off";
+    case log_level::trace:
+      return "trace";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    case log_level::error:
+      return "error";
+    case log_level::critical:
+      return "critical";
+    case log_level::off:
+      return "off";
   }
   return "unknown";
 }
@@ -23,13 +30,20 @@ namespace {
 
 spdlog::level::level_enum to_spdlog(log_level l) {
   switch (l) {
-    case log_level::trace: return spdlog::level::trace;
-    case log_level::debug: return spdlog::level::debug;
-    case log_level::info: return spdlog::level::info;
-    case log_level::warn: return spdlog::level::warn;
-    case log_level::error: return spdlog::level::err;
-    case log_level::critical: return spdlog::level::critical;
-    case log_level::off: return spdlog::level::off;
+    case log_level::trace:
+      return spdlog::level::trace;
+    case log_level::debug:
+      return spdlog::level::debug;
+    case log_level::info:
+      return spdlog::level::info;
+    case log_level::warn:
+      return spdlog::level::warn;
+    case log_level::error:
+      return spdlog::level::err;
+    case log_level::critical:
+      return spdlog::level::critical;
+    case log_level::off:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -37,8 +51,9 @@ spdlog::level::level_enum to_spdlog(log_level l) {
 class stderr_logger final : public logger {
  public:
   explicit stderr_logger(log_level level)
-      : level_(level), impl_(std::make_shared<spdlog::logger>(
-                           "akt", std::make_shared<spdlog::sinks::stderr_color_sink_mt>())) {
+      : level_(level),
+        impl_(std::make_shared<spdlog::logger>("akt",
+                                               std::make_shared<spdlog::sinks::stderr_color_sink_mt>())) {
     impl_->set_level(to_spdlog(level));
     impl_->set_pattern("%Y-%m-%dT%H:%M:%S.%e [akt] [%^%l%$] %v");
   }
@@ -64,6 +79,8 @@ std::shared_ptr<logger> make_stderr_logger(log_level level) {
   return std::make_shared<stderr_logger>(level);
 }
 
-std::shared_ptr<logger> make_discard_logger() { return std::make_shared<discard_logger>(); }
+std::shared_ptr<logger> make_discard_logger() {
+  return std::make_shared<discard_logger>();
+}
 
 }  // namespace akt

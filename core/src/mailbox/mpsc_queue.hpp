@@ -22,7 +22,7 @@ namespace akt::detail {
 
 class mpsc_queue {
  public:
-  mpsc_queue() noexcept : head_(&stub_), tail_(&stub_) {}
+  mpsc_queue() noexcept : head_(&sentinel_), tail_(&sentinel_) {}
   mpsc_queue(const mpsc_queue&) = delete;
   mpsc_queue& operator=(const mpsc_queue&) = delete;
 
@@ -42,7 +42,7 @@ class mpsc_queue {
   mpsc_node* pop() noexcept {
     mpsc_node* head = head_;
     mpsc_node* next = head->next.load(std::memory_order_acquire);
-    if (head == &stub_) {
+    if (head == &sentinel_) {
       if (next == nullptr) return nullptr;
       head_ = next;
       head = next;
@@ -53,7 +53,7 @@ class mpsc_queue {
       return head;
     }
     if (head != tail_.load(std::memory_order_acquire)) return nullptr;  // a push is mid-way
-    push(&stub_);
+    push(&sentinel_);
     next = head->next.load(std::memory_order_acquire);
     if (next != nullptr) {
       head_ = next;
@@ -65,7 +65,7 @@ class mpsc_queue {
  private:
   mpsc_node* head_;  // consumer only
   std::atomic<mpsc_node*> tail_;
-  mpsc_node stub_;
+  mpsc_node sentinel_;
 };
 
 }  // namespace akt::detail

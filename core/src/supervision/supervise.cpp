@@ -11,10 +11,14 @@ namespace akt {
 
 std::string_view to_string(directive d) noexcept {
   switch (d) {
-    case directive::resume: return "resume";
-    case directive::restart: return "restart";
-    case directive::stop: return "stop";
-    case directive::escalate: return "escalate";
+    case directive::resume:
+      return "resume";
+    case directive::restart:
+      return "restart";
+    case directive::stop:
+      return "stop";
+    case directive::escalate:
+      return "escalate";
   }
   return "unknown";
 }
@@ -87,7 +91,8 @@ void actor_cell::schedule_restart(const supervisor_strategy& strategy) noexcept 
   }
   if (strategy.max_restarts() != 0 && x.restart_times.size() >= strategy.max_restarts()) {
     system_.log().error("actor " + path() + " failed again after " + std::to_string(x.restart_times.size()) +
-                        " restarts within " + format_duration(std::chrono::nanoseconds(strategy.window()).count()) +
+                        " restarts within " +
+                        format_duration(std::chrono::nanoseconds(strategy.window()).count()) +
                         " (its budget): stopping it");
     stop_self();
     return;
@@ -112,9 +117,8 @@ void actor_cell::begin_restart(std::chrono::milliseconds delay) noexcept {
   for (auto& k : kids) (void)k->request_stop();  // a fresh instance starts without children (as in Akka)
   if (x.restart_waits_for_delay) {
     auto self = ref_ptr<actor_cell>::share(this);
-    system_.timers().schedule_after(delay, [self] {
-      self->post(envelope_ptr(new runtime_signal(envelope_kind::restart_now)));
-    });
+    system_.timers().schedule_after(
+        delay, [self] { self->post(envelope_ptr(new runtime_signal(envelope_kind::restart_now))); });
   }
   finish_restart_if_ready();
 }
@@ -167,7 +171,8 @@ void actor_cell::finish_restart() noexcept {
   }
   state_.store(cell_state::running, std::memory_order_release);
   if (!started) {
-    system_.log().error("restart of " + path() + " failed (" + started.error().to_string() + "): stopping it");
+    system_.log().error("restart of " + path() + " failed (" + started.error().to_string() +
+                        "): stopping it");
     stop_self();
     return;
   }

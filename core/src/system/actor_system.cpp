@@ -11,8 +11,8 @@ result<std::unique_ptr<actor_system>> actor_system::create(std::string_view name
     return error(errc::invalid_argument, "throughput must be at least 1 message per turn");
   }
   if (options.workers > 1024) {
-    return error(errc::invalid_argument,
-                 "workers = " + std::to_string(options.workers) + " is too many (at most 1024; 0 = one per hardware thread)");
+    return error(errc::invalid_argument, "workers = " + std::to_string(options.workers) +
+                                             " is too many (at most 1024; 0 = one per hardware thread)");
   }
   if (options.passivate_after.count() < 0) {
     return error(errc::invalid_argument, "passivate_after must not be negative (zero = never)");
@@ -20,7 +20,8 @@ result<std::unique_ptr<actor_system>> actor_system::create(std::string_view name
   if (options.shutdown_timeout <= std::chrono::milliseconds::zero()) {
     return error(errc::invalid_argument, "shutdown_timeout must be positive");
   }
-  auto core = detail::ref_ptr<detail::system_core>::adopt(new detail::system_core(std::string(name), std::move(options)));
+  auto core = detail::ref_ptr<detail::system_core>::adopt(
+      new detail::system_core(std::string(name), std::move(options)));
   return std::unique_ptr<actor_system>(new actor_system(std::move(core)));
 }
 
@@ -34,15 +35,33 @@ actor_system::~actor_system() {
   core_->release_guardian();
 }
 
-status actor_system::start() { return core_->start(); }
-status actor_system::stop() { return core_->stop(); }
-bool actor_system::is_running() const noexcept { return core_->is_running(); }
-const std::string& actor_system::name() const noexcept { return core_->name(); }
-const system_options& actor_system::options() const noexcept { return core_->options(); }
-akt::logger& actor_system::logger() const noexcept { return core_->log(); }
-result<pid> actor_system::lookup(std::string_view name_or_path) const { return core_->lookup(name_or_path); }
-std::uint64_t actor_system::dead_letters() const noexcept { return core_->dead_letters(); }
-std::uint64_t actor_system::actor_count() const noexcept { return core_->actor_count(); }
+status actor_system::start() {
+  return core_->start();
+}
+status actor_system::stop() {
+  return core_->stop();
+}
+bool actor_system::is_running() const noexcept {
+  return core_->is_running();
+}
+const std::string& actor_system::name() const noexcept {
+  return core_->name();
+}
+const system_options& actor_system::options() const noexcept {
+  return core_->options();
+}
+akt::logger& actor_system::logger() const noexcept {
+  return core_->log();
+}
+result<pid> actor_system::lookup(std::string_view name_or_path) const {
+  return core_->lookup(name_or_path);
+}
+std::uint64_t actor_system::dead_letters() const noexcept {
+  return core_->dead_letters();
+}
+std::uint64_t actor_system::actor_count() const noexcept {
+  return core_->actor_count();
+}
 
 result<pid> actor_system::spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory) {
   return core_->spawn(nullptr, std::move(options), std::move(factory));
@@ -52,12 +71,20 @@ timer_id actor_system::schedule_timer(std::chrono::nanoseconds delay, std::chron
                                       std::function<void()> fire) {
   return core_->schedule_timer(delay, interval, std::move(fire));
 }
-bool actor_system::cancel_timer(timer_id id) { return core_->cancel_timer(id); }
+bool actor_system::cancel_timer(timer_id id) {
+  return core_->cancel_timer(id);
+}
 
-std::string actor_system::node_address() const { return core_->node_address(); }
-void actor_system::set_node_address(std::string address) { core_->set_node_address(std::move(address)); }
+std::string actor_system::node_address() const {
+  return core_->node_address();
+}
+void actor_system::set_node_address(std::string address) {
+  core_->set_node_address(std::move(address));
+}
 
-std::size_t actor_system::run_ready(std::size_t max_turns) { return core_->dispatcher().run_ready(max_turns); }
+std::size_t actor_system::run_ready(std::size_t max_turns) {
+  return core_->dispatcher().run_ready(max_turns);
+}
 
 std::size_t actor_system::advance_clock(std::chrono::nanoseconds by) {
   if (!core_->is_deterministic()) return 0;
@@ -65,7 +92,11 @@ std::size_t actor_system::advance_clock(std::chrono::nanoseconds by) {
   core_->timers().advance(by);
   return run_ready();
 }
-status actor_system::subscribe(const pid& subscriber) { return core_->subscribe(subscriber); }
-status actor_system::unsubscribe(const pid& subscriber) { return core_->unsubscribe(subscriber.ref().get()); }
+status actor_system::subscribe(const pid& subscriber) {
+  return core_->subscribe(subscriber);
+}
+status actor_system::unsubscribe(const pid& subscriber) {
+  return core_->unsubscribe(subscriber.ref().get());
+}
 
 }  // namespace akt

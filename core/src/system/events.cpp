@@ -8,11 +8,16 @@ namespace akt {
 
 std::string_view to_string(event_kind k) noexcept {
   switch (k) {
-    case event_kind::actor_started: return "actor_started";
-    case event_kind::actor_stopped: return "actor_stopped";
-    case event_kind::actor_restarted: return "actor_restarted";
-    case event_kind::actor_passivated: return "actor_passivated";
-    case event_kind::dead_letter: return "dead_letter";
+    case event_kind::actor_started:
+      return "actor_started";
+    case event_kind::actor_stopped:
+      return "actor_stopped";
+    case event_kind::actor_restarted:
+      return "actor_restarted";
+    case event_kind::actor_passivated:
+      return "actor_passivated";
+    case event_kind::dead_letter:
+      return "dead_letter";
   }
   return "unknown";
 }
@@ -23,7 +28,8 @@ namespace detail {
 
 status system_core::subscribe(const pid& subscriber) {
   if (!subscriber) return null_pid_error();
-  if (!subscriber.is_running()) return error(errc::dead_actor, subscriber.path() + " cannot subscribe: it has stopped");
+  if (!subscriber.is_running())
+    return error(errc::dead_actor, subscriber.path() + " cannot subscribe: it has stopped");
   std::lock_guard g(subscribers_mu_);
   for (const auto& s : subscribers_) {
     if (s == subscriber.ref()) return {};
@@ -49,7 +55,8 @@ void system_core::publish_slow(event_kind kind, actor_cell* about, std::string d
   }
   const pid who = about != nullptr ? pid(ref_ptr<actor_ref>::share(about)) : pid();
   for (auto& s : to) {
-    if (s.get() == about && kind != event_kind::dead_letter) continue;  // an actor is not told of its own lifecycle
+    if (s.get() == about && kind != event_kind::dead_letter)
+      continue;  // an actor is not told of its own lifecycle
     auto e = make_envelope(system_event{kind, who, detail});
     if (actor_cell* local = s->as_local()) {
       local->post(std::move(e));
@@ -99,8 +106,8 @@ timer_id system_core::schedule_timer(std::chrono::nanoseconds delay, std::chrono
       e->state.store(timer_entry::idle);
     }
   };
-  entry->key = timers_.schedule_after(std::max(delay, std::chrono::nanoseconds::zero()),
-                                   runner{this, id, entry});
+  entry->key =
+      timers_.schedule_after(std::max(delay, std::chrono::nanoseconds::zero()), runner{this, id, entry});
   return id;
 }
 

@@ -32,9 +32,9 @@ system_core::system_core(std::string name, system_options options)
       timers_(options_.deterministic) {
   options_.workers = scheduler_.worker_count();
   options_.logger = logger_;
-  guardian_ = ref_ptr<actor_cell>::adopt(new actor_cell(*this, nullptr, std::string(), 0, mailbox_options{},
-                                                       make_factory<guardian_actor>(),
-                                                       std::make_unique<guardian_actor>(), options_.supervisor));
+  guardian_ = ref_ptr<actor_cell>::adopt(
+      new actor_cell(*this, nullptr, std::string(), 0, mailbox_options{}, make_factory<guardian_actor>(),
+                     std::make_unique<guardian_actor>(), options_.supervisor));
   add_ref();  // held by the guardian, released when it is destroyed
 }
 
@@ -52,11 +52,14 @@ std::string system_core::node_address() const {
 }
 
 void system_core::set_node_address(std::string address) {
-  root_path_.store(std::make_shared<const std::string>("akt://" + name_ + (address.empty() ? "" : "@" + address)),
-                   std::memory_order_release);
+  root_path_.store(
+      std::make_shared<const std::string>("akt://" + name_ + (address.empty() ? "" : "@" + address)),
+      std::memory_order_release);
 }
 
-void system_core::release_guardian() { guardian_.reset(); }
+void system_core::release_guardian() {
+  guardian_.reset();
+}
 
 status system_core::start() {
   std::lock_guard g(lifecycle_mu_);
@@ -65,7 +68,8 @@ status system_core::start() {
       return error(errc::invalid_argument, "actor system " + name_ + " is already running");
     case system_state::stopping:
     case system_state::stopped:
-      return error(errc::not_running, "actor system " + name_ + " has stopped; create a new one to start again");
+      return error(errc::not_running,
+                   "actor system " + name_ + " has stopped; create a new one to start again");
     case system_state::created:
       break;
   }
@@ -81,7 +85,8 @@ status system_core::start() {
 status system_core::stop() {
   if (scheduler_.on_worker_thread()) {
     return error(errc::invalid_argument,
-                 "stop() of actor system " + name_ + " was called from one of its own actors, which it would wait for");
+                 "stop() of actor system " + name_ +
+                     " was called from one of its own actors, which it would wait for");
   }
   std::lock_guard g(lifecycle_mu_);
   const system_state s = state_.load();
@@ -110,7 +115,8 @@ status system_core::stop() {
   passivation_.clear();
   state_.store(system_state::stopped, std::memory_order_release);
   const auto took = std::chrono::steady_clock::now() - started;
-  logger_->info("actor system " + name_ + " stopped in " + format_duration(std::chrono::nanoseconds(took).count()));
+  logger_->info("actor system " + name_ + " stopped in " +
+                format_duration(std::chrono::nanoseconds(took).count()));
   return outcome;
 }
 
@@ -145,9 +151,9 @@ result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_pt
     auto e = std::move(instance).error();
     return error(errc::pre_start_failed, e.message());
   }
-  auto cell = ref_ptr<actor_cell>::adopt(new actor_cell(*this, parent, std::move(options.name), next_actor_id(),
-                                                        options.mailbox, std::move(factory), std::move(*instance),
-                                                        std::move(options.supervisor)));
+  auto cell = ref_ptr<actor_cell>::adopt(new actor_cell(*this, parent, std::move(options.name),
+                                                        next_actor_id(), options.mailbox, std::move(factory),
+                                                        std::move(*instance), std::move(options.supervisor)));
   if (auto s = parent->adopt_child(cell.get()); !s) return std::move(s).error();
   on_started();
   if (auto s = cell->start(); !s) return std::move(s).error();
@@ -167,12 +173,14 @@ result<pid> system_core::lookup(std::string_view path) const {
     if (const auto at = sys.find('@'); at != std::string_view::npos) {
       if (sys.substr(at + 1) != node_address()) {
         return error(errc::not_found, "'" + original + "' names node " + std::string(sys.substr(at + 1)) +
-                                          ", not this one (" + (node_address().empty() ? "no address" : node_address()) + ")");
+                                          ", not this one (" +
+                                          (node_address().empty() ? "no address" : node_address()) + ")");
       }
       sys = sys.substr(0, at);
     }
     if (sys != name_) {
-      return error(errc::not_found, "'" + original + "' names system '" + std::string(sys) + "', not " + name_);
+      return error(errc::not_found,
+                   "'" + original + "' names system '" + std::string(sys) + "', not " + name_);
     }
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
   }
@@ -227,7 +235,8 @@ status system_core::wait_terminated(const actor_cell& cell, std::chrono::nanosec
   }
   terminated_waiters_.fetch_sub(1, std::memory_order_seq_cst);
   if (done) return {};
-  return error(errc::timeout, "actor " + cell.path() + " did not stop within " + format_duration(timeout.count()));
+  return error(errc::timeout,
+               "actor " + cell.path() + " did not stop within " + format_duration(timeout.count()));
 }
 
 }  // namespace akt::detail

@@ -8,9 +8,9 @@
 
 #include <akt/actor_system.hpp>
 #include <akt/events.hpp>
-#include <akt/supervision.hpp>
 #include <akt/logger.hpp>
 #include <akt/options.hpp>
+#include <akt/supervision.hpp>
 
 #include <atomic>
 #include <chrono>

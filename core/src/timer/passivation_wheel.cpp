@@ -19,7 +19,8 @@ thread_local coarse_cache tls_coarse;  // NOLINT: zero-initialized
 
 std::uint32_t real_now_ms() noexcept {
   return static_cast<std::uint32_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - clock_origin).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - clock_origin)
+          .count());
 }
 
 }  // namespace
@@ -30,9 +31,13 @@ std::uint32_t coarse_now_ms() noexcept {
   return c.now_ms;
 }
 
-void refresh_coarse_clock() noexcept { tls_coarse.uses = 0; }
+void refresh_coarse_clock() noexcept {
+  tls_coarse.uses = 0;
+}
 
-std::chrono::steady_clock::time_point coarse_clock_origin() noexcept { return clock_origin; }
+std::chrono::steady_clock::time_point coarse_clock_origin() noexcept {
+  return clock_origin;
+}
 
 void passivation_wheel::arm(actor_cell* c, std::uint64_t deadline_ms) {
   const std::uint64_t slot = (deadline_ms + slot_ms - 1) / slot_ms;

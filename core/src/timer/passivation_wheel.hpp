@@ -44,8 +44,8 @@ class passivation_wheel {
   system_core& system_;
   std::mutex mu_;
   std::map<std::uint64_t, actor_cell*> slots_;  // slot -> first cell; guarded by mu_
-  std::uint64_t timer_slot_ = UINT64_MAX;        // the slot the pending timer is for; guarded by mu_
-  timer_service::key timer_key_{};               // guarded by mu_
+  std::uint64_t timer_slot_ = UINT64_MAX;       // the slot the pending timer is for; guarded by mu_
+  timer_service::key timer_key_{};              // guarded by mu_
 };
 
 // Milliseconds on a coarse monotonic clock, cheap enough for every turn:

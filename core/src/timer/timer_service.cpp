@@ -2,7 +2,9 @@
 
 namespace akt::detail {
 
-timer_service::~timer_service() { stop(); }
+timer_service::~timer_service() {
+  stop();
+}
 
 void timer_service::start() {
   std::lock_guard g(mu_);

@@ -12,8 +12,12 @@ envelope::~envelope() = default;  // here because actor_ref is complete here
 
 #if defined(__SANITIZE_ADDRESS__)
 
-void* small_alloc(std::size_t size) { return ::operator new(size); }
-void small_free(void* p, std::size_t size) noexcept { ::operator delete(p, size); }
+void* small_alloc(std::size_t size) {
+  return ::operator new(size);
+}
+void small_free(void* p, std::size_t size) noexcept {
+  ::operator delete(p, size);
+}
 
 #else
 
@@ -85,7 +89,7 @@ struct thread_exit_guard {
     }
   }
   const std::size_t block = (c + 1) * granularity;
-  auto* chunk = static_cast<char*>(::operator new(block * batch_size));
+  auto* chunk = static_cast<char*>(::operator new(block* batch_size));
   for (std::uint32_t i = 0; i < batch_size; ++i) {
     auto* b = reinterpret_cast<free_block*>(chunk + i * block);
     b->next = i + 1 < batch_size ? reinterpret_cast<free_block*>(chunk + (i + 1) * block) : nullptr;
@@ -97,10 +101,12 @@ struct thread_exit_guard {
 }  // namespace
 
 void* small_alloc(std::size_t size) {
-  if (size > max_small || size == 0) [[unlikely]] return ::operator new(size);
+  if (size > max_small || size == 0) [[unlikely]]
+    return ::operator new(size);
   const std::size_t c = (size - 1) / granularity;
   thread_cache& tc = tls_cache;
-  if (tc.head[c] == nullptr) [[unlikely]] refill(tc, c);
+  if (tc.head[c] == nullptr) [[unlikely]]
+    refill(tc, c);
   free_block* b = tc.head[c];
   tc.head[c] = b->next;
   --tc.count[c];
@@ -118,7 +124,8 @@ void small_free(void* p, std::size_t size) noexcept {
   auto* b = static_cast<free_block*>(p);
   b->next = tc.head[c];
   tc.head[c] = b;
-  if (++tc.count[c] >= 2 * batch_size) [[unlikely]] give_back(tc, c);
+  if (++tc.count[c] >= 2 * batch_size) [[unlikely]]
+    give_back(tc, c);
 }
 
 #endif

@@ -44,7 +44,6 @@ enum class envelope_kind : std::uint8_t {
   passivate_check,   // the passivation wheel asks: idle long enough?
 };
 
-
 struct envelope : mpsc_node {
   type_id type = nullptr;  // of the value; nullptr for system kinds
   envelope_kind kind = envelope_kind::user;

@@ -74,7 +74,8 @@ void register_kind(std::string kind, kind_spawner spawn);
 // process that will host the actors.
 template <class A>
 void register_kind(std::string kind) {
-  detail::register_kind(std::move(kind), [](actor_system& sys, std::string name) { return sys.spawn<A>(name); });
+  detail::register_kind(std::move(kind),
+                        [](actor_system& sys, std::string name) { return sys.spawn<A>(name); });
 }
 
 // Makes T (a generated protobuf message) decodable when it arrives. Call it
@@ -82,11 +83,13 @@ void register_kind(std::string kind) {
 template <class T>
 void register_message() {
   static_assert(protobuf_message<T>, "only Protocol Buffers messages cross the wire");
-  detail::register_decoder(T::descriptor()->full_name(), [](std::string_view bytes) -> akt::detail::envelope_ptr {
-    T value;
-    if (!value.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return nullptr;
-    return akt::detail::make_envelope(std::move(value));
-  });
+  detail::register_decoder(T::descriptor()->full_name(),
+                           [](std::string_view bytes) -> akt::detail::envelope_ptr {
+                             T value;
+                             if (!value.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+                               return nullptr;
+                             return akt::detail::make_envelope(std::move(value));
+                           });
 }
 
 class remoting {
@@ -94,7 +97,8 @@ class remoting {
   // Starts listening and gives `system` a network address. Errors:
   // invalid_argument (bad host), not_running (the system is not running),
   // and the bind failure, said plainly.
-  [[nodiscard]] static result<std::unique_ptr<remoting>> enable(actor_system& system, remoting_options options = {});
+  [[nodiscard]] static result<std::unique_ptr<remoting>> enable(actor_system& system,
+                                                                remoting_options options = {});
   ~remoting();  // closes every connection
   remoting(const remoting&) = delete;
   remoting& operator=(const remoting&) = delete;
