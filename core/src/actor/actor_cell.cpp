@@ -646,7 +646,7 @@ actor_metrics actor_cell::metrics() const noexcept {
       .received = received_.load(std::memory_order_relaxed),
       .processed = processed_.load(std::memory_order_relaxed),
       .errors = errors_.load(std::memory_order_relaxed),
-      .restarts = restarts_.load(std::memory_order_relaxed),
+      .restarts = restarts_.load(std::memory_order_acquire),
   };
 }
 

@@ -154,8 +154,6 @@ void actor_cell::finish_restart() noexcept {
     x.replay.push_front(std::move(x.stash.back()));
     x.stash.pop_back();
   }
-  restarts_.fetch_add(1, std::memory_order_relaxed);
-
   auto made = factory_->make();
   status started = made ? status() : status(std::move(made).error());
   if (started) {
@@ -169,6 +167,9 @@ void actor_cell::finish_restart() noexcept {
       started = error(errc::pre_start_failed, "an exception not derived from std::exception");
     }
   }
+  // Counted once the new instance's pre_start has run: whoever sees the
+  // count also sees everything that pre_start did.
+  restarts_.fetch_add(1, std::memory_order_release);
   state_.store(cell_state::running, std::memory_order_release);
   if (!started) {
     system_.log().error("restart of " + path() + " failed (" + started.error().to_string() +
