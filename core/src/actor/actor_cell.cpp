@@ -190,7 +190,7 @@ bool actor_cell::run(std::uint32_t budget) noexcept {
     if (!e) break;
     outbox::scope sends;  // what the handler tells goes out when it returns
     handle(std::move(e));
-    after_handler();
+    if (after_work_) after_handler();
   }
   in_hand_.store(0, std::memory_order_relaxed);
   // While replayed messages wait, pending_ keeps one extra count so that the
@@ -223,6 +223,7 @@ envelope_ptr actor_cell::next_envelope(std::uint32_t& taken) noexcept {
 }
 
 void actor_cell::after_handler() noexcept {
+  after_work_ = false;
   if (cell_extras* x = extras()) {
     x->unstash_at = 0;
     if (!x->behavior_ops.empty()) {
@@ -262,6 +263,10 @@ void actor_cell::after_handler() noexcept {
 }
 
 void actor_cell::handle(envelope_ptr e) noexcept {
+  if (e->kind == envelope_kind::user) [[likely]] {
+    handle_user(e);
+    return;
+  }
   switch (e->kind) {
     case envelope_kind::user:
       handle_user(e);
@@ -434,6 +439,7 @@ status actor_cell::request_restart() noexcept {
 
 void actor_cell::report_failure(error e) {
   ensure_extras().reported_failure = std::move(e);
+  after_work_ = true;
 }
 
 cell_extras& actor_cell::ensure_extras() {
@@ -483,6 +489,7 @@ void actor_cell::check_passivation() noexcept {
 void actor_cell::stop_self() noexcept {
   if (stop_requested_.exchange(true, std::memory_order_acq_rel)) return;
   stop_after_handler_ = true;
+  after_work_ = true;
 }
 
 void actor_cell::begin_stop() noexcept {

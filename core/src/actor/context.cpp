@@ -135,15 +135,19 @@ status context::unwatch(const pid& other) {
 
 void context::become(behavior b) {
   cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::become, std::move(b));
+  cell_->after_work_ = true;
 }
 void context::become_stacked(behavior b) {
   cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::push, std::move(b));
+  cell_->after_work_ = true;
 }
 void context::unbecome() {
   cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::reset, nullptr);
+  cell_->after_work_ = true;
 }
 void context::unbecome_stacked() {
   cell_->ensure_extras().behavior_ops.emplace_back(detail::cell_extras::behavior_op::pop, nullptr);
+  cell_->after_work_ = true;
 }
 
 status context::stash() {
@@ -167,6 +171,7 @@ bool context::unstash() {
   x->replay.insert(x->replay.begin() + static_cast<std::ptrdiff_t>(x->unstash_at++),
                    std::move(x->stash.front()));
   x->stash.pop_front();
+  cell_->after_work_ = true;  // resets unstash_at
   return true;
 }
 
@@ -178,6 +183,7 @@ std::size_t context::unstash_all() {
     x->replay.insert(x->replay.begin() + static_cast<std::ptrdiff_t>(x->unstash_at++), std::move(m));
   }
   x->stash.clear();
+  cell_->after_work_ = true;  // resets unstash_at
   return n;
 }
 
