@@ -19,6 +19,11 @@ constexpr auto steal_next_after = std::chrono::microseconds(10);
 // Every this many turns a worker looks at the global queue first (fairness
 // towards messages from outside the pool).
 constexpr std::uint32_t global_check_interval = 61;
+// Workers whose `next` slot a spinner may take (the first this many).
+constexpr std::size_t max_snapshot = 64;
+// find_work's stuck_since for "take any worker's next slot".
+const std::uint64_t any_worker_marker[1] = {0};
+const std::uint64_t* const any_worker = any_worker_marker;
 // Nested helping (a blocking ask inside a turn run by a helping worker) stops
 // here; deeper waits just block until their timeout.
 constexpr int max_help_depth = 64;
@@ -30,6 +35,7 @@ struct alignas(64) scheduler::worker {
   std::atomic<actor_cell*> next{nullptr};
   run_queue local;
   std::atomic<std::uint32_t> sleeping{0};
+  std::atomic<std::uint64_t> turns{0};  // turns started; unchanged for a while = stuck in a long one
   std::uint32_t tick = 0;
   int help_depth = 0;
   std::thread thread;
@@ -121,7 +127,7 @@ bool scheduler::has_visible_work() const noexcept {
   return false;
 }
 
-actor_cell* scheduler::find_work(worker& w, bool steal_next) {
+actor_cell* scheduler::find_work(worker& w, const std::uint64_t* stuck_since) {
   if (++w.tick % global_check_interval == 0) {
     if (actor_cell* c = global_.pop()) return c;
   }
@@ -133,9 +139,16 @@ actor_cell* scheduler::find_work(worker& w, bool steal_next) {
     worker& victim = *workers_[(w.index + i) % n];
     if (actor_cell* c = victim.local.steal_half(w.local)) return c;
   }
-  if (steal_next) {
+  if (stuck_since != nullptr) {
+    // Take what waits in another worker's `next` slot only when that worker
+    // has been inside one turn since we started looking: its actor is busy
+    // with a long message. A pair ping-ponging on a warm core is left alone.
     for (std::size_t i = 1; i < n; ++i) {
-      worker& victim = *workers_[(w.index + i) % n];
+      const std::size_t v = (w.index + i) % n;
+      worker& victim = *workers_[v];
+      if (stuck_since != any_worker && (v >= max_snapshot || victim.turns.load(std::memory_order_relaxed) != stuck_since[v])) {
+        continue;
+      }
       if (victim.next.load(std::memory_order_relaxed) == nullptr) continue;
       if (actor_cell* c = victim.next.exchange(nullptr, std::memory_order_acq_rel)) return c;
     }
@@ -149,9 +162,13 @@ actor_cell* scheduler::spin_for_work(worker& w) {
     return nullptr;
   }
   const auto start = std::chrono::steady_clock::now();
+  std::uint64_t snapshot[max_snapshot];
+  for (std::size_t i = 0; i < workers_.size() && i < max_snapshot; ++i) {
+    snapshot[i] = workers_[i]->turns.load(std::memory_order_relaxed);
+  }
   bool steal_next = false;
   for (std::uint32_t round = 0; !stopping_.load(std::memory_order_relaxed); ++round) {
-    if (actor_cell* c = find_work(w, steal_next)) {
+    if (actor_cell* c = find_work(w, steal_next ? snapshot : nullptr)) {
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
       if (has_visible_work()) notify();  // more than we can take: get another worker going
       return c;
@@ -187,7 +204,9 @@ void scheduler::park(worker& w) {
 void scheduler::run_turns(worker& w, actor_cell* c) {
   // Keep running the same actor while it has messages and nobody else waits:
   // no queue traffic, no wake-ups. Otherwise it goes to the back of the line.
+  w.turns.fetch_add(1, std::memory_order_relaxed);
   while (c->run(throughput_)) {
+    w.turns.fetch_add(1, std::memory_order_relaxed);
     if (w.next.load(std::memory_order_relaxed) == nullptr && w.local.empty_hint() && global_.empty_hint()) {
       continue;
     }
@@ -202,7 +221,7 @@ void scheduler::run_turns(worker& w, actor_cell* c) {
 void scheduler::run_worker(worker& w) {
   tls_worker = &w;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    actor_cell* c = find_work(w, false);
+    actor_cell* c = find_work(w, nullptr);
     if (c == nullptr) c = spin_for_work(w);
     if (c == nullptr) {
       park(w);
@@ -239,7 +258,7 @@ std::size_t scheduler::run_ready(std::size_t max_turns) {
   tls_worker = &w;
   std::size_t turns = 0;
   while (turns < max_turns) {
-    actor_cell* c = find_work(w, true);
+    actor_cell* c = find_work(w, nullptr);
     if (c == nullptr) break;
     ++turns;
     if (c->run(throughput_)) global_.push(c);  // back of the line: the order stays fair and reproducible
@@ -251,7 +270,9 @@ std::size_t scheduler::run_ready(std::size_t max_turns) {
 bool scheduler::help_once() {
   worker* w = tls_worker;
   if (w == nullptr || w->owner != this || w->help_depth >= max_help_depth) return false;
-  actor_cell* c = find_work(*w, true);
+  // A worker blocked in an ask may take any `next` slot: the other workers
+  // may be blocked too.
+  actor_cell* c = find_work(*w, any_worker);
   if (c == nullptr) return false;
   ++w->help_depth;
   if (c->run(throughput_)) {

@@ -65,7 +65,9 @@ class scheduler {
 
  private:
   void run_worker(worker& w);
-  actor_cell* find_work(worker& w, bool steal_next);
+  // stuck_since: turn counts seen when spinning began (enables taking a
+  // stuck worker's `next` slot); null otherwise.
+  actor_cell* find_work(worker& w, const std::uint64_t* stuck_since);
   actor_cell* spin_for_work(worker& w);
   void park(worker& w);
   void notify();
