@@ -98,13 +98,13 @@ actor_cell* current_cell() noexcept {
 actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name, std::uint64_t id,
                        mailbox_options mailbox, ref_ptr<actor_factory> factory,
                        std::unique_ptr<actor> instance, std::shared_ptr<const supervisor_strategy> supervisor)
-    : system_(system),
+    : capacity_(static_cast<std::uint32_t>(mailbox.capacity)),
+      system_(system),
       parent_(ref_ptr<actor_cell>::share(parent)),
       instance_(std::move(instance)),
       factory_(std::move(factory)),
       name_(name.empty() ? nullptr : std::make_unique<const std::string>(std::move(name))),
       id_(id),
-      capacity_(static_cast<std::uint32_t>(mailbox.capacity)),
       overflow_(mailbox.overflow) {
   if (supervisor) {
     auto* x = new cell_extras();

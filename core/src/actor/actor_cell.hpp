@@ -146,9 +146,11 @@ class actor_cell final : public actor_ref {
   void notify_watchers() noexcept;
   bool accept_terminated(envelope& e) noexcept;
 
-  // Laid out for size (a million idle actors is a normal day): the 4-byte
-  // member first fills the base's tail padding, the 1-byte flags go last.
-  std::atomic<std::uint32_t> in_hand_{0};  // taken this turn, not yet subtracted from pending_
+  // Laid out for size (a million idle actors is a normal day) and for
+  // sharing: the first cache line holds what senders read on every tell
+  // (the vtable pointer, capacity_) and nothing the running turn writes per
+  // message; the 4-byte capacity_ fills the base's tail padding.
+  std::uint32_t capacity_;  // 0 = unbounded; read-only after construction
   system_core& system_;
   ref_ptr<actor_cell> parent_;  // null for the guardian
   std::unique_ptr<actor> instance_;
@@ -174,7 +176,7 @@ class actor_cell final : public actor_ref {
   std::unique_ptr<std::unordered_map<std::string_view, actor_cell*>> named_children_;
   std::uint32_t child_count_ = 0;
 
-  std::uint32_t capacity_;  // 0 = unbounded
+  std::atomic<std::uint32_t> in_hand_{0};  // taken this turn, not yet subtracted from pending_
   std::atomic<std::uint32_t> restarts_{0};
   std::uint32_t passivate_ms_ = 0;                // 0 = never
   std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message
