@@ -1,6 +1,7 @@
 #include "ask/ask.hpp"
 
 #include <atomic>
+#include <thread>
 
 #include "actor/actor_cell.hpp"
 #include "dispatch/outbox.hpp"
@@ -16,6 +17,10 @@ using clock = std::chrono::steady_clock;
 // How long a blocked asker spins before sleeping: a local reply usually
 // comes back well within it, and spinning saves two futex round trips.
 constexpr auto ask_spin_time = std::chrono::microseconds(20);
+// A reply from another node takes tens of microseconds: spin longer (yielding
+// the core now and then, the I/O thread may need it) rather than pay a
+// futex wake-up on top.
+constexpr auto remote_ask_spin_time = std::chrono::microseconds(100);
 
 // The sink of a blocking ask. States: waiting -> (busy) -> replied | failed,
 // or waiting -> abandoned when the asker times out first. Whoever moves it
@@ -41,9 +46,9 @@ class ask_promise final : public reply_sink {
   // thread runs it (a deterministic test system).
   bool is_waiting() const noexcept override { return state_.load(std::memory_order_acquire) == waiting; }
 
-  result<message> wait(std::chrono::nanoseconds timeout, scheduler* manual) {
+  result<message> wait(std::chrono::nanoseconds timeout, scheduler* manual, std::chrono::nanoseconds spin) {
     const auto deadline = clock::now() + timeout;
-    const auto spin_until = clock::now() + std::min<std::chrono::nanoseconds>(ask_spin_time, timeout);
+    const auto spin_until = clock::now() + std::min<std::chrono::nanoseconds>(spin, timeout);
     scheduler* helper = nullptr;
     if (actor_cell* cur = current_cell()) helper = &cur->system().dispatcher();
 
@@ -60,6 +65,7 @@ class ask_promise final : public reply_sink {
       if (manual != nullptr && helper == nullptr && manual->run_ready(1'000'000) > 0) continue;
       if (now < spin_until) {
         cpu_relax();
+        if ((i & 63) == 63) std::this_thread::yield();
         continue;
       }
       sleeping_.store(true, std::memory_order_seq_cst);
@@ -150,7 +156,9 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chron
   if (actor_cell* local = target.as_local(); local != nullptr && local->system().dispatcher().is_manual()) {
     manual = &local->system().dispatcher();
   }
-  return promise->wait(timeout, manual);
+  const auto spin = target.as_local() != nullptr ? std::chrono::nanoseconds(ask_spin_time)
+                                                 : std::chrono::nanoseconds(remote_ask_spin_time);
+  return promise->wait(timeout, manual, spin);
 }
 
 status start_request(actor_cell& asker, const pid& to, envelope_ptr msg, std::chrono::nanoseconds timeout,
