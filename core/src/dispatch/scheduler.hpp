@@ -7,7 +7,9 @@
 //   - from a worker of this dispatcher: the worker's `next` slot (run right
 //     after the current turn, on the same core, with no wake-up: a reply
 //     ping-pongs between two actors on one warm core); a displaced occupant
-//     moves to the worker's local queue, where idle workers can steal it;
+//     moves to the worker's local queue, where idle workers can steal it
+//     (they take the `next` slot itself only from a worker stuck in one
+//     long turn);
 //   - from any other thread: the global queue, and a parked worker is woken.
 // Idle workers spin briefly (one at a time), then park on a futex: an idle
 // system uses no CPU.
