@@ -131,81 +131,69 @@ reader make_reader(std::string_view s) {
   return reader{b, b + s.size()};
 }
 
-bool parse_envelope(std::string_view bytes, envelope_view& e) {
+// Calls on_field(field, wire_type, reader) for each field of one message;
+// false as soon as a field or a tag is bad.
+template <class OnField>
+bool for_each_field(std::string_view bytes, OnField&& on_field) {
   reader r = make_reader(bytes);
   std::uint32_t field, wt;
   bool ok;
   while (r.next(field, wt, ok)) {
-    std::uint64_t v = 0;
-    bool good;
-    switch (field) {
-      case 1:
-        good = wt == 0 && r.varint(v);
-        e.kind = static_cast<envelope_kind>(v);
-        good = good && v <= 9;
-        break;
-      case 2:
-        good = wt == 2 && r.bytes(e.receiver);
-        break;
-      case 3:
-        good = wt == 2 && r.bytes(e.sender);
-        break;
-      case 4:
-        good = wt == 2 && r.bytes(e.type);
-        break;
-      case 5:
-        good = wt == 2 && r.bytes(e.payload);
-        break;
-      case 6:
-        good = wt == 0 && r.varint(e.correlation_id);
-        break;
-      case 7:
-        good = wt == 0 && r.varint(e.timeout_us);
-        break;
-      case 8:
-        good = wt == 0 && r.varint(v) && v <= 0xffffffffu;
-        e.error_code = static_cast<std::uint32_t>(v);
-        break;
-      case 9:
-        good = wt == 2 && r.bytes(e.error_message);
-        break;
-      case 10:
-        good = wt == 2 && r.bytes(e.traceparent);
-        break;
-      default:
-        good = r.skip(wt);
-        break;  // a field from a newer peer
-    }
-    if (!good) return false;
+    if (!on_field(field, wt, r)) return false;
   }
   return ok;
 }
 
-bool parse_hello(std::string_view bytes, hello_view& h) {
-  reader r = make_reader(bytes);
-  std::uint32_t field, wt;
-  bool ok;
-  while (r.next(field, wt, ok)) {
+bool parse_envelope(std::string_view bytes, envelope_view& e) {
+  return for_each_field(bytes, [&](std::uint32_t field, std::uint32_t wt, reader& r) {
     std::uint64_t v = 0;
-    bool good;
     switch (field) {
       case 1:
-        good = wt == 0 && r.varint(v) && v <= 0xffffffffu;
-        h.protocol_version = static_cast<std::uint32_t>(v);
-        break;
+        if (wt != 0 || !r.varint(v) || v > 9) return false;
+        e.kind = static_cast<envelope_kind>(v);
+        return true;
       case 2:
-        good = wt == 2 && r.bytes(h.system);
-        break;
+        return wt == 2 && r.bytes(e.receiver);
       case 3:
-        good = wt == 2 && r.bytes(h.address);
-        break;
+        return wt == 2 && r.bytes(e.sender);
+      case 4:
+        return wt == 2 && r.bytes(e.type);
+      case 5:
+        return wt == 2 && r.bytes(e.payload);
+      case 6:
+        return wt == 0 && r.varint(e.correlation_id);
+      case 7:
+        return wt == 0 && r.varint(e.timeout_us);
+      case 8:
+        if (wt != 0 || !r.varint(v) || v > 0xffffffffu) return false;
+        e.error_code = static_cast<std::uint32_t>(v);
+        return true;
+      case 9:
+        return wt == 2 && r.bytes(e.error_message);
+      case 10:
+        return wt == 2 && r.bytes(e.traceparent);
       default:
-        good = r.skip(wt);
-        break;
+        return r.skip(wt);  // a field from a newer peer
     }
-    if (!good) return false;
-  }
-  return ok;
+  });
+}
+
+bool parse_hello(std::string_view bytes, hello_view& h) {
+  return for_each_field(bytes, [&](std::uint32_t field, std::uint32_t wt, reader& r) {
+    std::uint64_t v = 0;
+    switch (field) {
+      case 1:
+        if (wt != 0 || !r.varint(v) || v > 0xffffffffu) return false;
+        h.protocol_version = static_cast<std::uint32_t>(v);
+        return true;
+      case 2:
+        return wt == 2 && r.bytes(h.system);
+      case 3:
+        return wt == 2 && r.bytes(h.address);
+      default:
+        return r.skip(wt);
+    }
+  });
 }
 
 }  // namespace
@@ -247,30 +235,26 @@ void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us) {
 }
 
 bool parse_frame(std::string_view body, frame_view& out) {
-  reader r = make_reader(body);
-  std::uint32_t field, wt;
-  bool ok;
   bool seen = false;
-  while (r.next(field, wt, ok)) {
+  const bool ok = for_each_field(body, [&](std::uint32_t field, std::uint32_t wt, reader& r) {
+    if (field < 1 || field > 3) return r.skip(wt);
     std::string_view inner;
-    if (field >= 1 && field <= 3) {
-      if (wt != 2 || !r.bytes(inner)) return false;
-      seen = true;
-      if (field == 1) {
+    if (wt != 2 || !r.bytes(inner)) return false;
+    seen = true;
+    switch (field) {
+      case 1:
         out.kind = frame_kind::hello;
         out.hello = hello_view{};
-        if (!parse_hello(inner, out.hello)) return false;
-      } else if (field == 2) {
+        return parse_hello(inner, out.hello);
+      case 2:
         out.kind = frame_kind::envelope;
         out.envelope = envelope_view{};
-        if (!parse_envelope(inner, out.envelope)) return false;
-      } else {
+        return parse_envelope(inner, out.envelope);
+      default:
         out.kind = frame_kind::heartbeat;
-      }
-    } else if (!r.skip(wt)) {
-      return false;
+        return true;
     }
-  }
+  });
   return ok && seen;
 }
 

@@ -187,7 +187,7 @@ class actor_cell final : public actor_ref {
   bool started_ok_ = false;          // pre_start succeeded (post_stop runs only then)
   bool stop_after_handler_ = false;  // stop_self() was called by the running handler
   bool holding_ = false;             // pending_ includes 1 for messages waiting in the replay list
-  bool after_work_ = false;          // the running handler left work for after_handler (one check per message)
+  bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
   mutable spinlock children_lock_;
 };
 

@@ -146,7 +146,8 @@ actor_cell* scheduler::find_work(worker& w, const std::uint64_t* stuck_since) {
     for (std::size_t i = 1; i < n; ++i) {
       const std::size_t v = (w.index + i) % n;
       worker& victim = *workers_[v];
-      if (stuck_since != any_worker && (v >= max_snapshot || victim.turns.load(std::memory_order_relaxed) != stuck_since[v])) {
+      if (stuck_since != any_worker &&
+          (v >= max_snapshot || victim.turns.load(std::memory_order_relaxed) != stuck_since[v])) {
         continue;
       }
       if (victim.next.load(std::memory_order_relaxed) == nullptr) continue;

@@ -12,8 +12,12 @@ envelope::~envelope() = default;  // here because actor_ref is complete here
 
 #if defined(__SANITIZE_ADDRESS__)
 
-void* small_alloc_slow(std::size_t size) { return ::operator new(size); }
-void small_free_slow(void* p, std::size_t size) noexcept { ::operator delete(p, size); }
+void* small_alloc_slow(std::size_t size) {
+  return ::operator new(size);
+}
+void small_free_slow(void* p, std::size_t size) noexcept {
+  ::operator delete(p, size);
+}
 
 #else
 
@@ -35,7 +39,9 @@ central_lists& central() {
   return *c;
 }
 
-void*& next_of(void* b) { return *static_cast<void**>(b); }
+void*& next_of(void* b) {
+  return *static_cast<void**>(b);
+}
 
 void give_back(small_alloc_cache& tc, std::size_t c) {
   void* first = tc.head[c];
@@ -74,7 +80,7 @@ void refill(small_alloc_cache& tc, std::size_t c) {
     }
   }
   const std::size_t block = (c + 1) * granularity;
-  auto* chunk = static_cast<char*>(::operator new(block * batch_size));
+  auto* chunk = static_cast<char*>(::operator new(block* batch_size));
   for (std::uint32_t i = 0; i < batch_size; ++i) {
     next_of(chunk + i * block) = i + 1 < batch_size ? chunk + (i + 1) * block : nullptr;
   }

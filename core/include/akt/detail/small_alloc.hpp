@@ -25,8 +25,12 @@ void small_free_slow(void* p, std::size_t size) noexcept;
 
 #if defined(__SANITIZE_ADDRESS__)
 
-inline void* small_alloc(std::size_t size) { return ::operator new(size); }
-inline void small_free(void* p, std::size_t size) noexcept { ::operator delete(p, size); }
+inline void* small_alloc(std::size_t size) {
+  return ::operator new(size);
+}
+inline void small_free(void* p, std::size_t size) noexcept {
+  ::operator delete(p, size);
+}
 
 #else
 
