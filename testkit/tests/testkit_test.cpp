@@ -130,3 +130,70 @@ TEST(test_system, a_repeating_timer_follows_the_manual_clock) {
 }
 
 }  // namespace
+
+namespace {
+
+struct fail_now {};
+struct how_many {};
+
+// An actor that throws on fail_now and answers how_many with its restarts so far.
+class fragile : public akt::actor {
+ public:
+  void receive(akt::context& ctx) override {
+    if (ctx.message<fail_now>()) throw std::runtime_error("boom");
+  }
+};
+
+akt::system_options budgeted(std::chrono::milliseconds backoff) {
+  auto strategy = std::make_shared<akt::supervisor_strategy>(akt::supervisor_strategy::one_for_one()
+                                                                 .otherwise(akt::directive::restart)
+                                                                 .with_retries(3, std::chrono::seconds(1)));
+  if (backoff.count() > 0) strategy->with_backoff(backoff, backoff * 8);
+  return {.supervisor = strategy};
+}
+
+TEST(test_system, the_restart_budget_counts_failures_within_the_window_on_the_manual_clock) {
+  akt::testkit::test_system t("det-budget", budgeted(std::chrono::milliseconds(0)));
+  akt::testkit::probe p(t.system());
+  auto a = t->spawn<fragile>("fragile").value();
+  ASSERT_TRUE(p.watch(a));
+  // Three failures 400 ms apart: the window (1 s) never holds more than 3.
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(a.tell(fail_now{}));
+    t.run();
+    t.advance(std::chrono::milliseconds(400));
+  }
+  EXPECT_TRUE(a.is_running()) << "6 failures, never 4 within 1 s";
+  EXPECT_EQ(a.metrics().restarts, 6u);
+  // Past the window of the last ones, four in a burst: the fourth stops it.
+  t.advance(std::chrono::seconds(2));
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(a.tell(fail_now{}));
+    t.run();
+  }
+  EXPECT_TRUE(p.expect_terminated(a, std::chrono::seconds(0)));
+  EXPECT_EQ(a.metrics().restarts, 9u) << "3 more restarts, then the stop";
+}
+
+TEST(test_system, backoff_delays_the_restart_and_messages_wait_for_it) {
+  akt::testkit::test_system t("det-backoff", budgeted(std::chrono::milliseconds(100)));
+  auto a = t->spawn_fn("echo-after-fail", [](akt::context& ctx) {
+              if (ctx.message<fail_now>()) throw std::runtime_error("boom");
+              if (auto* n = ctx.message<ping>()) (void)ctx.reply(pong{n->n});
+            }).value();
+  akt::testkit::probe p(t.system());
+  ASSERT_TRUE(a.tell(fail_now{}));
+  ASSERT_TRUE(p.send(a, ping{5}));
+  t.run();
+  EXPECT_EQ(a.metrics().restarts, 0u) << "the restart waits for its backoff";
+  EXPECT_TRUE(p.expect_no_message(std::chrono::seconds(0))) << "and the message waits with it";
+  t.advance(std::chrono::milliseconds(99));
+  EXPECT_EQ(a.metrics().restarts, 0u);
+  t.advance(std::chrono::milliseconds(2));
+  EXPECT_EQ(a.metrics().restarts, 1u);
+  auto r = p.expect_message<pong>(std::chrono::seconds(0));
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->n, 5) << "the message queued during the backoff is handled by the new instance";
+}
+
+}  // namespace
