@@ -621,7 +621,7 @@ void node::on_hello(connection& from, const hello_view& hello) {
   auto self = from.shared_from_this();
   std::lock_guard g(connections_mu_);
   const std::string address(hello.address);
-  const_cast<std::string&>(from.peer()) = address;
+  from.set_peer(address);
   auto it = connections_.find(address);
   if (it == connections_.end() || it->second->is_closed()) connections_[address] = self;
 }

@@ -47,6 +47,9 @@ class connection : public std::enable_shared_from_this<connection> {
   void close(const std::string& why);
 
   const std::string& peer() const noexcept { return peer_; }  // "host:port" once known
+  // Inbound connections learn their peer from its Hello (I/O thread only,
+  // like every reader of peer()).
+  void set_peer(std::string address) { peer_ = std::move(address); }
   // Microseconds (steady clock) when something last arrived.
   std::int64_t last_heard_us() const noexcept { return last_heard_us_.load(std::memory_order_relaxed); }
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
@@ -64,7 +67,7 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::ip::tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;  // null for plain TCP
   asio::steady_timer connect_timer_;
-  std::string peer_;  // guarded by the node's connections mutex once published
+  std::string peer_;  // I/O thread only after construction
 
   std::mutex mu_;
   std::string queued_;    // guarded by mu_: frames waiting for the next write

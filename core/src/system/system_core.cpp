@@ -225,8 +225,8 @@ void system_core::on_terminated(actor_cell& cell) noexcept {
   }
 }
 
-status system_core::wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout) const {
-  if (options_.deterministic) const_cast<scheduler&>(scheduler_).run_ready(SIZE_MAX);  // nobody else will
+status system_core::wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout) {
+  if (options_.deterministic) scheduler_.run_ready(SIZE_MAX);  // nobody else will
   terminated_waiters_.fetch_add(1, std::memory_order_seq_cst);
   bool done;
   {

@@ -77,7 +77,7 @@ class system_core final : public ref_counted {
   timer_id schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
                           std::function<void()> fire);
   bool cancel_timer(timer_id id);
-  status wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout) const;
+  status wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout);
 
   const std::string& name() const noexcept { return name_; }
   // "akt://name" or, with remoting, "akt://name@host:port": the root of every path.
