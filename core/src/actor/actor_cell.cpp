@@ -68,6 +68,10 @@ std::string describe_exception(std::exception_ptr ep) {
 
 }  // namespace
 
+envelope_ptr make_runtime_envelope(envelope_kind kind) {
+  return envelope_ptr(new runtime_envelope(kind));
+}
+
 actor_ref* current_actor() noexcept {
   return tls_current;
 }
@@ -383,23 +387,13 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
 // ---------------------------------------------------------------- lifecycle
 
 status actor_cell::start() {
-  status outcome;
-  {
-    current_scope scope(this);
-    outbox::scope sends;
-    context ctx(this, nullptr);
-    try {
-      outcome = instance_->pre_start(ctx);
-    } catch (...) {
-      outcome = error(errc::pre_start_failed, "it threw " + describe_exception(std::current_exception()));
-    }
-  }
+  status outcome = call_pre_start();
   if (outcome) {
     started_ok_ = true;
     state_.store(cell_state::running, std::memory_order_release);
     if (stop_after_handler_) {  // stop_self() in pre_start: stop as soon as it runs
       stop_after_handler_ = false;
-      post(envelope_ptr(new runtime_envelope(envelope_kind::stop)));
+      post(make_runtime_envelope(envelope_kind::stop));
     }
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) - 1 > 0) schedule();
     return {};
@@ -414,7 +408,7 @@ status actor_cell::start() {
     if (!has_children) state_.store(cell_state::stopping, std::memory_order_release);
   }
   if (has_children) {
-    post(envelope_ptr(new runtime_envelope(envelope_kind::stop)));  // stops them, then itself
+    post(make_runtime_envelope(envelope_kind::stop));  // stops them, then itself
   } else {
     terminate();  // nothing was started: undo at once, so the name is free on return
   }
@@ -425,7 +419,7 @@ status actor_cell::start() {
 status actor_cell::request_stop() noexcept {
   if (state() == cell_state::terminated) return {};  // stopping a stopped actor is a no-op
   if (stop_requested_.exchange(true, std::memory_order_acq_rel)) return {};  // already on its way
-  post(envelope_ptr(new runtime_envelope(envelope_kind::stop)));
+  post(make_runtime_envelope(envelope_kind::stop));
   return {};
 }
 
@@ -433,7 +427,7 @@ status actor_cell::request_restart() noexcept {
   if (state() == cell_state::terminated || stop_requested_.load(std::memory_order_acquire)) {
     return error(errc::dead_actor, "actor " + path() + " has stopped; it cannot be restarted");
   }
-  post(envelope_ptr(new runtime_envelope(envelope_kind::restart)));
+  post(make_runtime_envelope(envelope_kind::restart));
   return {};
 }
 
@@ -463,7 +457,7 @@ void actor_cell::enable_passivation(std::chrono::milliseconds after) noexcept {
 
 void actor_cell::ask_passivation() noexcept {
   if (state() == cell_state::terminated || stop_requested_.load(std::memory_order_relaxed)) return;
-  post(envelope_ptr(new runtime_envelope(envelope_kind::passivate_check)));
+  post(make_runtime_envelope(envelope_kind::passivate_check));
 }
 
 void actor_cell::check_passivation() noexcept {
@@ -511,9 +505,21 @@ void actor_cell::begin_stop() noexcept {
   for (auto& k : kids) (void)k->request_stop();  // the last one to go posts children_stopped
 }
 
-void actor_cell::terminate() noexcept {
+status actor_cell::call_pre_start() noexcept {
+  current_scope scope(this);
+  outbox::scope sends;
+  context ctx(this, nullptr);
+  try {
+    return instance_->pre_start(ctx);
+  } catch (...) {
+    return error(errc::pre_start_failed, "it threw " + describe_exception(std::current_exception()));
+  }
+}
+
+void actor_cell::call_post_stop_and_destroy() noexcept {
   if (started_ok_ && instance_) {
     current_scope scope(this);
+    outbox::scope sends;
     context ctx(this, nullptr);
     try {
       instance_->post_stop(ctx);
@@ -527,6 +533,11 @@ void actor_cell::terminate() noexcept {
   } catch (...) {
     system_.log().error("the destructor of " + path() + " threw");
   }
+  started_ok_ = false;
+}
+
+void actor_cell::terminate() noexcept {
+  call_post_stop_and_destroy();
   // Watchers first: a parent watching this child gets Terminated before the
   // children_stopped that lets it finish stopping.
   notify_watchers();                         // marks terminated under the lock watchers register under
@@ -582,7 +593,7 @@ void actor_cell::unlink_child(actor_cell* child) noexcept {
         child_count_ == 0 && (state() == cell_state::stopping || state() == cell_state::restarting);
   }
   child->release();
-  if (last_of_stopping) post(envelope_ptr(new runtime_envelope(envelope_kind::children_stopped)));
+  if (last_of_stopping) post(make_runtime_envelope(envelope_kind::children_stopped));
 }
 
 ref_ptr<actor_cell> actor_cell::find_child(std::string_view name) const {

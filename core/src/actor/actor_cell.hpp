@@ -133,6 +133,10 @@ class actor_cell final : public actor_ref {
   void unlink_child(actor_cell* child) noexcept;
   void reject(envelope_ptr e, std::string_view why) noexcept;
   void after_handler() noexcept;
+  // The lifecycle hooks, with their exceptions caught and described: the
+  // one place start, restart and terminate call them.
+  status call_pre_start() noexcept;
+  void call_post_stop_and_destroy() noexcept;
   envelope_ptr next_envelope(std::uint32_t& taken) noexcept;
 
   // Supervision (supervise.cpp).
@@ -190,6 +194,9 @@ class actor_cell final : public actor_ref {
   bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
   mutable spinlock children_lock_;
 };
+
+// A runtime message (stop, restart, children stopped, ...) for a cell's mailbox.
+envelope_ptr make_runtime_envelope(envelope_kind kind);
 
 // The cell whose handler runs on this thread (null outside handlers).
 actor_cell* current_cell() noexcept;

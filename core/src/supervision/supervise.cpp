@@ -25,15 +25,6 @@ std::string_view to_string(directive d) noexcept {
 
 namespace detail {
 
-namespace {
-
-struct runtime_signal final : envelope {
-  explicit runtime_signal(envelope_kind k) { kind = k; }
-  std::string type_name() const override { return "<runtime>"; }
-};
-
-}  // namespace
-
 const supervisor_strategy& default_strategy() noexcept {
   static const supervisor_strategy s = supervisor_strategy::one_for_one().otherwise(directive::restart);
   return s;
@@ -118,7 +109,7 @@ void actor_cell::begin_restart(std::chrono::milliseconds delay) noexcept {
   if (x.restart_waits_for_delay) {
     auto self = ref_ptr<actor_cell>::share(this);
     system_.timers().schedule_after(
-        delay, [self] { self->post(envelope_ptr(new runtime_signal(envelope_kind::restart_now))); });
+        delay, [self] { self->post(make_runtime_envelope(envelope_kind::restart_now)); });
   }
   finish_restart_if_ready();
 }
@@ -137,16 +128,7 @@ void actor_cell::finish_restart_if_ready() noexcept {
 
 void actor_cell::finish_restart() noexcept {
   cell_extras& x = ensure_extras();
-  if (started_ok_ && instance_) {
-    context ctx(this, nullptr);
-    try {
-      instance_->post_stop(ctx);
-    } catch (...) {
-      system_.log().error("post_stop of " + path() + " threw during a restart");
-    }
-  }
-  instance_.reset();
-  started_ok_ = false;
+  call_post_stop_and_destroy();
   x.behaviors.clear();
   x.behavior_ops.clear();
   // Stashed messages go back in front: the new instance sees them first.
@@ -158,14 +140,7 @@ void actor_cell::finish_restart() noexcept {
   status started = made ? status() : status(std::move(made).error());
   if (started) {
     instance_ = std::move(*made);
-    context ctx(this, nullptr);
-    try {
-      started = instance_->pre_start(ctx);
-    } catch (const std::exception& e) {
-      started = error(errc::pre_start_failed, e.what());
-    } catch (...) {
-      started = error(errc::pre_start_failed, "an exception not derived from std::exception");
-    }
+    started = call_pre_start();
   }
   // Counted once the new instance's pre_start has run: whoever sees the
   // count also sees everything that pre_start did.
