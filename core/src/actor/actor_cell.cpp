@@ -51,6 +51,38 @@ class current_scope {
   actor_cell* prev_;
 };
 
+// The references to senders held by the envelopes a turn has handled, given
+// back in one atomic operation per run of envelopes from the same sender
+// (a consumer fed by a few producers does one per batch, not one per
+// message: the per-message lock-prefixed decrement on the producer's cell
+// cost a quarter of fanin's time).
+class sender_releases {
+ public:
+  sender_releases() = default;
+  sender_releases(const sender_releases&) = delete;
+  sender_releases& operator=(const sender_releases&) = delete;
+  ~sender_releases() { flush(); }
+
+  void take(ref_ptr<actor_ref>& sender) noexcept {
+    actor_ref* r = sender.detach();
+    if (r == nullptr) return;
+    if (r != ref_) {
+      flush();
+      ref_ = r;
+    }
+    ++count_;
+  }
+  void flush() noexcept {
+    if (ref_ != nullptr) ref_->release_refs(count_);
+    ref_ = nullptr;
+    count_ = 0;
+  }
+
+ private:
+  actor_ref* ref_ = nullptr;
+  std::uint32_t count_ = 0;
+};
+
 struct runtime_envelope final : envelope {
   explicit runtime_envelope(envelope_kind k) { kind = k; }
   std::string type_name() const override { return "<runtime>"; }
@@ -103,13 +135,13 @@ actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name
                        mailbox_options mailbox, ref_ptr<actor_factory> factory,
                        std::unique_ptr<actor> instance, std::shared_ptr<const supervisor_strategy> supervisor)
     : capacity_(static_cast<std::uint32_t>(mailbox.capacity)),
+      overflow_(mailbox.overflow),
       system_(system),
       parent_(ref_ptr<actor_cell>::share(parent)),
-      instance_(std::move(instance)),
       factory_(std::move(factory)),
       name_(name.empty() ? nullptr : std::make_unique<const std::string>(std::move(name))),
       id_(id),
-      overflow_(mailbox.overflow) {
+      instance_(std::move(instance)) {
   if (supervisor) {
     auto* x = new cell_extras();
     x->supervisor = std::move(supervisor);
@@ -118,7 +150,7 @@ actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name
 }
 
 actor_cell::~actor_cell() {
-  while (mpsc_node* n = mailbox_.pop()) delete static_cast<envelope*>(n);
+  while (mpsc_node* n = next_in_mail_.pop(mailbox_)) delete static_cast<envelope*>(n);
   delete extras_.load(std::memory_order_acquire);
   if (is_guardian()) system_.release();  // the guardian's reference to its system (see system_core)
 }
@@ -188,14 +220,20 @@ void actor_cell::reject(envelope_ptr e, std::string_view why) noexcept {
 
 bool actor_cell::run(std::uint32_t budget) noexcept {
   current_scope scope(this);
+  sender_releases releases;
   std::uint32_t taken = 0;  // from the mailbox (replayed messages were counted when first taken)
   for (std::uint32_t handled = 0; handled < budget; ++handled) {
     envelope_ptr e = next_envelope(taken);
     if (!e) break;
-    outbox::scope sends;  // what the handler tells goes out when it returns
-    handle(std::move(e));
+    {
+      outbox::scope sends;  // what the handler tells goes out when it returns
+      handle(e);
+    }
+    if (e) releases.take(e->sender);
+    e.reset();
     if (after_work_) after_handler();
   }
+  releases.flush();
   in_hand_.store(0, std::memory_order_relaxed);
   // While replayed messages wait, pending_ keeps one extra count so that the
   // actor stays scheduled (and no sender schedules it a second time).
@@ -218,7 +256,7 @@ envelope_ptr actor_cell::next_envelope(std::uint32_t& taken) noexcept {
     x->replay.pop_front();
     return e;
   }
-  mpsc_node* node = mailbox_.pop();
+  mpsc_node* node = next_in_mail_.pop(mailbox_);
   if (node == nullptr) return {};
   in_hand_.store(++taken, std::memory_order_relaxed);
   envelope_ptr e(static_cast<envelope*>(node));
@@ -266,7 +304,7 @@ void actor_cell::after_handler() noexcept {
   }
 }
 
-void actor_cell::handle(envelope_ptr e) noexcept {
+void actor_cell::handle(envelope_ptr& e) noexcept {
   if (e->kind == envelope_kind::user) [[likely]] {
     handle_user(e);
     return;

@@ -20,11 +20,12 @@
 
 namespace akt::detail {
 
-class mpsc_queue {
+// The producers' end: every push writes here.
+class mpsc_tail {
  public:
-  mpsc_queue() noexcept : head_(&sentinel_), tail_(&sentinel_) {}
-  mpsc_queue(const mpsc_queue&) = delete;
-  mpsc_queue& operator=(const mpsc_queue&) = delete;
+  mpsc_tail() noexcept : tail_(&sentinel_) {}
+  mpsc_tail(const mpsc_tail&) = delete;
+  mpsc_tail& operator=(const mpsc_tail&) = delete;
 
   void push(mpsc_node* node) noexcept {
     node->next.store(nullptr, std::memory_order_relaxed);
@@ -39,10 +40,25 @@ class mpsc_queue {
     prev->next.store(first, std::memory_order_release);
   }
 
-  mpsc_node* pop() noexcept {
+ private:
+  friend class mpsc_head;
+  std::atomic<mpsc_node*> tail_;
+  mpsc_node sentinel_;
+};
+
+// The consumer's end: a cursor the consumer keeps where it likes. An actor
+// keeps it among the fields its turn writes, at least 64 bytes away from the
+// tail, so that producers and the consumer never write the same cache line.
+class mpsc_head {
+ public:
+  explicit mpsc_head(mpsc_tail& q) noexcept : head_(&q.sentinel_) {}
+  mpsc_head(const mpsc_head&) = delete;
+  mpsc_head& operator=(const mpsc_head&) = delete;
+
+  mpsc_node* pop(mpsc_tail& q) noexcept {
     mpsc_node* head = head_;
     mpsc_node* next = head->next.load(std::memory_order_acquire);
-    if (head == &sentinel_) {
+    if (head == &q.sentinel_) {
       if (next == nullptr) return nullptr;
       head_ = next;
       head = next;
@@ -52,8 +68,8 @@ class mpsc_queue {
       head_ = next;
       return head;
     }
-    if (head != tail_.load(std::memory_order_acquire)) return nullptr;  // a push is mid-way
-    push(&sentinel_);
+    if (head != q.tail_.load(std::memory_order_acquire)) return nullptr;  // a push is mid-way
+    q.push(&q.sentinel_);
     next = head->next.load(std::memory_order_acquire);
     if (next != nullptr) {
       head_ = next;
@@ -63,9 +79,19 @@ class mpsc_queue {
   }
 
  private:
-  mpsc_node* head_;  // consumer only
-  std::atomic<mpsc_node*> tail_;
-  mpsc_node sentinel_;
+  mpsc_node* head_;
+};
+
+// Both ends together, for users that do not care where each end lives.
+class mpsc_queue {
+ public:
+  void push(mpsc_node* node) noexcept { tail_.push(node); }
+  void push_chain(mpsc_node* first, mpsc_node* last) noexcept { tail_.push_chain(first, last); }
+  mpsc_node* pop() noexcept { return head_.pop(tail_); }
+
+ private:
+  mpsc_tail tail_;
+  mpsc_head head_{tail_};
 };
 
 }  // namespace akt::detail
