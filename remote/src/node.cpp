@@ -750,7 +750,7 @@ void node::on_frame(connection& from, const frame_view& frame) {
         p.found->set_value(result<std::string>(std::string(env.receiver)));
         return;
       }
-      auto decode = find_decoder(env.type);
+      auto decode = decoder_for(env.type);
       envelope_ptr reply = decode ? decode(env.payload) : nullptr;
       if (!reply) {
         p.sink->fail(error(errc::invalid_argument, "the reply's type " + std::string(env.type) +
@@ -780,6 +780,16 @@ void node::answer_with_path(connection& from, std::uint64_t correlation, const r
   (void)send_frame(from.peer(), reply);
 }
 
+message_decoder node::decoder_for(std::string_view type) {
+  if (last_decoder_ != nullptr && type == last_type_) return last_decoder_;
+  message_decoder d = find_decoder(type);
+  if (d != nullptr) {
+    last_type_.assign(type);
+    last_decoder_ = d;
+  }
+  return d;
+}
+
 void node::deliver_local(connection& from, const envelope_view& env) {
   const bool is_ask = env.kind == envelope_kind::ask;
   auto refuse = [&](const error& e) {
@@ -787,7 +797,7 @@ void node::deliver_local(connection& from, const envelope_view& env) {
                           std::string(env.receiver) + ": " + e.to_string());
     send_failure(from.peer(), is_ask ? env.correlation_id : 0, e);
   };
-  auto decode = find_decoder(env.type);
+  auto decode = decoder_for(env.type);
   if (decode == nullptr) {
     refuse(error(errc::invalid_argument, "unknown message type '" + std::string(env.type) + "' at " +
                                              address() + ": register_message<" + std::string(env.type) +

@@ -118,6 +118,8 @@ class node : public std::enable_shared_from_this<node> {
   void on_frame(connection& from, const frame_view& frame);
   void on_hello(connection& from, const hello_view& hello);
   void on_closed(connection& c, const std::string& why);
+  // The decoder for a wire type name, or null (I/O thread; remembers the last).
+  message_decoder decoder_for(std::string_view type);
   void frame_rejected() noexcept { frames_rejected_.fetch_add(1, std::memory_order_relaxed); }
 
   // A reply or failure for a remote ask we answered.
@@ -181,6 +183,8 @@ class node : public std::enable_shared_from_this<node> {
   std::unordered_map<std::string, pid> local_cache_;  // I/O thread: receiver path -> local pid
   std::string last_receiver_;                         // I/O thread: the path of...
   pid last_target_;                                   // ...the last local delivery (a stream hits it)
+  std::string last_type_;                             // I/O thread: the last type decoded...
+  message_decoder last_decoder_ = nullptr;            // ...and its decoder (decoders are never removed)
 
   std::atomic<std::uint64_t> opened_{0};
   std::atomic<std::uint64_t> frames_rejected_{0};

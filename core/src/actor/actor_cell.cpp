@@ -150,7 +150,7 @@ actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name
 }
 
 actor_cell::~actor_cell() {
-  while (mpsc_node* n = next_in_mail_.pop(mailbox_)) delete static_cast<envelope*>(n);
+  while (mpsc_node* n = next_in_mail_.pop(mailbox_)) static_cast<envelope*>(n)->dispose();
   delete extras_.load(std::memory_order_acquire);
   if (is_guardian()) system_.release();  // the guardian's reference to its system (see system_core)
 }

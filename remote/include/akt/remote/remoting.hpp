@@ -85,10 +85,13 @@ void register_message() {
   static_assert(protobuf_message<T>, "only Protocol Buffers messages cross the wire");
   detail::register_decoder(T::descriptor()->full_name(),
                            [](std::string_view bytes) -> akt::detail::envelope_ptr {
-                             T value;
+                             // Parsed straight into a recycled envelope: no copy, no allocation
+                             // once the pool is warm (ParseFromArray clears what was there).
+                             akt::detail::envelope_ptr e(akt::detail::envelope_pool<T>::take());
+                             auto& value = static_cast<akt::detail::typed_envelope<T>&>(*e).value;
                              if (!value.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
                                return nullptr;
-                             return akt::detail::make_envelope(std::move(value));
+                             return e;
                            });
 }
 
