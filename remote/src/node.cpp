@@ -486,6 +486,20 @@ status node::send_envelope(const std::string& address, const std::string& receiv
   return s;
 }
 
+status node::send_wire(const std::string& address, const std::string& receiver,
+                       const akt::detail::wire_message& m, actor_ref* sender) {
+  envelope_view env;
+  env.receiver = receiver;
+  const std::string sender_path = sender != nullptr ? sender->path() : std::string();
+  env.sender = sender_path;
+  env.type = m.type;
+  const std::size_t size = m.byte_size(m.value);
+  tls_payload.resize(size);
+  m.write(m.value, reinterpret_cast<std::uint8_t*>(tls_payload.data()));
+  env.payload = tls_payload;
+  return send_frame(address, env);
+}
+
 status node::send_stop(const std::string& address, const std::string& receiver) {
   envelope_view env;
   env.kind = envelope_kind::stop;

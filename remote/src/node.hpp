@@ -101,6 +101,9 @@ class node : public std::enable_shared_from_this<node> {
 
   // Outbound: serialize `e` for `receiver` (a full path) on node `address`.
   status send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e);
+  // The same for a tell of a protobuf value serialized from the caller's object.
+  status send_wire(const std::string& address, const std::string& receiver, const akt::detail::wire_message& m,
+                   actor_ref* sender);
   status send_stop(const std::string& address, const std::string& receiver);
 
   // Remote death watch: `watcher` (local) watches `target` on node `address`.

@@ -32,6 +32,12 @@ status remote_ref::deliver(envelope_ptr e) noexcept {
   return n->send_envelope(address_, path_, std::move(e));
 }
 
+status remote_ref::deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender) noexcept {
+  auto n = node_.lock();
+  if (!n) return closed_error(path_);
+  return n->send_wire(address_, path_, m, sender.get());
+}
+
 status remote_ref::request_stop() noexcept {
   auto n = node_.lock();
   if (!n) return closed_error(path_);

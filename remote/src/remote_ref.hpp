@@ -12,12 +12,14 @@ namespace akt::remote::detail {
 class remote_ref final : public actor_ref {
  public:
   remote_ref(std::weak_ptr<node> owner, std::string path, std::string address, std::string name)
-      : node_(std::move(owner)),
+      : actor_ref(/*remote=*/true),
+        node_(std::move(owner)),
         path_(std::move(path)),
         address_(std::move(address)),
         name_(std::move(name)) {}
 
   status deliver(envelope_ptr e) noexcept override;
+  status deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender) noexcept override;
   status request_stop() noexcept override;
   status request_restart() noexcept override;
   status add_watcher(actor_ref& watcher) noexcept override;

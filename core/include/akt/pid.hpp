@@ -42,8 +42,16 @@ class actor_cell;
 // references will too, which keeps pid location-transparent.
 class actor_ref : public ref_counted {
  public:
+  actor_ref() = default;
+  explicit actor_ref(bool remote) noexcept : ref_counted(remote) {}
+
   // Enqueues; never blocks on the default mailbox and never throws.
   virtual status deliver(envelope_ptr e) noexcept = 0;
+  // For remote references (is_remote()): sends a protobuf value straight
+  // from the caller's object, without an envelope. The default refuses.
+  virtual status deliver_wire(const wire_message& m, ref_ptr<actor_ref> sender) noexcept;
+  // True for a reference to an actor on another node (no virtual call).
+  bool is_remote() const noexcept { return tagged(); }
   virtual status request_stop() noexcept = 0;
   virtual status request_restart() noexcept = 0;
   // Death watch: `watcher` gets akt::terminated once this actor stops (at
@@ -87,6 +95,10 @@ class pid {
   template <class T>
   status tell(T&& msg) const {
     if (!ref_) return detail::null_pid_error();
+    if constexpr (protobuf_message<std::remove_cvref_t<T>>) {
+      // To another node: serialized from `msg` itself, no copy.
+      if (ref_->is_remote()) return ref_->deliver_wire(detail::wire_message_of(msg), detail::sender_reference());
+    }
     auto e = detail::make_envelope(std::forward<T>(msg));
     e->sender = detail::sender_reference();
     return ref_->deliver(std::move(e));

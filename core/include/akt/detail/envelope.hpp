@@ -237,6 +237,25 @@ T* payload_as(envelope* e) noexcept {
   return &static_cast<typed_envelope<std::remove_cvref_t<T>>*>(e)->value;
 }
 
+// A protobuf value to be written to the wire straight from the caller's
+// object: a tell to a remote actor serializes it without first copying it
+// into an envelope.
+struct wire_message {
+  std::string_view type;  // the protobuf full name
+  const void* value;
+  std::size_t (*byte_size)(const void* value);  // must be called before write
+  void (*write)(const void* value, std::uint8_t* out);  // exactly byte_size bytes
+};
+
+template <class T>
+  requires protobuf_message<T>
+wire_message wire_message_of(const T& value) noexcept {
+  static const std::string_view name = T::descriptor()->full_name();
+  return wire_message{
+      name, &value, [](const void* v) -> std::size_t { return static_cast<const T*>(v)->ByteSizeLong(); },
+      [](const void* v, std::uint8_t* out) { static_cast<const T*>(v)->SerializeWithCachedSizesToArray(out); }};
+}
+
 // Where the reply to an ask or request goes.
 class reply_sink : public ref_counted {
  public:

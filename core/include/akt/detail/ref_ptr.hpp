@@ -21,19 +21,27 @@ class ref_counted {
 
   void add_ref() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() const noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+    if ((refs_.fetch_sub(1, std::memory_order_acq_rel) & count_mask) == 1) destroy();
   }
   // Bulk forms, for handing out many references with one atomic operation.
   void add_refs(std::uint32_t n) const noexcept { refs_.fetch_add(n, std::memory_order_relaxed); }
   void release_refs(std::uint32_t n) const noexcept {
-    if (n != 0 && refs_.fetch_sub(n, std::memory_order_acq_rel) == n) destroy();
+    if (n != 0 && (refs_.fetch_sub(n, std::memory_order_acq_rel) & count_mask) == n) destroy();
   }
 
  protected:
+  // A tagged object carries one fixed bit of type information in the count's
+  // word (read without a virtual call, costing no space): actor_ref uses it
+  // to mark remote references.
+  explicit ref_counted(bool tagged) noexcept : refs_(tagged ? tag_bit | 1u : 1u) {}
+  bool tagged() const noexcept { return (refs_.load(std::memory_order_relaxed) & tag_bit) != 0; }
+
   virtual ~ref_counted() = default;
   virtual void destroy() const noexcept { delete this; }
 
  private:
+  static constexpr std::uint32_t tag_bit = 1u << 31;
+  static constexpr std::uint32_t count_mask = tag_bit - 1;  // 2^31 references are never reached
   mutable std::atomic<std::uint32_t> refs_{1};
 };
 
