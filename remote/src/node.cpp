@@ -2,6 +2,9 @@
 
 #include <akt/detail/send_batch.hpp>
 
+#include <algorithm>
+#include <cstring>
+
 #include <sys/socket.h>
 
 #include "registry.hpp"
@@ -174,19 +177,29 @@ void connection::do_write() {
   }
 }
 
-void connection::do_read() {
-  if (in_start_ > 0 && in_start_ == in_.size()) {
-    in_.clear();
-    in_start_ = 0;
-  } else if (in_start_ > 65536) {
-    in_.erase(0, in_start_);
-    in_start_ = 0;
+char* read_buffer::reserve(std::size_t n) {
+  if (capacity_ - end_ >= n) return data_.get() + end_;
+  const std::size_t unread = end_ - start_;
+  if (capacity_ - unread >= n && start_ > 0) {
+    std::memmove(data_.get(), data_.get() + start_, unread);
+  } else {
+    const std::size_t grown = std::max(capacity_ * 2, unread + n);
+    auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+    if (unread > 0) std::memcpy(bigger.get(), data_.get() + start_, unread);
+    data_ = std::move(bigger);
+    capacity_ = grown;
   }
-  const std::size_t have = in_.size();
-  in_.resize(have + 65536);
+  start_ = 0;
+  end_ = unread;
+  return data_.get() + end_;
+}
+
+void connection::do_read() {
+  constexpr std::size_t chunk = 65536;
+  char* into = in_.reserve(chunk);
   auto self = shared_from_this();
-  auto done = [self, have](const asio::error_code& ec, std::size_t n) {
-    self->in_.resize(have + n);
+  auto done = [self](const asio::error_code& ec, std::size_t n) {
+    self->in_.commit(n);
     if (ec) {
       self->close(ec == asio::error::eof ? "closed by peer" : "read failed: " + ec.message());
       return;
@@ -195,9 +208,9 @@ void connection::do_read() {
     if (!self->is_closed()) self->do_read();
   };
   if (tls_) {
-    tls_->async_read_some(asio::buffer(in_.data() + have, 65536), done);
+    tls_->async_read_some(asio::buffer(into, chunk), done);
   } else {
-    socket_.async_read_some(asio::buffer(in_.data() + have, 65536), done);
+    socket_.async_read_some(asio::buffer(into, chunk), done);
   }
 }
 
@@ -207,7 +220,7 @@ void connection::on_bytes() {
   frame_view frame;
   for (;;) {
     std::size_t used = 0;
-    const std::string_view rest(in_.data() + in_start_, in_.size() - in_start_);
+    const std::string_view rest = in_.unread();
     const decode_status s = decode_frame(rest, node_.options().max_frame_bytes, frame, used);
     if (s == decode_status::need_more) return;
     if (s != decode_status::frame) {
@@ -215,7 +228,7 @@ void connection::on_bytes() {
       close(s == decode_status::too_large ? "frame over the size limit" : "malformed frame");
       return;
     }
-    in_start_ += used;
+    in_.consume(used);
     if (!hello_seen_) {
       if (frame.kind != frame_kind::hello || frame.hello.protocol_version != protocol_version) {
         node_.frame_rejected();
