@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
+#include <google/protobuf/duration.pb.h>
 
 #include <atomic>
 #include <chrono>
@@ -197,12 +198,12 @@ TEST_F(remote_test, an_ask_to_a_missing_actor_fails_with_not_found) {
 
 TEST_F(remote_test, an_unregistered_type_gets_a_clear_error) {
   auto calc = na_->lookup("127.0.0.1", nb_->port(), "calc", 5s).value();
-  demo::Greet g;  // never registered
-  g.set_name("x");
-  auto r = calc.ask(g, 5s);
+  google::protobuf::Duration d;  // a protobuf type no test registers
+  d.set_seconds(1);
+  auto r = calc.ask(d, 5s);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.code(), akt::errc::invalid_argument);
-  EXPECT_NE(r.error().message().find("demo.Greet"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("google.protobuf.Duration"), std::string::npos) << r.error().message();
 }
 
 TEST_F(remote_test, remote_stop_stops_the_actor) {
