@@ -219,6 +219,33 @@ void append_envelope_frame(std::string& out, const envelope_view& e) {
   });
 }
 
+void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload) {
+  const std::size_t payload_field =
+      payload.size == 0 ? 0 : varint_size(tag(5, 2)) + varint_size(payload.size) + payload.size;
+  const std::size_t size = varint_field_size(1, static_cast<std::uint64_t>(e.kind)) +
+                           bytes_field_size(2, e.receiver) + bytes_field_size(3, e.sender) +
+                           bytes_field_size(4, e.type) + payload_field + varint_field_size(6, e.correlation_id) +
+                           varint_field_size(7, e.timeout_us) + varint_field_size(8, e.error_code) +
+                           bytes_field_size(9, e.error_message) + bytes_field_size(10, e.traceparent);
+  append_frame(out, 2, size, [&](char* p) {
+    p = put_varint_field(p, 1, static_cast<std::uint64_t>(e.kind));
+    p = put_bytes_field(p, 2, e.receiver);
+    p = put_bytes_field(p, 3, e.sender);
+    p = put_bytes_field(p, 4, e.type);
+    if (payload.size != 0) {
+      p = put_varint(p, tag(5, 2));
+      p = put_varint(p, payload.size);
+      payload.write(payload.ctx, reinterpret_cast<std::uint8_t*>(p));
+      p += payload.size;
+    }
+    p = put_varint_field(p, 6, e.correlation_id);
+    p = put_varint_field(p, 7, e.timeout_us);
+    p = put_varint_field(p, 8, e.error_code);
+    p = put_bytes_field(p, 9, e.error_message);
+    return put_bytes_field(p, 10, e.traceparent);
+  });
+}
+
 void append_hello_frame(std::string& out, std::string_view system, std::string_view address) {
   const std::size_t size =
       varint_field_size(1, protocol_version) + bytes_field_size(2, system) + bytes_field_size(3, address);

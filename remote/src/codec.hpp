@@ -54,6 +54,16 @@ struct frame_view {
 // Appends one whole frame (4-byte big-endian length, then the Frame bytes).
 // `payload` is written as the envelope's payload field.
 void append_envelope_frame(std::string& out, const envelope_view& e);
+// A payload written straight into the frame, its size known up front: a
+// remote tell serializes the caller's object into the outbound queue with
+// no intermediate copy.
+struct payload_writer {
+  std::size_t size;
+  void (*write)(const void* ctx, std::uint8_t* out);  // exactly `size` bytes
+  const void* ctx;
+};
+// As above, with the payload (field 5) produced by `payload`; e.payload is ignored.
+void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload);
 void append_hello_frame(std::string& out, std::string_view system, std::string_view address);
 void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us);
 

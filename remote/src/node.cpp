@@ -1,6 +1,7 @@
 #include "node.hpp"
 
 #include <akt/detail/send_batch.hpp>
+#include <akt/detail/wire_envelope.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -506,11 +507,13 @@ status node::send_wire(const std::string& address, const std::string& receiver,
   const std::string sender_path = sender != nullptr ? sender->path() : std::string();
   env.sender = sender_path;
   env.type = m.type;
-  const std::size_t size = m.byte_size(m.value);
-  tls_payload.resize(size);
-  m.write(m.value, reinterpret_cast<std::uint8_t*>(tls_payload.data()));
-  env.payload = tls_payload;
-  return send_frame(address, env);
+  const payload_writer payload{m.byte_size(m.value), m.write, m.value};
+  error why(errc::dead_actor, "");
+  auto c = connection_to(address, &why);
+  if (!c) return why;
+  if (!c->enqueue([&](std::string& queue) { append_envelope_frame(queue, env, payload); }))
+    return error(errc::dead_actor, "the connection to " + address + " is closed");
+  return {};
 }
 
 status node::send_stop(const std::string& address, const std::string& receiver) {
@@ -831,11 +834,9 @@ void node::deliver_local(connection& from, const envelope_view& env) {
                                              ">() there"));
     return;
   }
-  envelope_ptr e = decode(env.payload);
-  if (!e) {
-    refuse(error(errc::invalid_argument, "the payload is not a valid " + std::string(env.type)));
-    return;
-  }
+  // Decoded by the receiving actor's worker, not here (see wire_envelope.hpp):
+  // this thread only frames and copies.
+  envelope_ptr e = akt::detail::wire_envelope::make(decode, env.type, env.payload);
   if (!env.sender.empty()) e->sender = remote_ref_for(std::string(env.sender));
   if (is_ask) {
     e->reply_to =

@@ -66,6 +66,18 @@ class connection : public std::enable_shared_from_this<connection> {
   // `urgent` (asks, replies): when nothing is queued or being written, the
   // caller writes them itself at once instead of waking the I/O thread.
   bool send(std::string_view frames, bool urgent = false);
+  // Appends what `encode(queue)` writes to the outbound queue, under the
+  // queue's lock (a tell encoded in place: no intermediate buffer). False
+  // if the connection is closed.
+  template <class Encode>
+  bool enqueue(Encode&& encode) {
+    if (closed_.load(std::memory_order_acquire)) return false;
+    std::lock_guard g(mu_);
+    if (closed_.load(std::memory_order_relaxed)) return false;
+    encode(queued_);
+    kick_write_locked();
+    return true;
+  }
   void close(const std::string& why);
 
   const std::string& peer() const noexcept { return peer_; }  // "host:port" once known

@@ -2,6 +2,8 @@
 // one writes the other reads, field for field; and bad bytes are refused.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <random>
 
 #include "akt_wire.pb.h"
@@ -41,6 +43,32 @@ TEST(codec, an_envelope_we_write_is_read_by_protoc_classes) {
                             (static_cast<unsigned char>(out[1]) << 16) |
                             (static_cast<unsigned char>(out[2]) << 8) | static_cast<unsigned char>(out[3]);
   EXPECT_EQ(len, out.size() - 4);
+}
+
+TEST(codec, a_payload_written_in_place_gives_the_same_bytes_as_a_payload_view) {
+  envelope_view e;
+  e.kind = envelope_kind::tell;
+  e.receiver = "akt://beta@127.0.0.1:4000/calc";
+  e.type = "demo.Add";
+  const std::string payload("\x08\x28\x10\x02", 4);
+  std::string in_place = "prefix";  // appended after what is there
+  const payload_writer writer{payload.size(),
+                              [](const void* ctx, std::uint8_t* out) {
+                                const auto* p = static_cast<const std::string*>(ctx);
+                                std::memcpy(out, p->data(), p->size());
+                              },
+                              &payload};
+  append_envelope_frame(in_place, e, writer);
+  e.payload = payload;
+  std::string from_view = "prefix";
+  append_envelope_frame(from_view, e);
+  EXPECT_EQ(in_place, from_view);
+  // An empty payload writes no field at all (proto3 default).
+  std::string empty_in_place, empty_view;
+  append_envelope_frame(empty_in_place, e, payload_writer{0, nullptr, nullptr});
+  e.payload = {};
+  append_envelope_frame(empty_view, e);
+  EXPECT_EQ(empty_in_place, empty_view);
 }
 
 TEST(codec, what_protoc_classes_write_we_read) {

@@ -14,6 +14,7 @@
 #include <vector>
 #include <thread>
 
+#include "codec.hpp"
 #include "messages.pb.h"
 
 namespace {
@@ -250,6 +251,65 @@ TEST_F(remote_test, a_malformed_frame_closes_that_connection_only) {
   auto sum = calc->ask<demo::Sum>(add, 5s);
   ASSERT_TRUE(sum);
   EXPECT_EQ(sum->value(), 3);
+}
+
+TEST_F(remote_test, an_undecodable_payload_fails_the_ask_and_dead_letters_the_tell) {
+  // A raw peer sends well-formed frames whose payload is not a valid
+  // demo.Add (field 1 with the invalid wire type 7).
+  namespace wire = akt::remote::detail;
+  asio::io_context io;
+  asio::ip::tcp::socket raw(io);
+  raw.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), nb_->port()));
+  std::string out;
+  wire::append_hello_frame(out, "raw", "127.0.0.1:1");
+  const auto receiver = "akt://beta@127.0.0.1:" + std::to_string(nb_->port()) + "/calc";
+  wire::envelope_view tell;
+  tell.kind = wire::envelope_kind::tell;
+  tell.receiver = receiver;
+  tell.type = "demo.Add";
+  tell.payload = "\x0f\x01";
+  wire::append_envelope_frame(out, tell);
+  wire::envelope_view ask = tell;
+  ask.kind = wire::envelope_kind::ask;
+  ask.correlation_id = 77;
+  wire::append_envelope_frame(out, ask);
+  const auto dead_before = b_->dead_letters();
+  asio::write(raw, asio::buffer(out));
+
+  // The ask is answered with a FAILURE naming the type; the connection stays up.
+  std::string in;
+  wire::frame_view frame;
+  bool answered = false;
+  raw.non_blocking(false);
+  for (int reads = 0; reads < 100 && !answered; ++reads) {
+    char buf[4096];
+    asio::error_code ec;
+    const std::size_t n = raw.read_some(asio::buffer(buf), ec);
+    ASSERT_FALSE(ec) << "the node closed the connection: " << ec.message();
+    in.append(buf, n);
+    std::size_t used = 0;
+    while (wire::decode_frame(in, 1 << 20, frame, used) == wire::decode_status::frame) {
+      if (frame.kind == wire::frame_kind::envelope && frame.envelope.kind == wire::envelope_kind::failure &&
+          frame.envelope.correlation_id == 77) {
+        answered = true;
+        EXPECT_EQ(frame.envelope.error_code, static_cast<std::uint32_t>(akt::errc::invalid_argument));
+        EXPECT_NE(frame.envelope.error_message.find("not a valid demo.Add"), std::string_view::npos)
+            << frame.envelope.error_message;
+        break;
+      }
+      in.erase(0, used);
+    }
+  }
+  EXPECT_TRUE(answered);
+  // Both messages were dead-lettered on the receiving node, and calc still works.
+  EXPECT_TRUE(wait_until([&] { return b_->dead_letters() >= dead_before + 2; }));
+  auto calc = na_->lookup("127.0.0.1", nb_->port(), "calc", 5s).value();
+  demo::Add add;
+  add.set_a(2);
+  add.set_b(3);
+  auto sum = calc.ask<demo::Sum>(add, 5s);
+  ASSERT_TRUE(sum) << sum.error().to_string();
+  EXPECT_EQ(sum->value(), 5);
 }
 
 TEST_F(remote_test, an_oversized_frame_closes_that_connection) {

@@ -3,6 +3,8 @@
 #include <exception>
 #include <mutex>
 
+#include <akt/detail/wire_envelope.hpp>
+
 #include "actor/cell_extras.hpp"
 #include "ask/ask.hpp"
 #include "dispatch/outbox.hpp"
@@ -260,7 +262,9 @@ envelope_ptr actor_cell::next_envelope(std::uint32_t& taken) noexcept {
   if (node == nullptr) return {};
   in_hand_.store(++taken, std::memory_order_relaxed);
   envelope_ptr e(static_cast<envelope*>(node));
-  if (capacity_ != 0 && e->kind == envelope_kind::user) queued_.fetch_sub(1, std::memory_order_acq_rel);
+  if (capacity_ != 0 && (e->kind == envelope_kind::user || e->kind == envelope_kind::wire)) {
+    queued_.fetch_sub(1, std::memory_order_acq_rel);
+  }
   return e;
 }
 
@@ -345,6 +349,18 @@ void actor_cell::handle(envelope_ptr& e) noexcept {
     case envelope_kind::passivate_check:
       check_passivation();
       return;
+    case envelope_kind::wire: {  // from another node: decoded here, on the worker
+      envelope_ptr decoded = static_cast<wire_envelope&>(*e).decode();
+      if (!decoded) {
+        error why(errc::invalid_argument, "the payload is not a valid " + e->type_name());
+        system_.log().warn("actor " + path() + " refused a message from another node: " + why.message());
+        system_.dead_letter(std::move(e), std::move(why), this);  // an asker gets the error
+        return;
+      }
+      e = std::move(decoded);
+      handle_user(e);
+      return;
+    }
     case envelope_kind::escalated: {
       auto& f = static_cast<escalated_envelope&>(*e);
       errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

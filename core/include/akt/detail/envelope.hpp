@@ -44,6 +44,7 @@ enum class envelope_kind : std::uint8_t {
   restart_now,       // a restart's backoff delay has passed
   escalated,         // a child escalated its failure: fail as if it were ours
   passivate_check,   // the passivation wheel asks: idle long enough?
+  wire,              // a user message still in wire form (wire_envelope.hpp): decoded, then handled as user
 };
 
 struct envelope : mpsc_node {

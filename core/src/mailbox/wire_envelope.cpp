@@ -1,0 +1,39 @@
+#include <akt/detail/wire_envelope.hpp>
+#include <akt/pid.hpp>
+
+#include <cstring>
+#include <new>
+
+namespace akt::detail {
+
+wire_envelope::wire_envelope(decoder decode, std::uint32_t type_size, std::uint32_t bytes_size,
+                             std::size_t allocated) noexcept
+    : decode_(decode), type_size_(type_size), bytes_size_(bytes_size), allocated_(allocated) {
+  kind = envelope_kind::wire;
+}
+
+envelope_ptr wire_envelope::make(decoder decode, std::string_view type, std::string_view bytes) {
+  const std::size_t size = sizeof(wire_envelope) + type.size() + bytes.size();
+  void* memory = small_alloc(size);
+  auto* e = ::new (memory) wire_envelope(decode, static_cast<std::uint32_t>(type.size()),
+                                         static_cast<std::uint32_t>(bytes.size()), size);
+  if (!type.empty()) std::memcpy(e->data(), type.data(), type.size());
+  if (!bytes.empty()) std::memcpy(e->data() + type.size(), bytes.data(), bytes.size());
+  return envelope_ptr(e);
+}
+
+envelope_ptr wire_envelope::decode() {
+  envelope_ptr d = decode_(bytes());
+  if (!d) return d;
+  d->sender = std::move(sender);
+  d->reply_to = std::move(reply_to);
+  return d;
+}
+
+void wire_envelope::dispose() noexcept {
+  const std::size_t size = allocated_;
+  this->~wire_envelope();
+  small_free(this, size);
+}
+
+}  // namespace akt::detail
