@@ -33,15 +33,15 @@ struct spawn_options {
   // Empty = anonymous: the actor gets the name "$<n>" and cannot be looked up.
   // Otherwise 1..255 of [A-Za-z0-9_.-], unique among its siblings (for
   // top-level actors: in the system).
-  std::string name;
+  std::string name{};
   mailbox_options mailbox{};
   // How this actor supervises its children (see supervision.hpp);
   // null = the system's default strategy.
-  std::shared_ptr<const supervisor_strategy> supervisor;
+  std::shared_ptr<const supervisor_strategy> supervisor{};
   // Stop the actor after this long without a message (passivation): its
   // post_stop runs, watchers get akt::terminated, its name is freed.
   // Unset = the system's default; zero = never.
-  std::optional<std::chrono::milliseconds> passivate_after;
+  std::optional<std::chrono::milliseconds> passivate_after{};
 };
 
 struct system_options {
@@ -52,10 +52,10 @@ struct system_options {
   // How long stop() waits for every actor to finish before giving up.
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
   // Where the runtime logs; null = make_stderr_logger(log_level::info).
-  std::shared_ptr<akt::logger> logger;
+  std::shared_ptr<akt::logger> logger{};
   // The default strategy for actors that set none, and the guardian's for
   // top-level actors; null = one_for_one, restart on any failure.
-  std::shared_ptr<const supervisor_strategy> supervisor;
+  std::shared_ptr<const supervisor_strategy> supervisor{};
   // Messages one actor may hold in its stash (context::stash); past it,
   // stash fails with errc::mailbox_full.
   std::size_t stash_capacity = 1024;

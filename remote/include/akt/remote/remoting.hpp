@@ -46,9 +46,9 @@ namespace akt::remote {
 // demands and verifies the certificate of whoever connects to it.
 // Certificates must name the node's IP address (subjectAltName IP).
 struct tls_options {
-  std::string certificate_file;  // PEM: this node's certificate (chain)
-  std::string private_key_file;  // PEM: its key
-  std::string ca_file;           // PEM: the authorities trusted for peers
+  std::string certificate_file{};  // PEM: this node's certificate (chain)
+  std::string private_key_file{};  // PEM: its key
+  std::string ca_file{};           // PEM: the authorities trusted for peers
   bool mutual = false;
 };
 
@@ -58,7 +58,7 @@ struct remoting_options {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds heartbeat_interval{1000};  // a peer silent 3 intervals is dead
   std::size_t max_frame_bytes = 16 * 1024 * 1024;
-  std::optional<tls_options> tls;  // unset = plain TCP
+  std::optional<tls_options> tls{};  // unset = plain TCP
 };
 
 namespace detail {
