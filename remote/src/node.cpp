@@ -4,6 +4,7 @@
 #include <akt/detail/wire_envelope.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include <sys/socket.h>
@@ -86,7 +87,12 @@ void connection::on_ready() {
       self->ready_ = true;
       self->kick_write_locked();
     }
-    self->do_read();
+    if (self->tls_) {
+      self->do_read();
+    } else {
+      self->reading_.store(true, std::memory_order_release);
+      self->wait_readable();
+    }
   };
   if (!tls_) {
     go();
@@ -217,6 +223,50 @@ void connection::do_read() {
   }
 }
 
+void connection::wait_readable() {
+  socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted) self->close("read failed: " + ec.message());
+      return;
+    }
+    // Re-armed before draining: bytes that arrive after the drain's last
+    // recv complete the new wait (epoll is edge-triggered under asio).
+    if (self->is_closed()) return;
+    self->wait_readable();
+    std::lock_guard g(self->read_mu_);
+    (void)self->drain_locked();
+  });
+}
+
+bool connection::drain_locked() {
+  constexpr std::size_t chunk = 262144;  // see do_read
+  for (;;) {
+    if (is_closed()) return false;
+    char* into = in_.reserve(chunk);
+    const ssize_t n = ::recv(socket_.native_handle(), into, chunk, MSG_DONTWAIT);
+    if (n > 0) {
+      in_.commit(static_cast<std::size_t>(n));
+      on_bytes();
+      continue;
+    }
+    if (n == 0) {
+      close("closed by peer");
+      return false;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+    if (errno == EINTR) continue;
+    close(std::string("read failed: ") + std::strerror(errno));
+    return false;
+  }
+}
+
+void connection::poll_read() {
+  if (!reading_.load(std::memory_order_acquire) || is_closed()) return;
+  std::unique_lock g(read_mu_, std::try_to_lock);
+  if (!g.owns_lock()) return;  // someone is reading: they will handle it
+  (void)drain_locked();
+}
+
 void connection::on_bytes() {
   last_heard_us_.store(steady_us(), std::memory_order_relaxed);
   akt::detail::send_batch batch;  // a buffer's messages to one actor arrive as one splice
@@ -254,7 +304,9 @@ void connection::close(const std::string& why) {
     asio::error_code ignored;
     self->connect_timer_.cancel();
     {
-      std::lock_guard g(self->mu_);  // a sender may be writing directly (send, urgent)
+      // A sender may be writing directly (send, urgent), a waiting thread
+      // reading (poll_read): neither may see the descriptor closed under it.
+      std::scoped_lock g(self->read_mu_, self->mu_);
       self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
       self->socket_.close(ignored);
     }
@@ -782,7 +834,7 @@ void node::on_frame(connection& from, const frame_view& frame) {
         p.found->set_value(result<std::string>(std::string(env.receiver)));
         return;
       }
-      auto decode = decoder_for(env.type);
+      auto decode = decoder_for(from.cache(), env.type);
       envelope_ptr reply = decode ? decode(env.payload) : nullptr;
       if (!reply) {
         p.sink->fail(error(errc::invalid_argument, "the reply's type " + std::string(env.type) +
@@ -812,14 +864,25 @@ void node::answer_with_path(connection& from, std::uint64_t correlation, const r
   (void)send_frame(from.peer(), reply);
 }
 
-message_decoder node::decoder_for(std::string_view type) {
-  if (last_decoder_ != nullptr && type == last_type_) return last_decoder_;
+message_decoder node::decoder_for(inbound_cache& cache, std::string_view type) {
+  if (cache.last_decoder != nullptr && type == cache.last_type) return cache.last_decoder;
   message_decoder d = find_decoder(type);
   if (d != nullptr) {
-    last_type_.assign(type);
-    last_decoder_ = d;
+    cache.last_type.assign(type);
+    cache.last_decoder = d;
   }
   return d;
+}
+
+void node::poll_incoming(const std::string& address) {
+  std::shared_ptr<connection> c;
+  {
+    std::lock_guard g(connections_mu_);
+    auto it = connections_.find(address);
+    if (it == connections_.end()) return;
+    c = it->second;
+  }
+  c->poll_read();
 }
 
 void node::deliver_local(connection& from, const envelope_view& env) {
@@ -829,7 +892,7 @@ void node::deliver_local(connection& from, const envelope_view& env) {
                           std::string(env.receiver) + ": " + e.to_string());
     send_failure(from.peer(), is_ask ? env.correlation_id : 0, e);
   };
-  auto decode = decoder_for(env.type);
+  auto decode = decoder_for(from.cache(), env.type);
   if (decode == nullptr) {
     refuse(error(errc::invalid_argument, "unknown message type '" + std::string(env.type) + "' at " +
                                              address() + ": register_message<" + std::string(env.type) +
@@ -845,26 +908,27 @@ void node::deliver_local(connection& from, const envelope_view& env) {
         ref_ptr<reply_sink>::adopt(new remote_reply_sink(weak_from_this(), from.peer(), env.correlation_id));
   }
   // A stream of messages to one actor hits the last target without a lookup.
-  if (!last_target_ || env.receiver != last_receiver_) {
-    auto cached = local_cache_.find(std::string(env.receiver));
-    if (cached == local_cache_.end()) {
+  inbound_cache& cache = from.cache();
+  if (!cache.last_target || env.receiver != cache.last_receiver) {
+    auto cached = cache.local.find(std::string(env.receiver));
+    if (cached == cache.local.end()) {
       auto target = system_.lookup(env.receiver);
       if (!target) {
         e->reply_to.reset();
         refuse(target.error());
         return;
       }
-      if (local_cache_.size() > 100'000) local_cache_.clear();
-      cached = local_cache_.emplace(std::string(env.receiver), *target).first;
+      if (cache.local.size() > 100'000) cache.local.clear();
+      cached = cache.local.emplace(std::string(env.receiver), *target).first;
     }
-    last_receiver_ = cached->first;
-    last_target_ = cached->second;
+    cache.last_receiver = cached->first;
+    cache.last_target = cached->second;
   }
-  auto s = last_target_.ref()->deliver(std::move(e));
+  auto s = cache.last_target.ref()->deliver(std::move(e));
   if (!s) {
-    local_cache_.erase(last_receiver_);
-    last_target_ = pid();
-    last_receiver_.clear();
+    cache.local.erase(cache.last_receiver);
+    cache.last_target = pid();
+    cache.last_receiver.clear();
     if (is_ask) send_failure(from.peer(), env.correlation_id, s.error());
   }
 }

@@ -53,6 +53,17 @@ class read_buffer {
   std::size_t end_ = 0;
 };
 
+// What a connection's reader remembers between messages (guarded by the
+// connection's reader lock): a stream of messages to one actor, of one
+// type, costs no lookup.
+struct inbound_cache {
+  std::unordered_map<std::string, pid> local;  // receiver path -> local pid
+  std::string last_receiver;                    // the path of...
+  pid last_target;                              // ...the last local delivery
+  std::string last_type;                        // the last type decoded...
+  message_decoder last_decoder = nullptr;       // ...and its decoder (decoders are never removed)
+};
+
 // One TCP connection to a peer node. Writes are batched: whatever was queued
 // while a write was in flight goes out in the next single write.
 class connection : public std::enable_shared_from_this<connection> {
@@ -80,9 +91,18 @@ class connection : public std::enable_shared_from_this<connection> {
   }
   void close(const std::string& why);
 
+  // For a plain thread waiting for a reply from this peer: reads and
+  // handles what has arrived, on the calling thread, unless someone else is
+  // reading right now. Saves the I/O thread's wake-up on the reply's path.
+  // Plain TCP only (a TLS stream is read by the I/O thread alone).
+  void poll_read();
+
+  // Reader state (the reader lock held: the I/O thread's read handler, or poll_read).
+  inbound_cache& cache() noexcept { return cache_; }
+
   const std::string& peer() const noexcept { return peer_; }  // "host:port" once known
-  // Inbound connections learn their peer from its Hello (I/O thread only,
-  // like every reader of peer()).
+  // Inbound connections learn their peer from its Hello (under the reader
+  // lock; stable once the connection is closed or the Hello is handled).
   void set_peer(std::string address) { peer_ = std::move(address); }
   // Microseconds (steady clock) when something last arrived.
   std::int64_t last_heard_us() const noexcept { return last_heard_us_.load(std::memory_order_relaxed); }
@@ -92,7 +112,9 @@ class connection : public std::enable_shared_from_this<connection> {
   void write_hello_first();
   void kick_write_locked();  // with mu_ held
   void do_write();
-  void do_read();
+  void do_read();         // TLS: asio reads into in_
+  void wait_readable();   // plain TCP: wait, then drain_locked() under read_mu_
+  bool drain_locked();    // recv until nothing is left; false once closed
   void on_bytes();
 
   void on_ready();  // connected (and TLS handshake done): start writing and reading
@@ -111,8 +133,15 @@ class connection : public std::enable_shared_from_this<connection> {
   std::atomic<std::int64_t> last_heard_us_{0};
 
   std::string in_flight_;  // I/O thread: the buffer being written
-  read_buffer in_;         // I/O thread: bytes read, not yet framed
-  bool hello_seen_ = false;
+
+  // The reader lock: whoever reads the socket (the I/O thread, or a thread
+  // polling for its reply) holds it from recv to the end of dispatch, so
+  // frames are handled one at a time, in order. Lock order: read_mu_, then mu_.
+  std::mutex read_mu_;
+  std::atomic<bool> reading_{false};  // plain TCP reads have started (connected)
+  read_buffer in_;                    // guarded by read_mu_: bytes read, not yet framed
+  bool hello_seen_ = false;           // guarded by read_mu_
+  inbound_cache cache_;               // guarded by read_mu_
 };
 
 class node : public std::enable_shared_from_this<node> {
@@ -154,8 +183,10 @@ class node : public std::enable_shared_from_this<node> {
   void on_frame(connection& from, const frame_view& frame);
   void on_hello(connection& from, const hello_view& hello);
   void on_closed(connection& c, const std::string& why);
-  // The decoder for a wire type name, or null (I/O thread; remembers the last).
-  message_decoder decoder_for(std::string_view type);
+  // The decoder for a wire type name, or null (remembers the last in `cache`).
+  static message_decoder decoder_for(inbound_cache& cache, std::string_view type);
+  // A thread waiting for a reply from `address` reads it itself (see connection::poll_read).
+  void poll_incoming(const std::string& address);
   void frame_rejected() noexcept { frames_rejected_.fetch_add(1, std::memory_order_relaxed); }
 
   // A reply or failure for a remote ask we answered.
@@ -216,11 +247,6 @@ class node : public std::enable_shared_from_this<node> {
   std::unordered_map<std::uint64_t, pending_ask> pending_;  // guarded by pending_mu_
   std::atomic<std::uint64_t> next_correlation_{1};
 
-  std::unordered_map<std::string, pid> local_cache_;  // I/O thread: receiver path -> local pid
-  std::string last_receiver_;                         // I/O thread: the path of...
-  pid last_target_;                                   // ...the last local delivery (a stream hits it)
-  std::string last_type_;                             // I/O thread: the last type decoded...
-  message_decoder last_decoder_ = nullptr;            // ...and its decoder (decoders are never removed)
 
   std::atomic<std::uint64_t> opened_{0};
   std::atomic<std::uint64_t> frames_rejected_{0};

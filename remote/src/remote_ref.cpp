@@ -38,6 +38,10 @@ status remote_ref::deliver_wire(const akt::detail::wire_message& m, ref_ptr<acto
   return n->send_wire(address_, path_, m, sender.get());
 }
 
+void remote_ref::poll_incoming() noexcept {
+  if (auto n = node_.lock()) n->poll_incoming(address_);
+}
+
 status remote_ref::request_stop() noexcept {
   auto n = node_.lock();
   if (!n) return closed_error(path_);

@@ -20,6 +20,7 @@ class remote_ref final : public actor_ref {
 
   status deliver(envelope_ptr e) noexcept override;
   status deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender) noexcept override;
+  void poll_incoming() noexcept override;
   status request_stop() noexcept override;
   status request_restart() noexcept override;
   status add_watcher(actor_ref& watcher) noexcept override;

@@ -52,6 +52,10 @@ class actor_ref : public ref_counted {
   virtual status deliver_wire(const wire_message& m, ref_ptr<actor_ref> sender) noexcept;
   // True for a reference to an actor on another node (no virtual call).
   bool is_remote() const noexcept { return tagged(); }
+  // For remote references: a plain thread blocked in an ask to this actor
+  // reads its reply off the network itself, if it has arrived (no hand-off
+  // from the transport's I/O thread). The default does nothing.
+  virtual void poll_incoming() noexcept {}
   virtual status request_stop() noexcept = 0;
   virtual status request_restart() noexcept = 0;
   // Death watch: `watcher` gets akt::terminated once this actor stops (at

@@ -50,8 +50,10 @@ class ask_promise final : public reply_sink {
   // thread runs it (a deterministic test system).
   bool is_waiting() const noexcept override { return state_.load(std::memory_order_acquire) == waiting; }
 
+  // `poll` (a remote target, asked from a plain thread): while spinning,
+  // the waiting thread reads the reply off the network itself.
   result<message> wait(std::chrono::nanoseconds timeout, scheduler* manual, std::chrono::nanoseconds spin,
-                       std::uint32_t yield_mask) {
+                       std::uint32_t yield_mask, actor_ref* poll) {
     const auto deadline = clock::now() + timeout;
     const auto spin_until = clock::now() + std::min<std::chrono::nanoseconds>(spin, timeout);
     scheduler* helper = nullptr;
@@ -69,6 +71,10 @@ class ask_promise final : public reply_sink {
       if (helper != nullptr && helper->help_once()) continue;
       if (manual != nullptr && helper == nullptr && manual->run_ready(1'000'000) > 0) continue;
       if (now < spin_until) {
+        if (poll != nullptr) {
+          poll->poll_incoming();
+          if (is_final(state_.load(std::memory_order_acquire))) break;
+        }
         cpu_relax();
         if ((i & yield_mask) == yield_mask) std::this_thread::yield();
         continue;
@@ -164,7 +170,8 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chron
   const bool remote = target.is_remote();
   return promise->wait(timeout, manual,
                        remote ? std::chrono::nanoseconds(remote_ask_spin_time) : std::chrono::nanoseconds(ask_spin_time),
-                       remote ? remote_yield_mask : local_yield_mask);
+                       remote ? remote_yield_mask : local_yield_mask,
+                       remote && current_cell() == nullptr ? &target : nullptr);
 }
 
 status start_request(actor_cell& asker, const pid& to, envelope_ptr msg, std::chrono::nanoseconds timeout,
