@@ -199,24 +199,13 @@ bool parse_hello(std::string_view bytes, hello_view& h) {
 }  // namespace
 
 void append_envelope_frame(std::string& out, const envelope_view& e) {
-  const std::size_t size = varint_field_size(1, static_cast<std::uint64_t>(e.kind)) +
-                           bytes_field_size(2, e.receiver) + bytes_field_size(3, e.sender) +
-                           bytes_field_size(4, e.type) + bytes_field_size(5, e.payload) +
-                           varint_field_size(6, e.correlation_id) + varint_field_size(7, e.timeout_us) +
-                           varint_field_size(8, e.error_code) + bytes_field_size(9, e.error_message) +
-                           bytes_field_size(10, e.traceparent);
-  append_frame(out, 2, size, [&](char* p) {
-    p = put_varint_field(p, 1, static_cast<std::uint64_t>(e.kind));
-    p = put_bytes_field(p, 2, e.receiver);
-    p = put_bytes_field(p, 3, e.sender);
-    p = put_bytes_field(p, 4, e.type);
-    p = put_bytes_field(p, 5, e.payload);
-    p = put_varint_field(p, 6, e.correlation_id);
-    p = put_varint_field(p, 7, e.timeout_us);
-    p = put_varint_field(p, 8, e.error_code);
-    p = put_bytes_field(p, 9, e.error_message);
-    return put_bytes_field(p, 10, e.traceparent);
-  });
+  const payload_writer copy{e.payload.size(),
+                            [](const void* view, std::uint8_t* to) {
+                              const auto* v = static_cast<const std::string_view*>(view);
+                              std::memcpy(to, v->data(), v->size());
+                            },
+                            &e.payload};
+  append_envelope_frame(out, e, copy);
 }
 
 void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload) {
