@@ -555,16 +555,23 @@ status node::send_envelope(const std::string& address, const std::string& receiv
 }
 
 status node::send_wire(const std::string& address, const std::string& receiver,
-                       const akt::detail::wire_message& m, actor_ref* sender) {
+                       const akt::detail::wire_message& m, actor_ref* sender, connection_handle* handle) {
   envelope_view env;
   env.receiver = receiver;
-  const std::string sender_path = sender != nullptr ? sender->path() : std::string();
-  env.sender = sender_path;
+  std::string sender_path;
+  if (sender != nullptr) {
+    sender_path = sender->path();
+    env.sender = sender_path;
+  }
   env.type = m.type;
   const payload_writer payload{m.byte_size(m.value), m.write, m.value};
-  error why(errc::dead_actor, "");
-  auto c = connection_to(address, &why);
-  if (!c) return why;
+  std::shared_ptr<connection> c = handle != nullptr ? handle->get() : nullptr;
+  if (!c || c->is_closed()) {
+    error why(errc::dead_actor, "");
+    c = connection_to(address, &why);
+    if (!c) return why;
+    if (handle != nullptr) handle->set(c);
+  }
   if (!c->enqueue([&](std::string& queue) { append_envelope_frame(queue, env, payload); }))
     return error(errc::dead_actor, "the connection to " + address + " is closed");
   return {};

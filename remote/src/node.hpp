@@ -144,6 +144,34 @@ class connection : public std::enable_shared_from_this<connection> {
   inbound_cache cache_;               // guarded by read_mu_
 };
 
+// The connection a remote pid used last: a stream of tells to one actor
+// skips the node's connection map and its mutex (perf: ~20% of a remote
+// tell's instructions on the sending thread). Held weakly, so a pid never
+// keeps a connection — and its socket — alive past its node's io_context.
+class connection_handle {
+ public:
+  std::shared_ptr<connection> get() noexcept {
+    lock();
+    std::shared_ptr<connection> c = conn_.lock();
+    busy_.clear(std::memory_order_release);
+    return c;
+  }
+  void set(const std::shared_ptr<connection>& c) noexcept {
+    lock();
+    conn_ = c;
+    busy_.clear(std::memory_order_release);
+  }
+
+ private:
+  void lock() noexcept {
+    while (busy_.test_and_set(std::memory_order_acquire)) {
+      while (busy_.test(std::memory_order_relaxed)) std::this_thread::yield();  // held for a few instructions
+    }
+  }
+  std::atomic_flag busy_;
+  std::weak_ptr<connection> conn_;
+};
+
 class node : public std::enable_shared_from_this<node> {
  public:
   node(actor_system& system, remoting_options options);
@@ -164,8 +192,9 @@ class node : public std::enable_shared_from_this<node> {
   // Outbound: serialize `e` for `receiver` (a full path) on node `address`.
   status send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e);
   // The same for a tell of a protobuf value serialized from the caller's object.
+  // `handle` (optional) remembers the connection between calls.
   status send_wire(const std::string& address, const std::string& receiver, const akt::detail::wire_message& m,
-                   actor_ref* sender);
+                   actor_ref* sender, connection_handle* handle = nullptr);
   status send_stop(const std::string& address, const std::string& receiver);
 
   // Remote death watch: `watcher` (local) watches `target` on node `address`.

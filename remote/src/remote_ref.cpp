@@ -35,7 +35,7 @@ status remote_ref::deliver(envelope_ptr e) noexcept {
 status remote_ref::deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender) noexcept {
   auto n = node_.lock();
   if (!n) return closed_error(path_);
-  return n->send_wire(address_, path_, m, sender.get());
+  return n->send_wire(address_, path_, m, sender.get(), &connection_);
 }
 
 void remote_ref::poll_incoming() noexcept {

@@ -212,6 +212,36 @@ TEST_F(remote_test, plain_threads_asking_at_once_each_get_their_own_replies) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
+TEST_F(remote_test, tells_through_a_kept_pid_reach_a_node_that_came_back) {
+  // The pid remembers its connection; when that connection is gone (the
+  // peer's remoting stopped), the next tells open a new one.
+  auto gamma = start("gamma");
+  auto ng = akt::remote::remoting::enable(*gamma).value();
+  const std::uint16_t port = ng->port();
+  auto got = std::make_shared<std::atomic<long long>>(-1);
+  auto sink = gamma->spawn_fn("sink", [got](akt::context& ctx) {
+    if (auto* p = ctx.message<demo::Ping>()) got->store(p->seq());
+  });
+  ASSERT_TRUE(sink);
+  auto remote_sink = na_->lookup("127.0.0.1", port, "sink", 5s).value();
+  demo::Ping p;
+  p.set_seq(1);
+  ASSERT_TRUE(remote_sink.tell(p));
+  ASSERT_TRUE(wait_until([&] { return got->load() == 1; }));
+
+  ng.reset();  // gamma's remoting stops: alpha's connection closes
+  ng = akt::remote::remoting::enable(*gamma, {.host = "127.0.0.1", .port = port}).value();
+  p.set_seq(2);
+  // Tells may fail or be lost while alpha notices the closed connection;
+  // within a bounded time one goes through a new connection.
+  EXPECT_TRUE(wait_until([&] {
+    (void)remote_sink.tell(p);
+    return got->load() == 2;
+  }));
+  EXPECT_GE(na_->connections_opened(), 2u);
+  ng.reset();
+}
+
 TEST_F(remote_test, a_non_protobuf_message_is_refused_at_the_sender) {
   auto calc = na_->lookup("127.0.0.1", nb_->port(), "calc", 5s).value();
   auto s = calc.tell(not_protobuf{1});
