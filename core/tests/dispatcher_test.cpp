@@ -150,6 +150,34 @@ TEST(dispatcher, an_idle_system_uses_almost_no_cpu) {
   EXPECT_TRUE(sys->is_running());
 }
 
+TEST(dispatcher, an_idle_poller_runs_while_workers_spin_and_what_it_sends_is_handled) {
+  // What a transport does with it: the poller delivers messages from the
+  // idle worker's own thread. Each must be run (not left in that worker's
+  // slot when it parks), and a removed poller is not called again.
+  auto sys = start_system("poller", {.workers = 2});
+  ASSERT_TRUE(sys);
+  auto total = std::make_shared<std::atomic<std::int64_t>>(0);
+  auto target = sys->spawn<counting_actor>("target", total);
+  ASSERT_TRUE(target);
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto to_send = std::make_shared<std::atomic<int>>(50);
+  sys->set_idle_poller([calls, to_send, t = *target] {
+    calls->fetch_add(1);
+    if (to_send->fetch_sub(1) > 0) (void)t.tell(ping{1});
+  });
+  // One tell wakes a worker; after its turn it spins and polls, and every
+  // message the poll sends gives it another turn and another spin.
+  ASSERT_TRUE(target->tell(ping{0}));
+  EXPECT_TRUE(wait_until([&] { return total->load() == 51; }))
+      << total->load() << " of 51 messages handled, " << calls->load() << " polls";
+
+  sys->set_idle_poller({});
+  const int after = calls->load();
+  ASSERT_TRUE(target->tell(ping{0}));
+  ASSERT_TRUE(target->ask<std::int64_t>(get_count{}, 5s));
+  EXPECT_LE(calls->load(), after + 1) << "a removed poller kept being called";  // one call may be in flight
+}
+
 TEST(dispatcher, eight_producers_times_100k_tells_into_one_actor_are_counted_exactly) {
   auto sys = start_system("stress", {.workers = 2});
   ASSERT_TRUE(sys);

@@ -881,6 +881,18 @@ message_decoder node::decoder_for(inbound_cache& cache, std::string_view type) {
   return d;
 }
 
+void node::poll_some() {
+  std::shared_ptr<connection> c;
+  {
+    std::unique_lock g(connections_mu_, std::try_to_lock);
+    if (!g.owns_lock() || connections_.empty()) return;
+    auto it = connections_.begin();
+    std::advance(it, static_cast<std::ptrdiff_t>(poll_cursor_++ % connections_.size()));
+    c = it->second;
+  }
+  c->poll_read();
+}
+
 void node::poll_incoming(const std::string& address) {
   std::shared_ptr<connection> c;
   {

@@ -216,6 +216,9 @@ class node : public std::enable_shared_from_this<node> {
   static message_decoder decoder_for(inbound_cache& cache, std::string_view type);
   // A thread waiting for a reply from `address` reads it itself (see connection::poll_read).
   void poll_incoming(const std::string& address);
+  // An idle worker reads one connection's socket (the next, round-robin):
+  // a request finds a running thread instead of waking the I/O thread.
+  void poll_some();
   void frame_rejected() noexcept { frames_rejected_.fetch_add(1, std::memory_order_relaxed); }
 
   // A reply or failure for a remote ask we answered.
@@ -258,6 +261,7 @@ class node : public std::enable_shared_from_this<node> {
   std::uint16_t port_ = 0;
   std::thread thread_;
 
+  std::size_t poll_cursor_ = 0;  // guarded by connections_mu_: poll_some's round-robin
   std::mutex connections_mu_;
   std::unordered_map<std::string, std::shared_ptr<connection>> connections_;            // by peer address
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> retry_after_;  // guarded likewise

@@ -12,6 +12,10 @@ result<std::unique_ptr<remoting>> remoting::enable(actor_system& system, remotin
   auto n = std::make_shared<detail::node>(system, std::move(options));
   if (auto s = n->listen(); !s) return std::move(s).error();
   system.set_node_address(n->address());
+  // Idle workers read the sockets while they spin (see node::poll_some).
+  system.set_idle_poller([w = std::weak_ptr<detail::node>(n)] {
+    if (auto live = w.lock()) live->poll_some();
+  });
   system.logger().info("remoting: " + system.name() + " listens on " + n->address());
   return std::unique_ptr<remoting>(new remoting(std::move(n)));
 }
@@ -19,6 +23,7 @@ result<std::unique_ptr<remoting>> remoting::enable(actor_system& system, remotin
 remoting::remoting(std::shared_ptr<detail::node> n) : node_(std::move(n)) {}
 
 remoting::~remoting() {
+  node_->system().set_idle_poller({});
   node_->shutdown();
   node_->system().set_node_address({});
 }

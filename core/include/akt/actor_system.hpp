@@ -106,6 +106,13 @@ class actor_system : public spawner<actor_system> {
   // empty; paths then read akt://<system>@<address>/... Set by akt::remote.
   std::string node_address() const;
   void set_node_address(std::string address);
+  // For transports (akt::remote): `poll` is called by an idle worker on
+  // each round of its spin before it parks, so a message that arrives on
+  // the network is taken by a thread already running instead of waking the
+  // transport's I/O thread. It must not block. One per system; an empty
+  // function removes it (a worker may still be finishing a call to the old
+  // one, which must therefore stay safe to call).
+  void set_idle_poller(std::function<void()> poll);
 
   // Used by spawner<actor_system>: spawns a top-level actor.
   result<pid> spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory);

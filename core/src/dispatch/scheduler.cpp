@@ -157,6 +157,27 @@ actor_cell* scheduler::find_work(worker& w, const std::uint64_t* stuck_since) {
   return nullptr;
 }
 
+void scheduler::set_idle_poller(std::function<void()> poll) {
+  const std::function<void()>* p = nullptr;
+  if (poll) {
+    std::lock_guard g(pollers_mu_);
+    pollers_.push_back(std::make_unique<const std::function<void()>>(std::move(poll)));
+    p = pollers_.back().get();
+  }
+  poller_.store(p, std::memory_order_release);
+}
+
+void scheduler::poll_when_idle() noexcept {
+  if (const std::function<void()>* p = poller_.load(std::memory_order_acquire)) {
+    try {
+      (*p)();
+    } catch (...) {
+      // A transport's poll must not fail; if it does, the I/O thread still
+      // reads everything: nothing is lost by ignoring it here.
+    }
+  }
+}
+
 actor_cell* scheduler::spin_for_work(worker& w) {
   if (spinning_.fetch_add(1, std::memory_order_seq_cst) >= max_spinners_) {
     spinning_.fetch_sub(1, std::memory_order_seq_cst);
@@ -169,6 +190,10 @@ actor_cell* scheduler::spin_for_work(worker& w) {
   }
   bool steal_next = false;
   for (std::uint32_t round = 0; !stopping_.load(std::memory_order_relaxed); ++round) {
+    // A transport's socket may hold the next message; what the poll makes
+    // ready is found just below, in the same round (never left behind in
+    // this worker's slots when the spin ends).
+    poll_when_idle();
     if (actor_cell* c = find_work(w, steal_next ? snapshot : nullptr)) {
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
       if (has_visible_work()) notify();  // more than we can take: get another worker going

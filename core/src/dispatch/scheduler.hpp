@@ -19,7 +19,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -58,6 +60,9 @@ class scheduler {
   // still in cache. No-op elsewhere, and never nested.
   void relieve(actor_cell* c);
 
+  // See actor_system::set_idle_poller.
+  void set_idle_poller(std::function<void()> poll);
+
   std::size_t worker_count() const noexcept { return manual_ ? 0 : workers_.size(); }
   bool is_manual() const noexcept { return manual_; }
   // Manual dispatchers: runs ready actors here until none is (or max_turns).
@@ -75,6 +80,7 @@ class scheduler {
   void notify();
   void run_turns(worker& w, actor_cell* c);
   bool has_visible_work() const noexcept;
+  void poll_when_idle() noexcept;
 
   std::vector<std::unique_ptr<worker>> workers_;
   run_queue global_;
@@ -83,6 +89,12 @@ class scheduler {
   std::atomic<std::uint32_t> spinning_{0};
   std::atomic<std::uint32_t> parked_{0};
   std::atomic<bool> stopping_{false};
+  // The transport's idle poller (null: none). Every poller ever set is kept
+  // until the scheduler is destroyed, so a spinner may still be running
+  // one that was just replaced (they are set once per remoting enable).
+  std::atomic<const std::function<void()>*> poller_{nullptr};
+  std::mutex pollers_mu_;
+  std::vector<std::unique_ptr<const std::function<void()>>> pollers_;  // guarded by pollers_mu_
   const bool manual_;
 };
 

@@ -78,6 +78,10 @@ bool actor_system::cancel_timer(timer_id id) {
 std::string actor_system::node_address() const {
   return core_->node_address();
 }
+void actor_system::set_idle_poller(std::function<void()> poll) {
+  core_->dispatcher().set_idle_poller(std::move(poll));
+}
+
 void actor_system::set_node_address(std::string address) {
   core_->set_node_address(std::move(address));
 }
