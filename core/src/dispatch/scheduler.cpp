@@ -199,13 +199,11 @@ actor_cell* scheduler::spin_for_work(worker& w) {
       if (has_visible_work()) notify();  // more than we can take: get another worker going
       return c;
     }
-    for (int i = 0; i < 4; ++i) cpu_relax();
+    for (int i = 0; i < 32; ++i) cpu_relax();
     // On a machine with more runnable threads than cores (I/O threads, the
     // other process of a pair), a spinner must not sit on a core someone
-    // else could use: give it away on every round (a yield with nobody
-    // waiting returns at once). Yielding every 4 rounds of 32 pauses left
-    // woken I/O threads waiting ~9 us for a core (perf sched, remote_ask).
-    std::this_thread::yield();
+    // else could use: give it away now and then.
+    if (round % 4 == 3) std::this_thread::yield();
     if (round % 8 == 7) {
       auto spent = std::chrono::steady_clock::now() - start;
       if (spent > spin_time) break;
