@@ -337,7 +337,8 @@ TEST(no_deadlock, sixteen_actors_blocking_asking_the_next_on_two_workers_never_h
       << out->ok.load() << " ok, " << out->failed.load() << " failed";
   EXPECT_GE(out->ok.load(), 1) << "not even the last link succeeded";
   for (const auto& f : out->failures.items()) {
-    EXPECT_NE(f.find("request_timeout"), std::string::npos) << "an ask ended otherwise than by reply or timeout: " << f;
+    EXPECT_NE(f.find("request_timeout"), std::string::npos)
+        << "an ask ended otherwise than by reply or timeout: " << f;
   }
   // Still responsive: every actor answers a fresh question at once.
   for (auto& a : actors) {

@@ -213,9 +213,10 @@ void append_envelope_frame(std::string& out, const envelope_view& e, const paylo
       payload.size == 0 ? 0 : varint_size(tag(5, 2)) + varint_size(payload.size) + payload.size;
   const std::size_t size = varint_field_size(1, static_cast<std::uint64_t>(e.kind)) +
                            bytes_field_size(2, e.receiver) + bytes_field_size(3, e.sender) +
-                           bytes_field_size(4, e.type) + payload_field + varint_field_size(6, e.correlation_id) +
-                           varint_field_size(7, e.timeout_us) + varint_field_size(8, e.error_code) +
-                           bytes_field_size(9, e.error_message) + bytes_field_size(10, e.traceparent);
+                           bytes_field_size(4, e.type) + payload_field +
+                           varint_field_size(6, e.correlation_id) + varint_field_size(7, e.timeout_us) +
+                           varint_field_size(8, e.error_code) + bytes_field_size(9, e.error_message) +
+                           bytes_field_size(10, e.traceparent);
   append_frame(out, 2, size, [&](char* p) {
     p = put_varint_field(p, 1, static_cast<std::uint64_t>(e.kind));
     p = put_bytes_field(p, 2, e.receiver);

@@ -224,18 +224,20 @@ void connection::do_read() {
 }
 
 void connection::wait_readable() {
-  socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
-    if (ec) {
-      if (ec != asio::error::operation_aborted) self->close("read failed: " + ec.message());
-      return;
-    }
-    // Re-armed before draining: bytes that arrive after the drain's last
-    // recv complete the new wait (epoll is edge-triggered under asio).
-    if (self->is_closed()) return;
-    self->wait_readable();
-    std::lock_guard g(self->read_mu_);
-    (void)self->drain_locked();
-  });
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const asio::error_code& ec) {
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted)
+                           self->close("read failed: " + ec.message());
+                         return;
+                       }
+                       // Re-armed before draining: bytes that arrive after the drain's last
+                       // recv complete the new wait (epoll is edge-triggered under asio).
+                       if (self->is_closed()) return;
+                       self->wait_readable();
+                       std::lock_guard g(self->read_mu_);
+                       (void)self->drain_locked();
+                     });
 }
 
 bool connection::drain_locked() {

@@ -58,10 +58,10 @@ class read_buffer {
 // type, costs no lookup.
 struct inbound_cache {
   std::unordered_map<std::string, pid> local;  // receiver path -> local pid
-  std::string last_receiver;                    // the path of...
-  pid last_target;                              // ...the last local delivery
-  std::string last_type;                        // the last type decoded...
-  message_decoder last_decoder = nullptr;       // ...and its decoder (decoders are never removed)
+  std::string last_receiver;                   // the path of...
+  pid last_target;                             // ...the last local delivery
+  std::string last_type;                       // the last type decoded...
+  message_decoder last_decoder = nullptr;      // ...and its decoder (decoders are never removed)
 };
 
 // One TCP connection to a peer node. Writes are batched: whatever was queued
@@ -112,9 +112,9 @@ class connection : public std::enable_shared_from_this<connection> {
   void write_hello_first();
   void kick_write_locked();  // with mu_ held
   void do_write();
-  void do_read();         // TLS: asio reads into in_
-  void wait_readable();   // plain TCP: wait, then drain_locked() under read_mu_
-  bool drain_locked();    // recv until nothing is left; false once closed
+  void do_read();        // TLS: asio reads into in_
+  void wait_readable();  // plain TCP: wait, then drain_locked() under read_mu_
+  bool drain_locked();   // recv until nothing is left; false once closed
   void on_bytes();
 
   void on_ready();  // connected (and TLS handshake done): start writing and reading
@@ -193,8 +193,9 @@ class node : public std::enable_shared_from_this<node> {
   status send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e);
   // The same for a tell of a protobuf value serialized from the caller's object.
   // `handle` (optional) remembers the connection between calls.
-  status send_wire(const std::string& address, const std::string& receiver, const akt::detail::wire_message& m,
-                   actor_ref* sender, connection_handle* handle = nullptr);
+  status send_wire(const std::string& address, const std::string& receiver,
+                   const akt::detail::wire_message& m, actor_ref* sender,
+                   connection_handle* handle = nullptr);
   status send_stop(const std::string& address, const std::string& receiver);
 
   // Remote death watch: `watcher` (local) watches `target` on node `address`.
@@ -279,7 +280,6 @@ class node : public std::enable_shared_from_this<node> {
   std::mutex pending_mu_;
   std::unordered_map<std::uint64_t, pending_ask> pending_;  // guarded by pending_mu_
   std::atomic<std::uint64_t> next_correlation_{1};
-
 
   std::atomic<std::uint64_t> opened_{0};
   std::atomic<std::uint64_t> frames_rejected_{0};

@@ -101,7 +101,8 @@ class pid {
     if (!ref_) return detail::null_pid_error();
     if constexpr (protobuf_message<std::remove_cvref_t<T>>) {
       // To another node: serialized from `msg` itself, no copy.
-      if (ref_->is_remote()) return ref_->deliver_wire(detail::wire_message_of(msg), detail::sender_reference());
+      if (ref_->is_remote())
+        return ref_->deliver_wire(detail::wire_message_of(msg), detail::sender_reference());
     }
     auto e = detail::make_envelope(std::forward<T>(msg));
     e->sender = detail::sender_reference();

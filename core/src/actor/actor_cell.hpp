@@ -167,12 +167,12 @@ class actor_cell final : public actor_ref {
   overflow_policy overflow_;
   mutable spinlock children_lock_;
   std::atomic<cell_state> state_{cell_state::starting};  // read per message, written rarely
-  bool started_ok_ = false;  // pre_start succeeded (post_stop runs only then)
-  bool holding_ = false;     // pending_ includes 1 for messages waiting in the replay list
+  bool started_ok_ = false;                              // pre_start succeeded (post_stop runs only then)
+  bool holding_ = false;  // pending_ includes 1 for messages waiting in the replay list
 
   // Middle: cold, or touched once per turn.
   system_core& system_;
-  ref_ptr<actor_cell> parent_;  // null for the guardian
+  ref_ptr<actor_cell> parent_;               // null for the guardian
   ref_ptr<actor_factory> factory_;           // makes instance_ again on restart
   std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
   std::uint64_t id_;
@@ -198,7 +198,7 @@ class actor_cell final : public actor_ref {
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> processed_{0};
   std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message
-  bool stop_after_handler_ = false;  // stop_self() was called by the running handler
+  bool stop_after_handler_ = false;               // stop_self() was called by the running handler
   bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
 };
 

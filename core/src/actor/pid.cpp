@@ -18,8 +18,8 @@ namespace detail {
 
 status actor_ref::deliver_wire(const wire_message& m, ref_ptr<actor_ref> sender) noexcept {
   (void)sender;
-  return error(errc::invalid_argument,
-               "a " + std::string(m.type) + " sent as wire bytes to " + path() + ", which is not a remote actor");
+  return error(errc::invalid_argument, "a " + std::string(m.type) + " sent as wire bytes to " + path() +
+                                           ", which is not a remote actor");
 }
 
 error null_pid_error() {

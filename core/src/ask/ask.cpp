@@ -168,10 +168,10 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chron
     manual = &local->system().dispatcher();
   }
   const bool remote = target.is_remote();
-  return promise->wait(timeout, manual,
-                       remote ? std::chrono::nanoseconds(remote_ask_spin_time) : std::chrono::nanoseconds(ask_spin_time),
-                       remote ? remote_yield_mask : local_yield_mask,
-                       remote && current_cell() == nullptr ? &target : nullptr);
+  return promise->wait(
+      timeout, manual,
+      remote ? std::chrono::nanoseconds(remote_ask_spin_time) : std::chrono::nanoseconds(ask_spin_time),
+      remote ? remote_yield_mask : local_yield_mask, remote && current_cell() == nullptr ? &target : nullptr);
 }
 
 status start_request(actor_cell& asker, const pid& to, envelope_ptr msg, std::chrono::nanoseconds timeout,

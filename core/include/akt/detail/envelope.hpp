@@ -50,7 +50,7 @@ enum class envelope_kind : std::uint8_t {
 struct envelope : mpsc_node {
   type_id type = nullptr;  // of the value; nullptr for system kinds
   envelope_kind kind = envelope_kind::user;
-  bool pooled = false;  // from an envelope_pool, and goes back to it (see dispose)
+  bool pooled = false;           // from an envelope_pool, and goes back to it (see dispose)
   ref_ptr<actor_ref> sender;     // null when sent from outside any actor
   ref_ptr<reply_sink> reply_to;  // set for asks and requests
 
@@ -154,8 +154,8 @@ class envelope_pool {
   static constexpr std::size_t max_spare_batches = 64;
 
   static typed_envelope<T>* next_of(typed_envelope<T>* e) noexcept {
-    return static_cast<typed_envelope<T>*>(static_cast<envelope*>(
-        static_cast<mpsc_node*>(e->next.load(std::memory_order_relaxed))));
+    return static_cast<typed_envelope<T>*>(
+        static_cast<envelope*>(static_cast<mpsc_node*>(e->next.load(std::memory_order_relaxed))));
   }
   static void delete_list(typed_envelope<T>* e) noexcept {
     while (e != nullptr) {
@@ -244,17 +244,19 @@ T* payload_as(envelope* e) noexcept {
 struct wire_message {
   std::string_view type;  // the protobuf full name
   const void* value;
-  std::size_t (*byte_size)(const void* value);  // must be called before write
+  std::size_t (*byte_size)(const void* value);          // must be called before write
   void (*write)(const void* value, std::uint8_t* out);  // exactly byte_size bytes
 };
 
 template <class T>
-  requires protobuf_message<T>
-wire_message wire_message_of(const T& value) noexcept {
+requires protobuf_message<T> wire_message wire_message_of(const T& value)
+noexcept {
   static const std::string_view name = T::descriptor()->full_name();
-  return wire_message{
-      name, &value, [](const void* v) -> std::size_t { return static_cast<const T*>(v)->ByteSizeLong(); },
-      [](const void* v, std::uint8_t* out) { static_cast<const T*>(v)->SerializeWithCachedSizesToArray(out); }};
+  return wire_message{name, &value,
+                      [](const void* v) -> std::size_t { return static_cast<const T*>(v)->ByteSizeLong(); },
+                      [](const void* v, std::uint8_t* out) {
+                        static_cast<const T*>(v)->SerializeWithCachedSizesToArray(out);
+                      }};
 }
 
 // Where the reply to an ask or request goes.

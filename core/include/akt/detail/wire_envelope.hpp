@@ -43,7 +43,8 @@ class wire_envelope final : public envelope {
   void dispose() noexcept override;
 
  private:
-  wire_envelope(decoder decode, std::uint32_t type_size, std::uint32_t bytes_size, std::size_t allocated) noexcept;
+  wire_envelope(decoder decode, std::uint32_t type_size, std::uint32_t bytes_size,
+                std::size_t allocated) noexcept;
   ~wire_envelope() override = default;
 
   const char* data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
