@@ -190,9 +190,10 @@ class node : public std::enable_shared_from_this<node> {
   asio::ssl::context* tls_server() noexcept { return tls_server_.get(); }
 
   // Outbound: serialize `e` for `receiver` (a full path) on node `address`.
-  status send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e);
+  // `handle` (optional, here and below) remembers the connection between calls.
+  status send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e,
+                       connection_handle* handle = nullptr);
   // The same for a tell of a protobuf value serialized from the caller's object.
-  // `handle` (optional) remembers the connection between calls.
   status send_wire(const std::string& address, const std::string& receiver,
                    const akt::detail::wire_message& m, actor_ref* sender,
                    connection_handle* handle = nullptr);
@@ -216,7 +217,7 @@ class node : public std::enable_shared_from_this<node> {
   // The decoder for a wire type name, or null (remembers the last in `cache`).
   static message_decoder decoder_for(inbound_cache& cache, std::string_view type);
   // A thread waiting for a reply from `address` reads it itself (see connection::poll_read).
-  void poll_incoming(const std::string& address);
+  void poll_incoming(const std::string& address, connection_handle& handle);
   // An idle worker reads one connection's socket (the next, round-robin):
   // a request finds a running thread instead of waking the I/O thread.
   void poll_some();
@@ -240,7 +241,12 @@ class node : public std::enable_shared_from_this<node> {
   // Sends `env` (given a fresh correlation id) and waits for the REPLY's receiver path.
   result<pid> round_trip_for_path(const std::string& address, envelope_view env,
                                   std::chrono::nanoseconds timeout, const std::string& what);
-  status send_frame(const std::string& address, const envelope_view& frame);
+  status send_frame(const std::string& address, const envelope_view& frame,
+                    connection_handle* handle = nullptr);
+  // The connection `handle` remembers while it is open, else connection_to's
+  // (which `handle` then remembers).
+  std::shared_ptr<connection> connection_via(const std::string& address, connection_handle* handle,
+                                             error* why);
   ref_ptr<actor_ref> remote_ref_for(const std::string& path);
   void deliver_local(connection& from, const envelope_view& env);
   // Answers a LOOKUP or SPAWN: REPLY with the actor's full path, or FAILURE.

@@ -29,7 +29,7 @@ status remote_ref::deliver(envelope_ptr e) noexcept {
     n->send_terminated(address_, path_, t->actor.path());
     return {};
   }
-  return n->send_envelope(address_, path_, std::move(e));
+  return n->send_envelope(address_, path_, std::move(e), &connection_);
 }
 
 status remote_ref::deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender) noexcept {
@@ -39,7 +39,7 @@ status remote_ref::deliver_wire(const akt::detail::wire_message& m, ref_ptr<acto
 }
 
 void remote_ref::poll_incoming() noexcept {
-  if (auto n = node_.lock()) n->poll_incoming(address_);
+  if (auto n = node_.lock()) n->poll_incoming(address_, connection_);  // n keeps the node alive meanwhile
 }
 
 status remote_ref::request_stop() noexcept {

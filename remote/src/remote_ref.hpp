@@ -38,7 +38,7 @@ class remote_ref final : public actor_ref {
   std::string path_;     // akt://system@host:port/name
   std::string address_;  // host:port
   std::string name_;
-  connection_handle connection_;  // the connection of the last tell
+  connection_handle connection_;  // the connection last used to reach the actor
 };
 
 // Splits "akt://sys@host:port/a/b" into its address ("host:port") and the

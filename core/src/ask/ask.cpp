@@ -18,10 +18,10 @@ using clock = std::chrono::steady_clock;
 // comes back well within it, and spinning saves two futex round trips.
 constexpr auto ask_spin_time = std::chrono::microseconds(20);
 // A reply from another node takes tens of microseconds: spin longer rather
-// than pay a futex wake-up on top, but yield the core on every round: the
-// I/O threads that carry the request and the reply need it. (Yielding every
-// 64 rounds left each I/O wake-up waiting ~9 us for a core on 2 cores, by
-// perf sched; remote_ask p50 33.4 -> 27.2 us with both spinners yielding.)
+// than pay a futex wake-up on top, polling the connection for the reply
+// (see actor_ref::poll_incoming) and yielding the core on every round, so a
+// thread of the transport that needs it gets it (yielding every 64 rounds
+// left I/O wake-ups waiting ~9 us for a core on 2 cores, by perf sched).
 constexpr auto remote_ask_spin_time = std::chrono::microseconds(100);
 constexpr std::uint32_t local_yield_mask = 63;  // yield every 64 rounds
 constexpr std::uint32_t remote_yield_mask = 0;  // yield every round
