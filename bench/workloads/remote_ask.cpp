@@ -16,10 +16,10 @@ int main(int argc, char** argv) {
     });
   }
   const long long n = bench::parse_args(argc, argv, 30'000).n;
-  bench::register_bench_messages();
   auto server = bench::start_server(argv[0], "remote_ask");
   auto sys = bench::start_system("client");
-  auto node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}),
+  bench::register_bench_messages(*sys);
+  auto* node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}),
                                    "enable remoting");
   auto echo = bench::value_or_fail(node->lookup("127.0.0.1", server.port, "echo", std::chrono::seconds(10)),
                                    "lookup echo");
@@ -43,7 +43,6 @@ int main(int argc, char** argv) {
         std::chrono::duration<double, std::micro>(bench::clock_type::now() - a).count();
   }
   const double elapsed = bench::seconds_between(t0, bench::clock_type::now());
-  node.reset();
   bench::stop_system(*sys);
   bench::stop_server(server);
 

@@ -22,10 +22,10 @@
 
 namespace bench {
 
-inline void register_bench_messages() {
-  akt::remote::register_message<akt_bench::Payload>();
-  akt::remote::register_message<akt_bench::Start>();
-  akt::remote::register_message<akt_bench::Done>();
+inline void register_bench_messages(akt::actor_system& sys) {
+  sys.registry().register_message<akt_bench::Payload>();
+  sys.registry().register_message<akt_bench::Start>();
+  sys.registry().register_message<akt_bench::Done>();
 }
 
 struct server_process {
@@ -67,8 +67,8 @@ inline void stop_server(server_process& s) {
 
 // The server side: runs until stdin closes (the client is gone) or 300 s.
 inline int serve(const std::function<void(akt::actor_system&)>& spawn_actors) {
-  register_bench_messages();
   auto sys = start_system("server");
+  register_bench_messages(*sys);
   spawn_actors(*sys);
   auto node = akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0});
   if (!node) fail("remote server: " + node.error().to_string());
@@ -82,7 +82,6 @@ inline int serve(const std::function<void(akt::actor_system&)>& spawn_actors) {
   char c;
   while (read(STDIN_FILENO, &c, 1) > 0) {
   }
-  node->reset();
   stop_system(*sys);
   return 0;
 }

@@ -36,10 +36,10 @@ int main(int argc, char** argv) {
     return bench::serve([](akt::actor_system& sys) { (void)sys.spawn<counter>("counter"); });
   }
   const long long n = bench::parse_args(argc, argv, 1'000'000).n;
-  bench::register_bench_messages();
   auto server = bench::start_server(argv[0], "remote_tell");
   auto sys = bench::start_system("client");
-  auto node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}),
+  bench::register_bench_messages(*sys);
+  auto* node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}),
                                    "enable remoting");
 
   auto target = bench::value_or_fail(
@@ -79,7 +79,6 @@ int main(int argc, char** argv) {
   if (d.count() != n || d.bytes() != 32 * n) {
     bench::fail("remote_tell: count " + std::to_string(d.count()) + " bytes " + std::to_string(d.bytes()));
   }
-  node.reset();
   bench::stop_system(*sys);
   bench::stop_server(server);
   const double s = bench::seconds_between(t0, t1);

@@ -9,6 +9,10 @@
 
 namespace akt {
 
+bad_result_access::bad_result_access(akt::error e)
+    : std::runtime_error("akt::result::value() on an error: " + e.to_string()), error_(std::move(e)) {}
+
+
 std::string_view to_string(errc code) noexcept {
   switch (code) {
     case errc::dead_actor:
@@ -41,6 +45,10 @@ std::string_view to_string(errc code) noexcept {
       return "no_message";
     case errc::timeout:
       return "timeout";
+    case errc::unhandled:
+      return "unhandled";
+    case errc::no_reply:
+      return "no_reply";
   }
   return "unknown_error";
 }

@@ -1,7 +1,7 @@
 // The envelope pool: envelopes made on one thread and disposed of on another
 // come back for reuse without their sender or reply sink, and the pool keeps
 // a bounded number of spares. Runs under ThreadSanitizer in CI (./run tsan).
-#include <akt/detail/envelope.hpp>
+#include <akt/detail/envelope_pool.hpp>
 #include <akt/pid.hpp>
 
 #include <gtest/gtest.h>

@@ -72,9 +72,42 @@ TEST(error, result_holds_a_value_or_an_error) {
   EXPECT_EQ(failed.code(), akt::errc::dead_actor);
 }
 
-TEST(error, reading_the_wrong_alternative_of_a_result_aborts) {
+TEST(error, value_of_an_error_throws_bad_result_access_carrying_the_error) {
+  akt::result<int> bad = akt::error(akt::errc::not_found, "no actor named 'x'");
+  try {
+    (void)bad.value();
+    FAIL() << "value() on an error did not throw";
+  } catch (const akt::bad_result_access& e) {
+    EXPECT_EQ(e.error().code(), akt::errc::not_found);
+    EXPECT_NE(std::string(e.what()).find("no actor named 'x'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)*bad, akt::bad_result_access);
+  akt::status failed = akt::error(akt::errc::timeout, "late");
+  EXPECT_THROW(failed.value(), akt::bad_result_access);
+  akt::status fine;
+  EXPECT_NO_THROW(fine.value());
+}
+
+TEST(error, value_or_and_then_and_transform_pass_errors_on) {
+  akt::result<int> ok = 20;
   akt::result<int> bad = akt::error(akt::errc::not_found, "x");
-  EXPECT_DEATH((void)bad.value(), "");
+  EXPECT_EQ(ok.value_or(0), 20);
+  EXPECT_EQ(bad.value_or(7), 7);
+  auto twice = [](int v) { return v * 2; };
+  EXPECT_EQ(ok.transform(twice).value(), 40);
+  EXPECT_EQ(bad.transform(twice).code(), akt::errc::not_found);
+  auto half = [](int v) -> akt::result<int> {
+    if (v % 2 != 0) return akt::error(akt::errc::invalid_argument, "odd");
+    return v / 2;
+  };
+  EXPECT_EQ(ok.and_then(half).value(), 10);
+  EXPECT_EQ(akt::result<int>(3).and_then(half).code(), akt::errc::invalid_argument);
+  EXPECT_EQ(bad.and_then(half).code(), akt::errc::not_found);
+  auto as_text = akt::result<int>(5).transform([](int v) { return std::to_string(v); });
+  EXPECT_EQ(as_text.value(), "5");
+}
+
+TEST(error, reading_the_error_of_a_value_aborts) {
   akt::result<int> ok = 1;
   EXPECT_DEATH((void)ok.error(), "");
   akt::status fine;

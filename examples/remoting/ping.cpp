@@ -39,17 +39,16 @@ static int start_pong(const std::string& self, pid_t& child) {
 }
 
 int main(int argc, char** argv) {
-  akt::remote::register_message<demo::Ping>();
-  akt::remote::register_message<demo::Pong>();
   pid_t child = -1;
   const int port = argc > 1 ? std::atoi(argv[1]) : start_pong(argv[0], child);
   if (port <= 0) {
     std::fprintf(stderr, "no pong node to talk to\n");
     return 1;
   }
-  auto sys = akt::actor_system::create("ping-node").value();
-  if (!sys->start()) return 1;
-  auto node = akt::remote::remoting::enable(*sys).value();
+  auto sys = akt::actor_system::launch("ping-node").value();
+  sys->registry().register_message<demo::Ping>();
+  sys->registry().register_message<demo::Pong>();
+  auto* node = akt::remote::remoting::enable(*sys).value();  // owned by the system
   int status = 0;
   {
     auto pong = node->lookup("127.0.0.1", static_cast<std::uint16_t>(port), "pong", 5s);
@@ -89,8 +88,7 @@ int main(int argc, char** argv) {
       std::printf("pinger got Pong(42) from the other process\n");
     }
   }
-  node.reset();
-  (void)sys->stop();
+  (void)sys->stop();  // the actors, then remoting, then the workers
   if (child > 0) {
     kill(child, SIGTERM);
     waitpid(child, nullptr, 0);

@@ -13,10 +13,9 @@
 #include "messages.pb.h"
 
 int main(int argc, char** argv) {
-  akt::remote::register_message<demo::Ping>();
-  akt::remote::register_message<demo::Pong>();
-  auto sys = akt::actor_system::create("pong-node").value();
-  if (!sys->start()) return 1;
+  auto sys = akt::actor_system::launch("pong-node").value();  // created and started
+  sys->registry().register_message<demo::Ping>();            // what this node decodes
+  sys->registry().register_message<demo::Pong>();
   const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 0);
   auto node = akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = port});
   if (!node) {

@@ -9,7 +9,6 @@
 
 #include <sys/socket.h>
 
-#include "registry.hpp"
 #include "remote_ref.hpp"
 
 namespace akt::remote::detail {
@@ -91,6 +90,7 @@ void connection::on_ready() {
       self->ready_ = true;
       self->kick_write_locked();
     }
+    if (!self->peer_.empty()) self->node_.on_connected(*self);  // outbound: we know whom we reached
     if (self->tls_) {
       self->do_read();
     } else {
@@ -550,6 +550,8 @@ status node::send_envelope(const std::string& address, const std::string& receiv
                                              ": only Protocol Buffers messages can");
   }
   env.payload = tls_payload;
+  const std::string traceparent = e->trace ? e->trace->traceparent() : std::string();
+  env.traceparent = traceparent;
   std::uint64_t correlation = 0;
   if (e->reply_to) {
     correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
@@ -567,9 +569,15 @@ status node::send_envelope(const std::string& address, const std::string& receiv
 }
 
 status node::send_wire(const std::string& address, const std::string& receiver,
-                       const akt::detail::wire_message& m, actor_ref* sender, connection_handle* handle) {
+                       const akt::detail::wire_message& m, actor_ref* sender, const trace_context* trace,
+                       connection_handle* handle) {
   envelope_view env;
   env.receiver = receiver;
+  std::string traceparent;
+  if (trace != nullptr) [[unlikely]] {
+    traceparent = trace->traceparent();
+    env.traceparent = traceparent;
+  }
   std::string sender_path;
   if (sender != nullptr) {
     sender_path = sender->path();
@@ -714,15 +722,33 @@ void node::drop_watches(const std::string& address, const std::string* only_targ
 
 // ---------------------------------------------------------------- inbound
 
+// A malformed traceparent from a peer is dropped (the message still goes
+// through, untraced): tracing must never cost a message.
+trace_ref node::trace_from_wire(std::string_view traceparent) {
+  auto tc = trace_context::parse(traceparent);
+  if (!tc) {
+    system_.logger().debug("remoting: ignored a malformed traceparent: " + tc.error().message());
+    return {};
+  }
+  return std::move(*tc);
+}
+
 void node::on_hello(connection& from, const hello_view& hello) {
   if (!from.peer().empty()) return;  // outbound: we know whom we called
   // Inbound: replies to this node go back over this connection.
   auto self = from.shared_from_this();
-  std::lock_guard g(connections_mu_);
   const std::string address(hello.address);
-  from.set_peer(address);
-  auto it = connections_.find(address);
-  if (it == connections_.end() || it->second->is_closed()) connections_[address] = self;
+  {
+    std::lock_guard g(connections_mu_);
+    from.set_peer(address);
+    auto it = connections_.find(address);
+    if (it == connections_.end() || it->second->is_closed()) connections_[address] = self;
+  }
+  system_.announce(node_event{node_event_kind::up, address, {}});
+}
+
+void node::on_connected(connection& c) {
+  if (!stopped_.load()) system_.announce(node_event{node_event_kind::up, c.peer(), {}});
 }
 
 void node::on_closed(connection& c, const std::string& why) {
@@ -748,6 +774,7 @@ void node::on_closed(connection& c, const std::string& why) {
                           " closed: " + why);
   }
   if (!was_current || peer.empty()) return;
+  if (!stopped_.load()) system_.announce(node_event{node_event_kind::down, peer, why});
   drop_watches(peer, nullptr, why);
   // Asks waiting on that node fail now, not at their timeout.
   std::vector<pending_ask> failed;
@@ -783,12 +810,12 @@ void node::on_frame(connection& from, const frame_view& frame) {
       deliver_local(from, env);
       return;
     case envelope_kind::stop: {
-      auto target = system_.lookup(env.receiver);
+      auto target = system_.lookup_local(env.receiver);
       if (target) (void)target->stop();
       return;
     }
     case envelope_kind::spawn: {
-      auto spawner = find_kind(env.type);
+      auto spawner = system_.registry().find_kind(env.type);
       result<pid> made = spawner
                              ? spawner(system_, std::string(env.receiver))
                              : result<pid>(error(errc::not_found, "no actor kind '" + std::string(env.type) +
@@ -797,7 +824,7 @@ void node::on_frame(connection& from, const frame_view& frame) {
       return;
     }
     case envelope_kind::watch: {
-      auto target = system_.lookup(env.receiver);
+      auto target = system_.lookup_local(env.receiver);
       auto watcher = remote_ref_for(std::string(env.sender));
       if (!target) {
         send_terminated(from.peer(), std::string(env.sender),
@@ -808,7 +835,7 @@ void node::on_frame(connection& from, const frame_view& frame) {
       return;
     }
     case envelope_kind::unwatch: {
-      if (auto target = system_.lookup(env.receiver))
+      if (auto target = system_.lookup_local(env.receiver))
         target->ref()->remove_watcher(*remote_ref_for(std::string(env.sender)));
       return;
     }
@@ -820,7 +847,7 @@ void node::on_frame(connection& from, const frame_view& frame) {
       return;
     }
     case envelope_kind::lookup: {
-      answer_with_path(from, env.correlation_id, system_.lookup(env.receiver));
+      answer_with_path(from, env.correlation_id, system_.lookup_local(env.receiver));
       return;
     }
     case envelope_kind::reply:
@@ -853,11 +880,12 @@ void node::on_frame(connection& from, const frame_view& frame) {
       envelope_ptr reply = decode ? decode(env.payload) : nullptr;
       if (!reply) {
         p.sink->fail(error(errc::invalid_argument, "the reply's type " + std::string(env.type) +
-                                                       " is unknown here: register_message<" +
+                                                       " is unknown here: registry().register_message<" +
                                                        std::string(env.type) + ">()"));
         return;
       }
       if (!env.sender.empty()) reply->sender = remote_ref_for(std::string(env.sender));
+      if (!env.traceparent.empty()) reply->trace = trace_from_wire(env.traceparent);
       if (!p.sink->complete(reply)) system_.logger().debug("remoting: a late reply was dropped");
       return;
     }
@@ -881,7 +909,7 @@ void node::answer_with_path(connection& from, std::uint64_t correlation, const r
 
 message_decoder node::decoder_for(inbound_cache& cache, std::string_view type) {
   if (cache.last_decoder != nullptr && type == cache.last_type) return cache.last_decoder;
-  message_decoder d = find_decoder(type);
+  message_decoder d = system_.registry().find_decoder(type);
   if (d != nullptr) {
     cache.last_type.assign(type);
     cache.last_decoder = d;
@@ -923,14 +951,15 @@ void node::deliver_local(connection& from, const envelope_view& env) {
   auto decode = decoder_for(from.cache(), env.type);
   if (decode == nullptr) {
     refuse(error(errc::invalid_argument, "unknown message type '" + std::string(env.type) + "' at " +
-                                             address() + ": register_message<" + std::string(env.type) +
-                                             ">() there"));
+                                             address() + ": registry().register_message<" +
+                                             std::string(env.type) + ">() there"));
     return;
   }
   // Decoded by the receiving actor's worker, not here (see wire_envelope.hpp):
   // this thread only frames and copies.
   envelope_ptr e = akt::detail::wire_envelope::make(decode, env.type, env.payload);
   if (!env.sender.empty()) e->sender = remote_ref_for(std::string(env.sender));
+  if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent);
   if (is_ask) {
     e->reply_to =
         ref_ptr<reply_sink>::adopt(new remote_reply_sink(weak_from_this(), from.peer(), env.correlation_id));
@@ -940,7 +969,7 @@ void node::deliver_local(connection& from, const envelope_view& env) {
   if (!cache.last_target || env.receiver != cache.last_receiver) {
     auto cached = cache.local.find(std::string(env.receiver));
     if (cached == cache.local.end()) {
-      auto target = system_.lookup(env.receiver);
+      auto target = system_.lookup_local(env.receiver);
       if (!target) {
         e->reply_to.reset();
         refuse(target.error());
@@ -976,6 +1005,8 @@ void node::send_reply(const std::string& address, std::uint64_t correlation, env
     return;
   }
   env.payload = tls_payload;
+  const std::string traceparent = reply->trace ? reply->trace->traceparent() : std::string();
+  env.traceparent = traceparent;
   (void)send_frame(address, env);
 }
 

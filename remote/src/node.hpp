@@ -195,7 +195,7 @@ class node : public std::enable_shared_from_this<node> {
                        connection_handle* handle = nullptr);
   // The same for a tell of a protobuf value serialized from the caller's object.
   status send_wire(const std::string& address, const std::string& receiver,
-                   const akt::detail::wire_message& m, actor_ref* sender,
+                   const akt::detail::wire_message& m, actor_ref* sender, const trace_context* trace,
                    connection_handle* handle = nullptr);
   status send_stop(const std::string& address, const std::string& receiver);
 
@@ -215,7 +215,9 @@ class node : public std::enable_shared_from_this<node> {
   void on_hello(connection& from, const hello_view& hello);
   void on_closed(connection& c, const std::string& why);
   // The decoder for a wire type name, or null (remembers the last in `cache`).
-  static message_decoder decoder_for(inbound_cache& cache, std::string_view type);
+  message_decoder decoder_for(inbound_cache& cache, std::string_view type);
+  // An outbound connection is ready (connected, TLS done): the node is up.
+  void on_connected(connection& c);
   // A thread waiting for a reply from `address` reads it itself (see connection::poll_read).
   void poll_incoming(const std::string& address, connection_handle& handle);
   // An idle worker reads one connection's socket (the next, round-robin):
@@ -248,6 +250,7 @@ class node : public std::enable_shared_from_this<node> {
   std::shared_ptr<connection> connection_via(const std::string& address, connection_handle* handle,
                                              error* why);
   ref_ptr<actor_ref> remote_ref_for(const std::string& path);
+  trace_ref trace_from_wire(std::string_view traceparent);
   void deliver_local(connection& from, const envelope_view& env);
   // Answers a LOOKUP or SPAWN: REPLY with the actor's full path, or FAILURE.
   void answer_with_path(connection& from, std::uint64_t correlation, const result<pid>& found);

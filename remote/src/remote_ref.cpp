@@ -32,10 +32,11 @@ status remote_ref::deliver(envelope_ptr e) noexcept {
   return n->send_envelope(address_, path_, std::move(e), &connection_);
 }
 
-status remote_ref::deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender) noexcept {
+status remote_ref::deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender,
+                                const trace_context* trace) noexcept {
   auto n = node_.lock();
   if (!n) return closed_error(path_);
-  return n->send_wire(address_, path_, m, sender.get(), &connection_);
+  return n->send_wire(address_, path_, m, sender.get(), trace, &connection_);
 }
 
 void remote_ref::poll_incoming() noexcept {

@@ -19,7 +19,8 @@ class remote_ref final : public actor_ref {
         name_(std::move(name)) {}
 
   status deliver(envelope_ptr e) noexcept override;
-  status deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender) noexcept override;
+  status deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender,
+                      const trace_context* trace) noexcept override;
   void poll_incoming() noexcept override;
   status request_stop() noexcept override;
   status request_restart() noexcept override;

@@ -1,31 +1,48 @@
 #include <akt/remote/remoting.hpp>
 
 #include "node.hpp"
+#include "remote_ref.hpp"
 
 namespace akt::remote {
 
-result<std::unique_ptr<remoting>> remoting::enable(actor_system& system, remoting_options options) {
-  if (!system.is_running()) return error(errc::not_running, "enable remoting after the system has started");
-  if (!system.node_address().empty()) {
+result<remoting*> remoting::enable(actor_system& system, remoting_options options) {
+  if (system.find_extension<remoting>() != nullptr) {
     return error(errc::invalid_argument, "remoting is already enabled on system " + system.name());
   }
-  auto n = std::make_shared<detail::node>(system, std::move(options));
-  if (auto s = n->listen(); !s) return std::move(s).error();
-  system.set_node_address(n->address());
-  // Idle workers read the sockets while they spin (see node::poll_some).
-  system.set_idle_poller([w = std::weak_ptr<detail::node>(n)] {
-    if (auto live = w.lock()) live->poll_some();
-  });
-  system.logger().info("remoting: " + system.name() + " listens on " + n->address());
-  return std::unique_ptr<remoting>(new remoting(std::move(n)));
+  auto r =
+      std::unique_ptr<remoting>(new remoting(std::make_shared<detail::node>(system, std::move(options))));
+  return system.add_extension(std::move(r));
 }
 
 remoting::remoting(std::shared_ptr<detail::node> n) : node_(std::move(n)) {}
 
 remoting::~remoting() {
-  node_->system().set_idle_poller({});
   node_->shutdown();
-  node_->system().set_node_address({});
+}
+
+status remoting::start(actor_system& system) {
+  if (auto s = node_->listen(); !s) return s;
+  system.logger().info("remoting: " + system.name() + " listens on " + node_->address());
+  return {};
+}
+
+void remoting::stop() {
+  node_->shutdown();
+}
+
+std::string remoting::node_address() const {
+  return node_->address();
+}
+
+std::optional<result<pid>> remoting::try_resolve(std::string_view name_or_path) {
+  std::string address, name;
+  if (!detail::split_remote_path(name_or_path, address, name)) return std::nullopt;  // not a remote path
+  if (address == node_->address()) return std::nullopt;  // ours: the local tree answered
+  return node_->resolve(name_or_path);
+}
+
+void remoting::poll_idle() noexcept {
+  node_->poll_some();  // idle workers read the sockets while they spin
 }
 
 const std::string& remoting::host() const noexcept {

@@ -39,8 +39,6 @@ class tls_test : public ::testing::Test {
     fs::create_directories(dir_);
     ASSERT_TRUE(make_pki(dir_, "good")) << "openssl could not make the test certificates";
     ASSERT_TRUE(make_pki(dir_, "other"));
-    akt::remote::register_message<demo::Add>();
-    akt::remote::register_message<demo::Sum>();
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -54,6 +52,8 @@ class tls_test : public ::testing::Test {
   static std::unique_ptr<akt::actor_system> start(const char* name) {
     auto sys = akt::actor_system::create(name, {.logger = akt::make_discard_logger()}).value();
     EXPECT_TRUE(sys->start());
+    sys->registry().register_message<demo::Add>();
+    sys->registry().register_message<demo::Sum>();
     (void)sys->spawn_fn("calc", [](akt::context& ctx) {
       if (auto* add = ctx.message<demo::Add>()) {
         demo::Sum s;

@@ -72,7 +72,7 @@ TEST(test_system, nothing_runs_until_the_test_says_so) {
 TEST(test_system, a_request_times_out_on_the_manual_clock_and_not_before) {
   akt::testkit::test_system t("det-timeout");
   akt::testkit::probe p(t.system());
-  auto silent = t->spawn_fn("silent", [](akt::context&) {}).value();
+  auto silent = t->spawn_fn("silent", [](akt::context& ctx) { (void)ctx.take_message(); }).value();
   auto asker =
       t->spawn_fn("asker", [probe = p.ref(), silent](akt::context& ctx) {
          if (ctx.message<tick>()) {

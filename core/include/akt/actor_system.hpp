@@ -1,13 +1,14 @@
 // akt/actor_system.hpp — the home of actors: a dispatcher (a fixed pool of
 // worker threads), a timer service, the tree of actors and their names.
 //
-//   auto sys = akt::actor_system::create("shop", {.workers = 4}).value();
-//   if (auto s = sys->start(); !s) return fail(s.error());
+//   auto sys = akt::actor_system::launch("shop", {.workers = 4}).value();   // created and started
 //   auto orders = sys->spawn<order_book>("orders").value();
 //   ...
-//   sys->stop();   // every actor stops, children first; every thread joined
+//   sys->stop();   // extensions, then every actor (children first); every thread joined
 //
-// Several systems can live in one process; they share nothing.
+// (create + start are the same in two steps, for a system configured in between.)
+// Several systems can live in one process; they share nothing. A system owns
+// its extensions (remoting, cluster, telemetry: see extension.hpp).
 //
 // Thread safety: every member may be called from any thread, except that
 // stop() must not be called from one of the system's own actors (it waits
@@ -17,6 +18,7 @@
 #include <akt/detail/ref_ptr.hpp>
 #include <akt/error.hpp>
 #include <akt/events.hpp>
+#include <akt/extension.hpp>
 #include <akt/logger.hpp>
 #include <akt/options.hpp>
 #include <akt/pid.hpp>
@@ -34,6 +36,7 @@ namespace akt {
 namespace detail {
 class system_core;
 }
+class type_registry;
 
 using timer_id = std::uint64_t;
 
@@ -43,16 +46,21 @@ class actor_system : public spawner<actor_system> {
   // options (errc::invalid_argument). The system is created stopped.
   [[nodiscard]] static result<std::unique_ptr<actor_system>> create(std::string_view name,
                                                                     system_options options = {});
+  // create() then start(), in one call.
+  [[nodiscard]] static result<std::unique_ptr<actor_system>> launch(std::string_view name,
+                                                                    system_options options = {});
   ~actor_system();  // stops the system if it is still running
   actor_system(const actor_system&) = delete;
   actor_system& operator=(const actor_system&) = delete;
 
-  // Starts the workers and the timer service.
+  // Starts the workers and the timer service, then the extensions added so far.
   [[nodiscard]] status start();
-  // Stops every actor (children before parents, post_stop run), then joins
-  // every thread. Bounded by options().shutdown_timeout: past it the actors
-  // still running are named in the error (errc::shutdown_timeout) and the
-  // threads are joined once they return. Stopping a stopped system is a no-op.
+  // Tells the extensions it is stopping (last added first), stops every
+  // actor (children before parents, post_stop run), stops the extensions
+  // (last added first), then joins every thread. Bounded by
+  // options().shutdown_timeout: past it the actors still running are named
+  // in the error (errc::shutdown_timeout) and the threads are joined once
+  // they return. Stopping a stopped system is a no-op.
   status stop();
   bool is_running() const noexcept;
 
@@ -62,13 +70,24 @@ class actor_system : public spawner<actor_system> {
 
   // Finds a live actor: "orders" (a top-level name), "orders/audit" (a path
   // of names from a top-level actor), or its full "akt://shop/orders/audit".
+  // What is not found here is asked of each extension in turn (a path on
+  // another node with remoting, a cluster-wide name with the cluster).
   [[nodiscard]] result<pid> lookup(std::string_view name_or_path) const;
+  // The same, in this system's own tree only (no extension is asked): what a
+  // transport uses for names that arrive from the network.
+  [[nodiscard]] result<pid> lookup_local(std::string_view name_or_path) const;
 
   // Messages that reached no actor: sent to stopped actors, left in a stopped
   // actor's mailbox, dropped by a full mailbox, late replies.
   std::uint64_t dead_letters() const noexcept;
+  // Messages handled without being matched (context::unhandled); each is
+  // also a dead letter.
+  std::uint64_t unhandled_messages() const noexcept;
   // Actors alive right now (started and not yet terminated).
   std::uint64_t actor_count() const noexcept;
+  // Calls f for every live actor (parents before children), for exporters
+  // and tools; f must not spawn or stop actors of this system.
+  void for_each_actor(const std::function<void(const actor_view&)>& f) const;
 
   // Timers: deliver `msg` to `to` after `delay` (once), or after `initial`
   // and then every `interval` (a copy each time) until cancelled. One timer
@@ -102,17 +121,34 @@ class actor_system : public spawner<actor_system> {
   std::size_t run_ready(std::size_t max_turns = 1'000'000);
   std::size_t advance_clock(std::chrono::nanoseconds by);
 
-  // The node's network address ("host:port") once remoting is enabled, else
-  // empty; paths then read akt://<system>@<address>/... Set by akt::remote.
+  // The node's network address ("host:port") when an extension gives it
+  // one (remoting), else empty; paths then read akt://<system>@<address>/...
   std::string node_address() const;
-  void set_node_address(std::string address);
-  // For transports (akt::remote): `poll` is called by an idle worker on
-  // each round of its spin before it parks, so a message that arrives on
-  // the network is taken by a thread already running instead of waking the
-  // transport's I/O thread. It must not block. One per system; an empty
-  // function removes it (a worker may still be finishing a call to the old
-  // one, which must therefore stay safe to call).
-  void set_idle_poller(std::function<void()> poll);
+
+  // Extensions (see extension.hpp). The system owns `ext` from here on,
+  // starts it now if the system runs (else at start) and stops it at stop.
+  // Errors: invalid_argument (a second extension of the same name, a second
+  // one giving a node address, too many), not_running (the system stopped),
+  // or the extension's own start error (it is then destroyed).
+  template <class E>
+  [[nodiscard]] result<E*> add_extension(std::unique_ptr<E> ext) {
+    static_assert(std::is_base_of_v<akt::extension, E>, "add_extension: E must derive from akt::extension");
+    E* raw = ext.get();
+    auto r = add_extension_impl(std::unique_ptr<akt::extension>(std::move(ext)));
+    if (!r) return std::move(r).error();
+    return raw;
+  }
+  // The extension of type E, or null.
+  template <class E>
+  E* find_extension() const {
+    return dynamic_cast<E*>(
+        find_extension_impl([](akt::extension& e) { return dynamic_cast<E*>(&e) != nullptr; }));
+  }
+  // Tells every extension of a transport event (node up / down) and
+  // publishes it on the event stream.
+  void announce(const node_event& e);
+  // The message types and actor kinds this system accepts from outside.
+  type_registry& registry() noexcept;
 
   // Used by spawner<actor_system>: spawns a top-level actor.
   result<pid> spawn_with(spawn_options options, detail::ref_ptr<detail::actor_factory> factory);
@@ -123,6 +159,8 @@ class actor_system : public spawner<actor_system> {
   explicit actor_system(detail::ref_ptr<detail::system_core> core);
   timer_id schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
                           std::function<void()> fire);
+  result<akt::extension*> add_extension_impl(std::unique_ptr<akt::extension> ext);
+  akt::extension* find_extension_impl(const std::function<bool(akt::extension&)>& match) const;
   detail::ref_ptr<detail::system_core> core_;
 };
 

@@ -11,3 +11,4 @@
 #include <akt/options.hpp>
 #include <akt/pid.hpp>
 #include <akt/supervision.hpp>
+#include <akt/trace.hpp>

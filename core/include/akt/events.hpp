@@ -26,11 +26,15 @@ enum class event_kind : std::uint8_t {
   actor_restarted,
   actor_passivated,
   dead_letter,
+  unhandled_message,  // a message its actor did not match (context::unhandled)
+  node_up,            // another node became reachable; `detail` is its address
+  node_down,          // another node was lost; `detail` is "<address>: <why>"
 };
 std::string_view to_string(event_kind k) noexcept;
 
-// One lifecycle event of the system. For dead letters, `actor` is the
-// intended recipient (null if unknown) and `detail` says what and why.
+// One lifecycle event of the system. For dead letters and unhandled
+// messages, `actor` is the intended recipient (null if unknown) and `detail`
+// says what and why; for node events `actor` is null.
 struct system_event {
   event_kind kind;
   pid actor;

@@ -49,7 +49,8 @@ class actor_ref : public ref_counted {
   virtual status deliver(envelope_ptr e) noexcept = 0;
   // For remote references (is_remote()): sends a protobuf value straight
   // from the caller's object, without an envelope. The default refuses.
-  virtual status deliver_wire(const wire_message& m, ref_ptr<actor_ref> sender) noexcept;
+  virtual status deliver_wire(const wire_message& m, ref_ptr<actor_ref> sender,
+                              const trace_context* trace) noexcept;
   // True for a reference to an actor on another node (no virtual call).
   bool is_remote() const noexcept { return tagged(); }
   // For remote references: a plain thread blocked in an ask to this actor
@@ -69,6 +70,9 @@ class actor_ref : public ref_counted {
   virtual ref_ptr<actor_ref> parent() const = 0;
   virtual std::vector<ref_ptr<actor_ref>> children() const = 0;
   virtual actor_metrics metrics() const noexcept = 0;
+  // The actor's C++ type for a local actor ("shop::order_book"); empty when
+  // unknown (a remote reference).
+  virtual std::string_view kind() const noexcept { return {}; }
   // The local actor behind this reference; null for a remote one.
   virtual actor_cell* as_local() noexcept { return nullptr; }
 };
@@ -80,6 +84,9 @@ actor_ref* current_actor() noexcept;
 // handlers). Taken from references bought in bulk, so a stream of sends does
 // not bounce the sender's reference count between cores.
 ref_ptr<actor_ref> sender_reference() noexcept;
+// Stamps an outgoing envelope with this thread's sender (sender_reference)
+// and its current trace context, if any.
+void stamp_outgoing(envelope& e) noexcept;
 
 result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chrono::nanoseconds timeout);
 error null_pid_error();
@@ -102,10 +109,11 @@ class pid {
     if constexpr (protobuf_message<std::remove_cvref_t<T>>) {
       // To another node: serialized from `msg` itself, no copy.
       if (ref_->is_remote())
-        return ref_->deliver_wire(detail::wire_message_of(msg), detail::sender_reference());
+        return ref_->deliver_wire(detail::wire_message_of(msg), detail::sender_reference(),
+                                  detail::current_trace());
     }
     auto e = detail::make_envelope(std::forward<T>(msg));
-    e->sender = detail::sender_reference();
+    detail::stamp_outgoing(*e);
     return ref_->deliver(std::move(e));
   }
 
@@ -121,7 +129,7 @@ class pid {
   [[nodiscard]] result<R> ask(T&& msg, std::chrono::nanoseconds timeout) const {
     if (!ref_) return detail::null_pid_error();
     auto e = detail::make_envelope(std::forward<T>(msg));
-    e->sender = detail::sender_reference();
+    detail::stamp_outgoing(*e);
     auto r = detail::blocking_ask(*ref_, std::move(e), timeout);
     if constexpr (std::is_same_v<R, message>) {
       return r;

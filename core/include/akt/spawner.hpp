@@ -20,6 +20,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -44,6 +45,8 @@ class actor_factory : public ref_counted {
  public:
   // An instance, or an error saying why none could be made.
   virtual result<std::unique_ptr<actor>> make() = 0;
+  // The C++ type of the instances ("shop::order_book"), for aggregation.
+  virtual const std::string& kind() const noexcept = 0;
 
   static void* operator new(std::size_t size) { return small_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
@@ -57,6 +60,11 @@ class args_factory final : public actor_factory {
  public:
   template <class... U>
   explicit args_factory(U&&... args) : args_(std::forward<U>(args)...) {}
+
+  const std::string& kind() const noexcept override {
+    static const std::string name = demangle(typeid(A).name());
+    return name;
+  }
 
   result<std::unique_ptr<actor>> make() override {
     try {

@@ -16,7 +16,20 @@ namespace akt::detail {
 
 namespace {
 
-thread_local actor_cell* tls_current = nullptr;  // NOLINT
+thread_local actor_cell* tls_current = nullptr;         // NOLINT
+thread_local const trace_context* tls_trace = nullptr;  // NOLINT: see trace.hpp
+
+// Makes a message's trace context current while its handler runs.
+class trace_turn {
+ public:
+  explicit trace_turn(const trace_context* tc) noexcept : prev_(tls_trace) { tls_trace = tc; }
+  ~trace_turn() { tls_trace = prev_; }
+  trace_turn(const trace_turn&) = delete;
+  trace_turn& operator=(const trace_turn&) = delete;
+
+ private:
+  const trace_context* prev_;
+};
 
 // References to the current actor bought in bulk for the senders of the
 // envelopes it sends (see sender_reference); settled when its scope ends.
@@ -110,9 +123,11 @@ actor_ref* current_actor() noexcept {
   return tls_current;
 }
 
-ref_ptr<actor_ref> sender_reference() noexcept {
+namespace {
+// The body of sender_reference, inlined into stamp_outgoing (every tell).
+[[gnu::always_inline]] inline actor_ref* take_sender_reference() noexcept {
   actor_cell* cur = tls_current;
-  if (cur == nullptr) return {};
+  if (cur == nullptr) return nullptr;
   sender_credits& c = tls_credits;
   if (c.owner != cur) {
     c.settle();
@@ -127,16 +142,36 @@ ref_ptr<actor_ref> sender_reference() noexcept {
     cur->add_refs(credit_batch);
     c.left = credit_batch - 1;
   }
-  return ref_ptr<actor_ref>::adopt(cur);
+  return cur;
 }
+}  // namespace
+
+ref_ptr<actor_ref> sender_reference() noexcept {
+  return ref_ptr<actor_ref>::adopt(take_sender_reference());
+}
+
 actor_cell* current_cell() noexcept {
   return tls_current;
+}
+
+const trace_context* current_trace() noexcept {
+  return tls_trace;
+}
+void set_current_trace(const trace_context* tc) noexcept {
+  tls_trace = tc;
+}
+
+void stamp_outgoing(envelope& e) noexcept {
+  e.sender = ref_ptr<actor_ref>::adopt(take_sender_reference());
+  if (const trace_context* tc = tls_trace) [[unlikely]]
+    e.trace = trace_ref::share(tc);
 }
 
 actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name, std::uint64_t id,
                        mailbox_options mailbox, ref_ptr<actor_factory> factory,
                        std::unique_ptr<actor> instance, std::shared_ptr<const supervisor_strategy> supervisor)
     : capacity_(static_cast<std::uint32_t>(mailbox.capacity)),
+      slow_deliver_(mailbox.capacity != 0),
       overflow_(mailbox.overflow),
       system_(system),
       parent_(ref_ptr<actor_cell>::share(parent)),
@@ -164,26 +199,44 @@ status actor_cell::deliver(envelope_ptr e) noexcept {
     reject(std::move(e), "stopped");
     return error(errc::dead_actor, "actor " + path() + " is stopped");
   }
-  if (capacity_ != 0) {
-    std::int64_t q = queued_.load(std::memory_order_relaxed);
-    do {
-      if (q >= capacity_) {
-        if (overflow_ == overflow_policy::drop_to_dead_letters) {
-          system_.dead_letter(std::move(e), error(errc::mailbox_full, "mailbox of " + path() + " is full"),
-                              this);
-          return {};
+  if (slow_deliver_.load(std::memory_order_relaxed)) [[unlikely]] {  // bounded, or observed
+    if (capacity_ != 0) {
+      std::int64_t q = queued_.load(std::memory_order_relaxed);
+      do {
+        if (q >= capacity_) {
+          if (overflow_ == overflow_policy::drop_to_dead_letters) {
+            system_.dead_letter(std::move(e), error(errc::mailbox_full, "mailbox of " + path() + " is full"),
+                                this);
+            return {};
+          }
+          return error(errc::mailbox_full,
+                       "mailbox of " + path() + " is full (capacity " + std::to_string(capacity_) + ")");
         }
-        return error(errc::mailbox_full,
-                     "mailbox of " + path() + " is full (capacity " + std::to_string(capacity_) + ")");
-      }
-    } while (!queued_.compare_exchange_weak(q, q + 1, std::memory_order_acq_rel, std::memory_order_relaxed));
-  } else if (outbox::active()) {
+      } while (
+          !queued_.compare_exchange_weak(q, q + 1, std::memory_order_acq_rel, std::memory_order_relaxed));
+    }
+    if (system_.observed()) {
+      const actor_view to(*this);
+      const message_view m(*e);
+      system_.for_each_observer([&](actor_observer& o) { o.on_enqueue(to, m); });
+    }
+    if (capacity_ != 0) {  // bounded mailboxes count each message: no outbox
+      enqueue(std::move(e));
+      return {};
+    }
+  }
+  if (outbox::active()) {
     envelope* raw = e.release();
     if (outbox::try_add(this, raw)) return {};  // handed over when the running handler returns
     e.reset(raw);
   }
   enqueue(std::move(e));
   return {};
+}
+
+void actor_cell::set_observed() noexcept {
+  observed_.store(true, std::memory_order_relaxed);
+  slow_deliver_.store(true, std::memory_order_relaxed);
 }
 
 std::int64_t actor_cell::enqueue_chain(envelope* first, envelope* last, std::uint32_t count) noexcept {
@@ -388,6 +441,41 @@ void actor_cell::handle(envelope_ptr& e) noexcept {
   }
 }
 
+[[gnu::always_inline]] inline void actor_cell::call_receive(envelope_ptr& e) noexcept {
+  received_.store(received_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  context ctx(this, &e);
+  try {
+    cell_extras* x = extras();
+    if (x != nullptr && !x->behaviors.empty()) {
+      x->behaviors.back()(ctx);  // changes to the stack wait until after_handler
+    } else {
+      instance_->receive(ctx);
+    }
+    if (x = extras(); x != nullptr && x->reported_failure) {  // context::fail
+      error reported = std::move(*x->reported_failure);
+      x->reported_failure.reset();
+      errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      system_.log().warn("actor " + path() + " reported a failure: " + reported.to_string());
+      if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"), this);
+      on_failure(failure_info{reported.message(), reported.code(), nullptr, path()});
+      return;
+    }
+    if (ctx.match_ != context::matched && e) [[unlikely]] {
+      system_.unhandled(std::move(e), *this);  // no handler took it: said so, or nothing matched
+    }
+    processed_.store(processed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (passivate_ms_ != 0) last_active_ms_.store(system_.now_ms(), std::memory_order_relaxed);
+  } catch (...) {
+    errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    const std::string type = e ? e->type_name() : std::string("a forwarded message");
+    failure_info f{describe_exception(std::current_exception()), std::nullopt, std::current_exception(),
+                   path()};
+    system_.log().error("actor " + path() + " failed on " + type + ": " + f.what);
+    if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"), this);
+    on_failure(std::move(f));
+  }
+}
+
 void actor_cell::handle_user(envelope_ptr& e) noexcept {
   const cell_state s = state();
   if (s == cell_state::restarting && !stop_requested_.load(std::memory_order_relaxed)) {
@@ -407,35 +495,28 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
     stop_self();
     return;
   }
-  received_.store(received_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  context ctx(this, &e);
-  try {
-    cell_extras* x = extras();
-    if (x != nullptr && !x->behaviors.empty()) {
-      x->behaviors.back()(ctx);  // changes to the stack wait until after_handler
-    } else {
-      instance_->receive(ctx);
-    }
-    if (x = extras(); x != nullptr && x->reported_failure) {  // context::fail
-      error reported = std::move(*x->reported_failure);
-      x->reported_failure.reset();
-      errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      system_.log().warn("actor " + path() + " reported a failure: " + reported.to_string());
-      if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"), this);
-      on_failure(failure_info{reported.message(), reported.code(), nullptr, path()});
-      return;
-    }
-    processed_.store(processed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (passivate_ms_ != 0) last_active_ms_.store(system_.now_ms(), std::memory_order_relaxed);
-  } catch (...) {
-    errors_.store(errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    const std::string type = e ? e->type_name() : std::string("a forwarded message");
-    failure_info f{describe_exception(std::current_exception()), std::nullopt, std::current_exception(),
-                   path()};
-    system_.log().error("actor " + path() + " failed on " + type + ": " + f.what);
-    if (e) system_.dead_letter(std::move(e), error(errc::dead_actor, "its handler failed"), this);
-    on_failure(std::move(f));
+  if (e->trace || observed_.load(std::memory_order_relaxed)) [[unlikely]] {
+    handle_observed(e);
+    return;
   }
+  call_receive(e);
+}
+
+void actor_cell::handle_observed(envelope_ptr& e) noexcept {
+  trace_turn traced(e->trace.get());
+  if (!system_.observed()) {
+    call_receive(e);
+    return;
+  }
+  const actor_view self(*this);
+  {
+    const message_view m(*e);
+    system_.for_each_observer([&](actor_observer& o) { o.on_turn_begin(self, m); });
+  }
+  const auto began = std::chrono::steady_clock::now();
+  call_receive(e);
+  const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - began;
+  system_.for_each_observer([&](actor_observer& o) { o.on_turn_end(self, took); });
 }
 
 // ---------------------------------------------------------------- lifecycle
@@ -604,6 +685,11 @@ void actor_cell::terminate() noexcept {
     x->stash.clear();
     x->replay.clear();
   }
+  if (system_.observed()) [[unlikely]] {
+    const actor_view self(*this);
+    system_.for_each_observer([&](actor_observer& o) { o.on_stop(self); });
+  }
+  if (system_.has_extensions() && !is_guardian()) system_.after_terminate(*this, bound_);
   system_.on_terminated(*this);
 }
 
@@ -703,6 +789,10 @@ std::string actor_cell::name() const {
 std::string actor_cell::path() const {
   if (is_guardian()) return system_.root_path();
   return parent_->path() + "/" + name();
+}
+
+std::string_view actor_cell::kind() const noexcept {
+  return factory_ ? std::string_view(factory_->kind()) : std::string_view("<stopped>");
 }
 
 ref_ptr<actor_ref> actor_cell::parent() const {

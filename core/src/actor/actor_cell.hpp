@@ -68,7 +68,13 @@ class actor_cell final : public actor_ref {
   ref_ptr<actor_ref> parent() const override;
   std::vector<ref_ptr<actor_ref>> children() const override;
   actor_metrics metrics() const noexcept override;
+  std::string_view kind() const noexcept override;
   actor_cell* as_local() noexcept override { return this; }
+
+  // Set by spawn when an extension's before_bind accepted the actor's name.
+  void set_bound() noexcept { bound_ = true; }
+  // From now on enqueues and turns are reported to the system's observers.
+  void set_observed() noexcept;
 
   // Runs pre_start on the calling thread, then opens the mailbox. On failure
   // the cell is stopped (synchronously when it spawned no children).
@@ -128,6 +134,8 @@ class actor_cell final : public actor_ref {
   void schedule() noexcept;
   void handle(envelope_ptr& e) noexcept;  // may consume e
   void handle_user(envelope_ptr& e) noexcept;
+  void handle_observed(envelope_ptr& e) noexcept;  // traced or observed: the slower path
+  void call_receive(envelope_ptr& e) noexcept;
   void begin_stop() noexcept;
   void terminate() noexcept;
   void unlink_child(actor_cell* child) noexcept;
@@ -164,11 +172,13 @@ class actor_cell final : public actor_ref {
   std::atomic<std::int64_t> pending_{1};  // see the file comment; 1 = the start hold
   mpsc_tail mailbox_;                     // the producers' end of the mailbox
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> slow_deliver_;  // capacity_ != 0 or observed_: deliver takes its slower path
   overflow_policy overflow_;
   mutable spinlock children_lock_;
   std::atomic<cell_state> state_{cell_state::starting};  // read per message, written rarely
   bool started_ok_ = false;                              // pre_start succeeded (post_stop runs only then)
   bool holding_ = false;  // pending_ includes 1 for messages waiting in the replay list
+  bool bound_ = false;    // before_bind accepted the name (extensions are told at termination)
 
   // Middle: cold, or touched once per turn.
   system_core& system_;
@@ -198,6 +208,7 @@ class actor_cell final : public actor_ref {
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> processed_{0};
   std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message
+  std::atomic<bool> observed_{false};              // observers are installed: turns report to them
   bool stop_after_handler_ = false;               // stop_self() was called by the running handler
   bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
 };

@@ -48,7 +48,8 @@ status context::reply_envelope(detail::envelope_ptr reply) {
     return error(errc::already_replied, cell_->path() + " already answered this " + env_->type_name() +
                                             "; a message gets one reply");
   }
-  reply->sender = detail::sender_reference();
+  match_ |= matched;
+  detail::stamp_outgoing(*reply);
   if (env_->reply_to) {
     replied_ = true;
     if (!env_->reply_to->complete(reply)) {
@@ -72,13 +73,84 @@ status context::forward(const pid& to) {
   if (!to) return detail::null_pid_error();
   detail::envelope_ptr e = std::move(*held_);
   env_ = nullptr;
-  return to.ref()->deliver(std::move(e));
+  return to.ref()->deliver(std::move(e));  // keeps its sender, asker and trace
 }
 
 akt::message context::take_message() {
   if (held_ == nullptr || !*held_) return akt::message();
   env_ = nullptr;
   return akt::message(std::move(*held_));
+}
+
+result<response_promise> context::make_response_promise() {
+  if (env_ == nullptr) {
+    return error(errc::no_message,
+                 "make_response_promise in " + cell_->path() + ": there is no message in hand");
+  }
+  if (replied_) {
+    return error(errc::already_replied, cell_->path() + " already answered this " + env_->type_name());
+  }
+  if (!env_->reply_to && !env_->sender) {
+    return error(errc::no_sender,
+                 "cannot answer " + env_->type_name() + " in " + cell_->path() +
+                     " later: it was told from outside any actor, so there is no one to answer");
+  }
+  replied_ = true;  // the promise answers from now on
+  match_ |= matched;
+  response_promise p;
+  p.sink_ = env_->reply_to;
+  if (!p.sink_) p.to_ = env_->sender;
+  p.self_ = ref_ptr<actor_ref>::share(cell_);
+  p.trace_ = env_->trace;
+  p.what_ = env_->type_name();
+  p.pending_ = true;
+  return p;
+}
+
+response_promise& response_promise::operator=(response_promise&& o) noexcept {
+  if (this != &o) {
+    if (pending_)
+      (void)fail(error(errc::no_reply, "the promise to answer " + what_ + " was replaced unanswered"));
+    sink_ = std::move(o.sink_);
+    to_ = std::move(o.to_);
+    self_ = std::move(o.self_);
+    trace_ = std::move(o.trace_);
+    what_ = std::move(o.what_);
+    pending_ = std::exchange(o.pending_, false);
+  }
+  return *this;
+}
+
+response_promise::~response_promise() {
+  if (pending_)
+    (void)fail(error(errc::no_reply, "the promise to answer " + what_ + " was dropped unanswered"));
+}
+
+status response_promise::deliver_envelope(detail::envelope_ptr reply) {
+  if (!pending_) {
+    return error(errc::already_replied,
+                 "this promise to answer " + what_ + " was already used (or is empty)");
+  }
+  pending_ = false;
+  reply->sender = self_;
+  reply->trace = trace_;
+  if (sink_) {
+    if (!sink_->complete(reply) && self_) {
+      if (auto* cell = self_->as_local()) {
+        cell->system().dead_letter(std::move(reply),
+                                   error(errc::request_timeout, "late reply: the asker stopped waiting"));
+      }
+    }
+    return {};
+  }
+  return to_->deliver(std::move(reply));
+}
+
+status response_promise::fail(error e) {
+  if (!pending_) return error(errc::already_replied, "this promise to answer " + what_ + " was already used");
+  pending_ = false;
+  if (sink_) sink_->fail(std::move(e));
+  return {};
 }
 
 status context::request_envelope(const pid& to, detail::envelope_ptr msg, std::chrono::nanoseconds timeout,

@@ -16,8 +16,10 @@ pid message::sender() const {
 
 namespace detail {
 
-status actor_ref::deliver_wire(const wire_message& m, ref_ptr<actor_ref> sender) noexcept {
+status actor_ref::deliver_wire(const wire_message& m, ref_ptr<actor_ref> sender,
+                               const trace_context* trace) noexcept {
   (void)sender;
+  (void)trace;
   return error(errc::invalid_argument, "a " + std::string(m.type) + " sent as wire bytes to " + path() +
                                            ", which is not a remote actor");
 }

@@ -182,7 +182,7 @@ status start_request(actor_cell& asker, const pid& to, envelope_ptr msg, std::ch
   }
   auto req = ref_ptr<pending_request>::adopt(new pending_request(asker, std::move(on_reply)));
   req->arm(timeout);
-  msg->sender = sender_reference();  // the asker: requests are made from its handler
+  stamp_outgoing(*msg);  // the asker (requests are made from its handler) and its trace
   msg->reply_to = req;
   auto s = to.ref()->deliver(std::move(msg));
   if (!s) req->abandon();  // the caller has the error; the handler will not run

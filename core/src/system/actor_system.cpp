@@ -25,12 +25,20 @@ result<std::unique_ptr<actor_system>> actor_system::create(std::string_view name
   return std::unique_ptr<actor_system>(new actor_system(std::move(core)));
 }
 
+result<std::unique_ptr<actor_system>> actor_system::launch(std::string_view name, system_options options) {
+  auto sys = create(name, std::move(options));
+  if (!sys) return sys;
+  if (auto s = (*sys)->start(); !s) return std::move(s).error();
+  return sys;
+}
+
 actor_system::actor_system(detail::ref_ptr<detail::system_core> core) : core_(std::move(core)) {
   core_->facade = this;
 }
 
 actor_system::~actor_system() {
   (void)core_->stop();
+  core_->release_extensions();  // they may refer to this facade
   core_->facade = nullptr;
   core_->release_guardian();
 }
@@ -56,6 +64,9 @@ akt::logger& actor_system::logger() const noexcept {
 result<pid> actor_system::lookup(std::string_view name_or_path) const {
   return core_->lookup(name_or_path);
 }
+result<pid> actor_system::lookup_local(std::string_view name_or_path) const {
+  return core_->lookup_local(name_or_path);
+}
 std::uint64_t actor_system::dead_letters() const noexcept {
   return core_->dead_letters();
 }
@@ -78,12 +89,23 @@ bool actor_system::cancel_timer(timer_id id) {
 std::string actor_system::node_address() const {
   return core_->node_address();
 }
-void actor_system::set_idle_poller(std::function<void()> poll) {
-  core_->dispatcher().set_idle_poller(std::move(poll));
+result<akt::extension*> actor_system::add_extension_impl(std::unique_ptr<akt::extension> ext) {
+  return core_->add_extension(std::move(ext));
 }
-
-void actor_system::set_node_address(std::string address) {
-  core_->set_node_address(std::move(address));
+akt::extension* actor_system::find_extension_impl(const std::function<bool(akt::extension&)>& match) const {
+  return core_->find_extension(match);
+}
+void actor_system::announce(const node_event& e) {
+  core_->announce(e);
+}
+type_registry& actor_system::registry() noexcept {
+  return core_->registry();
+}
+std::uint64_t actor_system::unhandled_messages() const noexcept {
+  return core_->unhandled_messages();
+}
+void actor_system::for_each_actor(const std::function<void(const actor_view&)>& f) const {
+  core_->for_each_actor([&](detail::actor_ref& r) { f(actor_view(r)); });
 }
 
 std::size_t actor_system::run_ready(std::size_t max_turns) {

@@ -18,6 +18,12 @@ std::string_view to_string(event_kind k) noexcept {
       return "actor_passivated";
     case event_kind::dead_letter:
       return "dead_letter";
+    case event_kind::unhandled_message:
+      return "unhandled_message";
+    case event_kind::node_up:
+      return "node_up";
+    case event_kind::node_down:
+      return "node_down";
   }
   return "unknown";
 }

@@ -51,32 +51,39 @@ std::string system_core::node_address() const {
   return at == std::string::npos ? std::string() : root.substr(at + 1);
 }
 
-void system_core::set_node_address(std::string address) {
-  root_path_.store(
-      std::make_shared<const std::string>("akt://" + name_ + (address.empty() ? "" : "@" + address)),
-      std::memory_order_release);
-}
-
 void system_core::release_guardian() {
   guardian_.reset();
 }
 
 status system_core::start() {
-  std::lock_guard g(lifecycle_mu_);
-  switch (state_.load()) {
-    case system_state::running:
-      return error(errc::invalid_argument, "actor system " + name_ + " is already running");
-    case system_state::stopping:
-    case system_state::stopped:
-      return error(errc::not_running,
-                   "actor system " + name_ + " has stopped; create a new one to start again");
-    case system_state::created:
-      break;
+  {
+    std::lock_guard g(lifecycle_mu_);
+    switch (state_.load()) {
+      case system_state::running:
+        return error(errc::invalid_argument, "actor system " + name_ + " is already running");
+      case system_state::stopping:
+      case system_state::stopped:
+        return error(errc::not_running,
+                     "actor system " + name_ + " has stopped; create a new one to start again");
+      case system_state::created:
+        break;
+    }
+    timers_.start();
+    scheduler_.start();
+    if (auto s = guardian_->start(); !s) return s;
+    std::lock_guard ge(extensions_mu_);
+    state_.store(system_state::running, std::memory_order_release);
   }
-  timers_.start();
-  scheduler_.start();
-  if (auto s = guardian_->start(); !s) return s;
-  state_.store(system_state::running, std::memory_order_release);
+  status ext;
+  {
+    std::lock_guard ge(extensions_mu_);
+    ext = start_extensions_locked();
+  }
+  if (!ext) {
+    logger_->error("actor system " + name_ + " could not start: " + ext.error().message());
+    (void)stop();
+    return ext;
+  }
   logger_->info("actor system " + name_ + " started with " + std::to_string(scheduler_.worker_count()) +
                 " workers");
   return {};
@@ -95,8 +102,12 @@ status system_core::stop() {
     state_.store(system_state::stopped);
     return {};
   }
-  state_.store(system_state::stopping, std::memory_order_release);
+  {
+    std::lock_guard ge(extensions_mu_);  // no extension is added from here on
+    state_.store(system_state::stopping, std::memory_order_release);
+  }
   const auto started = std::chrono::steady_clock::now();
+  stop_extensions(true);
   (void)guardian_->request_stop();
   status outcome = wait_terminated(*guardian_, options_.shutdown_timeout);
   if (!outcome) {
@@ -110,6 +121,7 @@ status system_core::stop() {
                                                 " ms; still running: " + names);
     logger_->error(outcome.error().message() + "; waiting for their handlers to return");
   }
+  stop_extensions(false);
   scheduler_.stop();
   timers_.stop();
   passivation_.clear();
@@ -151,19 +163,45 @@ result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_pt
     auto e = std::move(instance).error();
     return error(errc::pre_start_failed, e.message());
   }
+  const bool bind = !options.name.empty() && has_extensions();
+  if (bind) {
+    const bind_request r{.name = options.name,
+                         .kind = factory->kind(),
+                         .path = parent->path() + "/" + options.name,
+                         .top_level = parent == guardian_.get()};
+    if (auto s = before_bind(r); !s) return std::move(s).error();
+  }
   auto cell = ref_ptr<actor_cell>::adopt(new actor_cell(*this, parent, std::move(options.name),
                                                         next_actor_id(), options.mailbox, std::move(factory),
                                                         std::move(*instance), std::move(options.supervisor)));
-  if (auto s = parent->adopt_child(cell.get()); !s) return std::move(s).error();
+  if (bind) cell->set_bound();
+  if (auto s = parent->adopt_child(cell.get()); !s) {
+    if (bind) after_terminate(*cell, true);  // the claim is given back
+    return std::move(s).error();
+  }
+  // Linked (under the parent's lock), then checked: an observer installed
+  // meanwhile either finds this cell in its walk or is seen here.
+  if (observed()) cell->set_observed();
   on_started();
   if (auto s = cell->start(); !s) return std::move(s).error();
   const auto passivate = options.passivate_after.value_or(options_.passivate_after);
   if (passivate.count() > 0) cell->enable_passivation(passivate);
   publish(event_kind::actor_started, *cell, {});
+  if (has_extensions()) after_start(*cell);
   return pid(ref_ptr<actor_ref>(std::move(cell)));
 }
 
-result<pid> system_core::lookup(std::string_view path) const {
+result<pid> system_core::lookup(std::string_view name_or_path) const {
+  auto local = lookup_local(name_or_path);
+  if (local || local.code() != errc::not_found) return local;
+  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (auto r = extensions_[i]->try_resolve(name_or_path)) return std::move(*r);
+  }
+  return local;
+}
+
+result<pid> system_core::lookup_local(std::string_view path) const {
   const std::string original(path);
   constexpr std::string_view scheme = "akt://";
   if (path.starts_with(scheme)) {
@@ -201,8 +239,32 @@ result<pid> system_core::lookup(std::string_view path) const {
   return pid(ref_ptr<actor_ref>(std::move(at)));
 }
 
+void system_core::unhandled(envelope_ptr e, actor_cell& recipient) noexcept {
+  unhandled_.fetch_add(1, std::memory_order_relaxed);
+  const std::string what = e->type_name();
+  if (observed()) {
+    const actor_view to(recipient);
+    const message_view m(*e);
+    for_each_observer([&](actor_observer& o) { o.on_unhandled(to, m); });
+  }
+  if (has_subscribers_.load(std::memory_order_relaxed)) {
+    publish_slow(event_kind::unhandled_message, &recipient, what);
+  }
+  dead_letter(std::move(e), error(errc::unhandled, "actor " + recipient.path() + " did not handle a " + what),
+              &recipient);
+}
+
 void system_core::dead_letter(envelope_ptr e, error why, actor_cell* recipient) noexcept {
   dead_letters_.fetch_add(1, std::memory_order_relaxed);
+  if (observed()) [[unlikely]] {
+    const message_view m(*e);
+    if (recipient != nullptr) {
+      const actor_view to(*recipient);
+      for_each_observer([&](actor_observer& o) { o.on_dead_letter(&to, m, why); });
+    } else {
+      for_each_observer([&](actor_observer& o) { o.on_dead_letter(nullptr, m, why); });
+    }
+  }
   if (logger_->is_enabled(log_level::debug)) {
     logger_->debug("dead letter: " + e->type_name() + " (" + why.message() + ")");
   }

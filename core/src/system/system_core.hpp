@@ -8,6 +8,8 @@
 
 #include <akt/actor_system.hpp>
 #include <akt/events.hpp>
+#include <akt/extension.hpp>
+#include <akt/registry.hpp>
 #include <akt/logger.hpp>
 #include <akt/options.hpp>
 #include <akt/supervision.hpp>
@@ -50,10 +52,16 @@ class system_core final : public ref_counted {
 
   // Spawns under `parent` (null = top level).
   result<pid> spawn(actor_cell* parent, spawn_options options, ref_ptr<actor_factory> factory);
+  // The local tree, then each extension's resolve (see extension.hpp).
   result<pid> lookup(std::string_view name_or_path) const;
+  result<pid> lookup_local(std::string_view name_or_path) const;
 
   // Counts a message nobody will handle and fails its asker, if any.
   void dead_letter(envelope_ptr e, error why, actor_cell* recipient = nullptr) noexcept;
+  // A message its recipient handled without matching it (context::unhandled):
+  // counted, published, and counted as a dead letter.
+  void unhandled(envelope_ptr e, actor_cell& recipient) noexcept;
+  std::uint64_t unhandled_messages() const noexcept { return unhandled_.load(std::memory_order_relaxed); }
   std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
   std::uint64_t actor_count() const noexcept {
     const std::int64_t n = live_actors_.sum();
@@ -63,6 +71,25 @@ class system_core final : public ref_counted {
   void on_started() noexcept { live_actors_.add(1); }
   void on_terminated(actor_cell& cell) noexcept;
 
+  // Extensions (extensions.cpp; see akt/extension.hpp).
+  result<akt::extension*> add_extension(std::unique_ptr<akt::extension> ext);
+  akt::extension* find_extension(const std::function<bool(akt::extension&)>& match) const;
+  // One relaxed load: is any observer installed?
+  bool observed() const noexcept { return observer_count_.load(std::memory_order_relaxed) != 0; }
+  template <class F>
+  void for_each_observer(F&& f) const noexcept {
+    const std::uint32_t n = observer_count_.load(std::memory_order_acquire);
+    for (std::uint32_t i = 0; i < n; ++i) f(*observers_[i]);
+  }
+  bool has_extensions() const noexcept { return extension_count_.load(std::memory_order_relaxed) != 0; }
+  status before_bind(const bind_request& r);
+  void after_start(actor_cell& cell) noexcept;
+  void after_terminate(actor_cell& cell, bool was_bound) noexcept;
+  void announce(const node_event& e) noexcept;
+  void poll_extensions() noexcept;
+  type_registry& registry() noexcept { return registry_; }
+  // Calls f(actor_ref&) for every live actor (not the guardian), parents first.
+  void for_each_actor(const std::function<void(actor_ref&)>& f) const;
   const supervisor_strategy& default_supervisor() const noexcept;
 
   // The event stream (events.cpp).
@@ -83,7 +110,6 @@ class system_core final : public ref_counted {
   // "akt://name" or, with remoting, "akt://name@host:port": the root of every path.
   std::string root_path() const;
   std::string node_address() const;
-  void set_node_address(std::string address);
   const system_options& options() const noexcept { return options_; }
   akt::logger& log() const noexcept { return *logger_; }
   scheduler& dispatcher() noexcept { return scheduler_; }
@@ -95,6 +121,9 @@ class system_core final : public ref_counted {
   // clock, or the manual one of a deterministic system.
   std::uint32_t now_ms() noexcept;
 
+  // Destroys the extensions (last added first), after stop(); called by
+  // the facade's destructor.
+  void release_extensions() noexcept;
   // Breaks the core <-> guardian reference cycle; called by the facade's
   // destructor, after stop().
   void release_guardian();
@@ -117,6 +146,22 @@ class system_core final : public ref_counted {
   ref_ptr<actor_cell> guardian_;
 
   std::atomic<std::uint64_t> dead_letters_{0};
+  std::atomic<std::uint64_t> unhandled_{0};
+
+  // Extensions: append-only arrays published by their counts (release), so
+  // hooks read them without a lock; destroyed with the core.
+  static constexpr std::uint32_t max_extensions = 16;
+  std::mutex extensions_mu_;  // serializes add_extension
+  akt::extension* extensions_[max_extensions] = {};
+  std::atomic<std::uint32_t> extension_count_{0};
+  actor_observer* observers_[max_extensions] = {};
+  std::atomic<std::uint32_t> observer_count_{0};
+  std::vector<std::unique_ptr<akt::extension>> owned_extensions_;  // guarded by extensions_mu_
+  status start_extensions_locked();
+  status adopt_address(akt::extension& ext);
+  void stop_extensions(bool before_actors) noexcept;
+  std::uint32_t started_extensions_ = 0;  // guarded by extensions_mu_
+  type_registry registry_;
   sharded_counter live_actors_;
 
   void publish_slow(event_kind kind, actor_cell* about, std::string detail) noexcept;

@@ -13,12 +13,12 @@
 #include <akt/detail/small_alloc.hpp>
 #include <akt/detail/type_id.hpp>
 #include <akt/error.hpp>
+#include <akt/trace.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -53,6 +53,7 @@ struct envelope : mpsc_node {
   bool pooled = false;           // from an envelope_pool, and goes back to it (see dispose)
   ref_ptr<actor_ref> sender;     // null when sent from outside any actor
   ref_ptr<reply_sink> reply_to;  // set for asks and requests
+  trace_ref trace;               // the W3C trace context it carries; null when untraced
 
   envelope() = default;
   envelope(const envelope&) = delete;
@@ -76,6 +77,9 @@ struct envelope : mpsc_node {
 };
 
 template <class T>
+class envelope_pool;  // envelope_pool.hpp: recycled envelopes for transports
+
+template <class T>
 struct typed_envelope final : envelope {
   T value;
 
@@ -86,6 +90,8 @@ struct typed_envelope final : envelope {
   typed_envelope() requires std::is_default_constructible_v<T> { type = type_id_of<T>(); }
   void dispose() noexcept override;
   std::string type_name() const override { return type_name_of(value); }
+  // Set by envelope_pool<T>: where a pooled envelope goes back to.
+  static inline void (*give_back_to_pool)(typed_envelope*) noexcept = nullptr;
   std::string_view wire_type() const noexcept override {
     if constexpr (protobuf_message<T>) {
       static const std::string_view name = T::descriptor()->full_name();  // descriptor() is not free
@@ -109,116 +115,10 @@ struct envelope_deleter {
 };
 using envelope_ptr = std::unique_ptr<envelope, envelope_deleter>;
 
-// Recycles the envelopes of one message type between threads, for messages
-// that are made on one thread and disposed of on another at a high rate:
-// those decoded from the wire (remoting's I/O thread makes them, workers
-// dispose of them). A recycled envelope keeps its value's allocations (a
-// protobuf string field keeps its capacity), so decoding the next message
-// into it allocates nothing; without the pool each message cost a malloc on
-// the I/O thread and a free on the worker, a quarter of remote_tell's time.
-//
-// Per-thread stacks of up to 2 x 64, exchanged in batches of 64 through a
-// shared list under a mutex; past 64 spare batches (4,096 envelopes) per
-// type, envelopes are deleted instead. take() may be used for a T whose
-// value the caller overwrites entirely (the decoders parse into it).
-//
-// Thread safety: take and give_back from any thread.
-template <class T>
-class envelope_pool {
- public:
-  static typed_envelope<T>* take() {
-    local& l = tls();
-    if (l.head == nullptr) l.refill();
-    if (l.head == nullptr) {
-      auto* e = new typed_envelope<T>();
-      e->pooled = true;
-      return e;
-    }
-    typed_envelope<T>* e = l.head;
-    l.head = next_of(e);
-    --l.count;
-    return e;
-  }
-
-  static void give_back(typed_envelope<T>* e) noexcept {
-    e->sender.reset();
-    e->reply_to.reset();
-    local& l = tls();
-    e->next.store(l.head, std::memory_order_relaxed);
-    l.head = e;
-    if (++l.count == 2 * batch) l.spill();
-  }
-
- private:
-  static constexpr std::uint32_t batch = 64;
-  static constexpr std::size_t max_spare_batches = 64;
-
-  static typed_envelope<T>* next_of(typed_envelope<T>* e) noexcept {
-    return static_cast<typed_envelope<T>*>(
-        static_cast<envelope*>(static_cast<mpsc_node*>(e->next.load(std::memory_order_relaxed))));
-  }
-  static void delete_list(typed_envelope<T>* e) noexcept {
-    while (e != nullptr) {
-      typed_envelope<T>* n = next_of(e);
-      delete e;
-      e = n;
-    }
-  }
-
-  struct shared {
-    std::mutex mu;
-    std::vector<typed_envelope<T>*> batches;  // each a list of `batch` envelopes
-  };
-  static shared& spare() {
-    static auto* s = new shared();  // never destroyed: threads may exit after static destruction
-    return *s;
-  }
-
-  struct local {
-    typed_envelope<T>* head = nullptr;
-    std::uint32_t count = 0;
-
-    local() = default;
-    local(const local&) = delete;
-    local& operator=(const local&) = delete;
-    ~local() { delete_list(head); }
-
-    // Hands the older half over as one batch (or deletes it).
-    void spill() noexcept {
-      typed_envelope<T>* first = head;
-      for (std::uint32_t i = 1; i < batch; ++i) first = next_of(first);
-      typed_envelope<T>* rest = next_of(first);  // the batch to hand over
-      first->next.store(nullptr, std::memory_order_relaxed);
-      count = batch;
-      shared& s = spare();
-      {
-        std::lock_guard g(s.mu);
-        if (s.batches.size() < max_spare_batches) {
-          s.batches.push_back(rest);
-          return;
-        }
-      }
-      delete_list(rest);
-    }
-    void refill() {
-      shared& s = spare();
-      std::lock_guard g(s.mu);
-      if (s.batches.empty()) return;
-      head = s.batches.back();
-      s.batches.pop_back();
-      count = batch;
-    }
-  };
-  static local& tls() {
-    thread_local local l;
-    return l;
-  }
-};
-
 template <class T>
 void typed_envelope<T>::dispose() noexcept {
   if (pooled) {
-    envelope_pool<T>::give_back(this);
+    give_back_to_pool(this);  // only envelopes made by envelope_pool<T>::take are pooled
   } else {
     delete this;
   }

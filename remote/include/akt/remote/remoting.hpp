@@ -1,12 +1,18 @@
 // akt/remote/remoting.hpp — location-transparent messaging between actor
 // systems over TCP.
 //
-//   akt::remote::register_message<demo::Ping>();       // every type that crosses the wire
-//   auto node = akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}).value();
+//   sys->registry().register_message<demo::Ping>();     // every type that crosses the wire
+//   auto* node = akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}).value();
 //   std::printf("listening on %s\n", node->address().c_str());   // port 0 picked a free port
 //   auto pong = node->lookup("127.0.0.1", 4000, "pong", 1s).value();  // a pid like any other
 //   pong.tell(ping);                                    // serialized, batched, sent
 //   auto r = pong.ask<demo::Pong>(ping, 1s);            // replies travel back
+//   auto same = sys->lookup("akt://pong@127.0.0.1:4000/pong");   // full paths resolve through the system
+//
+// Remoting is an extension of the system (akt/extension.hpp): the system
+// owns it, and stop() closes it after the actors stopped. Node up / down
+// events reach the event stream (event_kind::node_up / node_down) and
+// every other extension.
 //
 // A remote pid supports tell, ask, stop; the receiving actor gets the
 // original protobuf message and a sender it can reply to. Paths of a system
@@ -15,7 +21,7 @@
 // TLS (optionally mutual) through remoting_options::tls.
 //
 // Messages crossing the wire must be Protocol Buffers messages registered
-// with register_message<T>() in both processes; an unregistered or
+// with sys->registry().register_message<T>() on both systems; an unregistered or
 // non-protobuf type is refused at the sender (errc::invalid_argument) or
 // answered by the receiver with errc::invalid_argument ("unknown type").
 //
@@ -29,6 +35,7 @@
 #pragma once
 
 #include <akt/akt.hpp>
+#include <akt/registry.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -63,46 +70,17 @@ struct remoting_options {
 
 namespace detail {
 class node;
-using message_decoder = akt::detail::envelope_ptr (*)(std::string_view bytes);
-void register_decoder(std::string type_name, message_decoder decode);
-using kind_spawner = std::function<result<pid>(actor_system&, std::string name)>;
-void register_kind(std::string kind, kind_spawner spawn);
 }  // namespace detail
 
-// Lets other nodes spawn actors of type A here, by the name `kind`
-// (remoting::spawn). A is constructed with no arguments. Register in the
-// process that will host the actors.
-template <class A>
-void register_kind(std::string kind) {
-  detail::register_kind(std::move(kind),
-                        [](actor_system& sys, std::string name) { return sys.spawn<A>(name); });
-}
-
-// Makes T (a generated protobuf message) decodable when it arrives. Call it
-// once per type, in every process, before messages of that type arrive.
-template <class T>
-void register_message() {
-  static_assert(protobuf_message<T>, "only Protocol Buffers messages cross the wire");
-  detail::register_decoder(T::descriptor()->full_name(),
-                           [](std::string_view bytes) -> akt::detail::envelope_ptr {
-                             // Parsed straight into a recycled envelope: no copy, no allocation
-                             // once the pool is warm (ParseFromArray clears what was there).
-                             akt::detail::envelope_ptr e(akt::detail::envelope_pool<T>::take());
-                             auto& value = static_cast<akt::detail::typed_envelope<T>&>(*e).value;
-                             if (!value.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-                               return nullptr;
-                             return e;
-                           });
-}
-
-class remoting {
+class remoting final : public akt::extension {
  public:
-  // Starts listening and gives `system` a network address. Errors:
-  // invalid_argument (bad host), not_running (the system is not running),
-  // and the bind failure, said plainly.
-  [[nodiscard]] static result<std::unique_ptr<remoting>> enable(actor_system& system,
-                                                                remoting_options options = {});
-  ~remoting();  // closes every connection
+  // Adds remoting to `system`, which owns it from then on: it listens (now,
+  // or when the system starts) and gives the system its network address.
+  // The pointer stays valid until the system is destroyed. Errors:
+  // invalid_argument (bad host, remoting already enabled), not_running (the
+  // system stopped), and the bind failure, said plainly.
+  [[nodiscard]] static result<remoting*> enable(actor_system& system, remoting_options options = {});
+  ~remoting() override;  // closes every connection
   remoting(const remoting&) = delete;
   remoting& operator=(const remoting&) = delete;
 
@@ -114,7 +92,8 @@ class remoting {
   // request_timeout, dead_actor (node unreachable).
   [[nodiscard]] result<pid> lookup(std::string_view host, std::uint16_t port, std::string_view name,
                                    std::chrono::nanoseconds timeout);
-  // A pid for a full path "akt://sys@host:port/name" (no round trip).
+  // A pid for a full path "akt://sys@host:port/name" (no round trip); also
+  // what actor_system::lookup does with such a path.
   [[nodiscard]] result<pid> resolve(std::string_view path);
   // Spawns a top-level actor of a registered kind on another node (empty
   // name = anonymous). Errors: not_found (no such kind there), name_taken,
@@ -125,6 +104,14 @@ class remoting {
   // Counters for tests and metrics.
   std::uint64_t connections_opened() const noexcept;
   std::uint64_t frames_rejected() const noexcept;
+
+  // akt::extension
+  std::string_view name() const noexcept override { return "remote"; }
+  status start(actor_system& system) override;
+  void stop() override;
+  std::string node_address() const override;
+  std::optional<result<pid>> try_resolve(std::string_view name_or_path) override;  // akt://sys@host:port/...
+  void poll_idle() noexcept override;
 
  private:
   explicit remoting(std::shared_ptr<detail::node> node);

@@ -1,0 +1,185 @@
+// The extension surface (akt/extension.hpp): how the system owns, starts and
+// stops its extensions, and calls their hooks.
+#include <akt/actor_system.hpp>
+
+#include "actor/actor_cell.hpp"
+#include "system/system_core.hpp"
+
+namespace akt {
+
+std::string_view to_string(node_event_kind k) noexcept {
+  return k == node_event_kind::up ? "up" : "down";
+}
+
+namespace detail {
+
+result<akt::extension*> system_core::add_extension(std::unique_ptr<akt::extension> ext) {
+  if (!ext) return error(errc::invalid_argument, "add_extension: the extension is null");
+  std::lock_guard g(extensions_mu_);
+  const system_state s = state_.load();
+  if (s == system_state::stopping || s == system_state::stopped) {
+    return error(errc::not_running, "actor system " + name_ + " has stopped; extension " +
+                                        std::string(ext->name()) + " was not added");
+  }
+  const std::uint32_t n = extension_count_.load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (extensions_[i]->name() == ext->name()) {
+      return error(errc::invalid_argument, "actor system " + name_ + " already has an extension named '" +
+                                               std::string(ext->name()) + "'");
+    }
+  }
+  if (n == max_extensions) {
+    return error(errc::invalid_argument,
+                 "actor system " + name_ + " has " + std::to_string(n) + " extensions, the most it takes");
+  }
+  akt::extension* raw = ext.get();
+  owned_extensions_.push_back(std::move(ext));
+  extensions_[n] = raw;
+  if (s == system_state::running) {
+    if (auto st = start_extensions_locked(); !st) {
+      // Never published: no hook has seen it.
+      owned_extensions_.pop_back();
+      extensions_[n] = nullptr;
+      return std::move(st).error();
+    }
+  }
+  if (actor_observer* o = raw->observer()) {
+    const std::uint32_t k = observer_count_.load(std::memory_order_relaxed);
+    observers_[k] = o;
+    observer_count_.store(k + 1, std::memory_order_release);
+  }
+  extension_count_.store(n + 1, std::memory_order_release);
+  if (n == 0) scheduler_.set_idle_poller([this] { poll_extensions(); });
+  if (raw->observer() != nullptr) {
+    // Every live cell learns it is observed. A spawn racing with this walk
+    // links its cell under the parent's lock: if the walk took that lock
+    // first, the spawn sees observer_count_ when it checks after linking.
+    for_each_actor([](actor_ref& a) { static_cast<actor_cell&>(a).set_observed(); });
+  }
+  logger_->info("actor system " + name_ + ": extension " + std::string(raw->name()) + " added");
+  return raw;
+}
+
+status system_core::adopt_address(akt::extension& ext) {
+  std::string address = ext.node_address();
+  if (address.empty()) return {};
+  if (!node_address().empty()) {
+    return error(errc::invalid_argument, "actor system " + name_ + " already has the address " +
+                                             node_address() + "; extension " + std::string(ext.name()) +
+                                             " gives another (" + address + ")");
+  }
+  root_path_.store(std::make_shared<const std::string>("akt://" + name_ + "@" + address),
+                   std::memory_order_release);
+  return {};
+}
+
+status system_core::start_extensions_locked() {
+  const auto n = static_cast<std::uint32_t>(owned_extensions_.size());
+  for (; started_extensions_ < n; ++started_extensions_) {
+    akt::extension& ext = *extensions_[started_extensions_];
+    status st = ext.start(*facade);
+    if (st) st = adopt_address(ext);
+    if (!st) {
+      ext.stopping();
+      ext.stop();
+      return error(st.code(),
+                   "extension " + std::string(ext.name()) + " did not start: " + st.error().message());
+    }
+  }
+  return {};
+}
+
+void system_core::stop_extensions(bool before_actors) noexcept {
+  std::lock_guard g(extensions_mu_);
+  for (std::uint32_t i = started_extensions_; i-- > 0;) {
+    akt::extension& ext = *extensions_[i];
+    try {
+      if (before_actors) {
+        ext.stopping();
+      } else {
+        ext.stop();
+      }
+    } catch (...) {
+      logger_->error("extension " + std::string(ext.name()) + " threw while stopping");
+    }
+  }
+  if (!before_actors) {
+    started_extensions_ = 0;
+    root_path_.store(nullptr, std::memory_order_release);  // the node address goes with its extension
+  }
+}
+
+void system_core::release_extensions() noexcept {
+  std::vector<std::unique_ptr<akt::extension>> gone;
+  {
+    std::lock_guard g(extensions_mu_);
+    observer_count_.store(0, std::memory_order_release);
+    extension_count_.store(0, std::memory_order_release);
+    gone.swap(owned_extensions_);
+  }
+  scheduler_.set_idle_poller({});
+  while (!gone.empty()) gone.pop_back();
+}
+
+akt::extension* system_core::find_extension(const std::function<bool(akt::extension&)>& match) const {
+  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (match(*extensions_[i])) return extensions_[i];
+  }
+  return nullptr;
+}
+
+status system_core::before_bind(const bind_request& r) {
+  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (auto s = extensions_[i]->before_bind(r); !s) return s;
+  }
+  return {};
+}
+
+void system_core::after_start(actor_cell& cell) noexcept {
+  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  const actor_view v(cell);
+  for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->after_start(v);
+}
+
+void system_core::after_terminate(actor_cell& cell, bool was_bound) noexcept {
+  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  const actor_view v(cell);
+  for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->after_terminate(v, was_bound);
+}
+
+void system_core::announce(const node_event& e) noexcept {
+  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->on_node_event(e);
+  if (has_subscribers_.load(std::memory_order_relaxed)) {
+    const bool up = e.kind == node_event_kind::up;
+    publish_slow(up ? event_kind::node_up : event_kind::node_down, nullptr,
+                 up || e.reason.empty() ? e.address : e.address + ": " + e.reason);
+  }
+}
+
+void system_core::poll_extensions() noexcept {
+  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->poll_idle();
+}
+
+void system_core::for_each_actor(const std::function<void(actor_ref&)>& f) const {
+  // Breadth-first over snapshots of each child list: no lock is held while f runs.
+  std::vector<ref_ptr<actor_cell>> level{guardian_};
+  while (!level.empty()) {
+    std::vector<ref_ptr<actor_cell>> next;
+    for (auto& c : level) {
+      for (auto& child : c->children()) {
+        auto* cell = static_cast<actor_cell*>(child.get());
+        if (cell->state() == cell_state::terminated) continue;
+        f(*cell);
+        next.push_back(ref_ptr<actor_cell>::share(cell));
+      }
+    }
+    level = std::move(next);
+  }
+}
+
+}  // namespace detail
+}  // namespace akt
