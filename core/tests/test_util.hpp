@@ -153,6 +153,13 @@ class guarded {
     std::lock_guard lock(mu_);
     return value_;
   }
+  // Runs f(value) under the lock (to change it in place).
+  template <class F>
+  void with(F&& f) {
+    std::lock_guard lock(mu_);
+    f(value_);
+    has_ = true;
+  }
 
  private:
   mutable std::mutex mu_;

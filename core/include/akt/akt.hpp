@@ -6,6 +6,7 @@
 #include <akt/context.hpp>
 #include <akt/error.hpp>
 #include <akt/events.hpp>
+#include <akt/inbox.hpp>
 #include <akt/logger.hpp>
 #include <akt/message.hpp>
 #include <akt/options.hpp>

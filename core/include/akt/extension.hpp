@@ -41,6 +41,7 @@
 
 #include <akt/error.hpp>
 #include <akt/pid.hpp>
+#include <akt/supervision.hpp>
 #include <akt/trace.hpp>
 
 #include <chrono>
@@ -114,8 +115,9 @@ class actor_observer {
     (void)self;
     (void)took;
   }
-  // A handler failed (threw, or called context::fail).
-  virtual void on_failure(const actor_view& self, const error& why) noexcept {
+  // A handler failed (threw, or called context::fail), before its
+  // supervisor decides.
+  virtual void on_failure(const actor_view& self, const failure_info& why) noexcept {
     (void)self;
     (void)why;
   }

@@ -36,6 +36,10 @@ const supervisor_strategy& actor_cell::child_strategy() const noexcept {
 }
 
 void actor_cell::on_failure(failure_info f) noexcept {
+  if (observed_.load(std::memory_order_relaxed)) {
+    const actor_view self(*this);
+    system_.for_each_observer([&](actor_observer& o) { o.on_failure(self, f); });
+  }
   const supervisor_strategy& strategy = parent_->child_strategy();
   const directive d = strategy.decide(f);
   const bool all = strategy.applies_to() == supervisor_strategy::scope::one_for_all;
@@ -153,6 +157,10 @@ void actor_cell::finish_restart() noexcept {
     return;
   }
   started_ok_ = true;
+  if (observed_.load(std::memory_order_relaxed)) {
+    const actor_view self(*this);
+    system_.for_each_observer([&](actor_observer& o) { o.on_restart(self); });
+  }
   system_.publish(event_kind::actor_restarted, *this, {});
 }
 

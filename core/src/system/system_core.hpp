@@ -88,6 +88,7 @@ class system_core final : public ref_counted {
   void announce(const node_event& e) noexcept;
   void poll_extensions() noexcept;
   type_registry& registry() noexcept { return registry_; }
+  std::uint64_t next_inbox_id() noexcept { return next_inbox_.fetch_add(1, std::memory_order_relaxed); }
   // Calls f(actor_ref&) for every live actor (not the guardian), parents first.
   void for_each_actor(const std::function<void(actor_ref&)>& f) const;
   const supervisor_strategy& default_supervisor() const noexcept;
@@ -162,6 +163,7 @@ class system_core final : public ref_counted {
   void stop_extensions(bool before_actors) noexcept;
   std::uint32_t started_extensions_ = 0;  // guarded by extensions_mu_
   type_registry registry_;
+  std::atomic<std::uint64_t> next_inbox_{1};
   sharded_counter live_actors_;
 
   void publish_slow(event_kind kind, actor_cell* about, std::string detail) noexcept;
