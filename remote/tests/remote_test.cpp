@@ -3,16 +3,16 @@
 
 #include <gtest/gtest.h>
 
-#include <asio.hpp>
 #include <google/protobuf/duration.pb.h>
+#include <asio.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "codec.hpp"
 #include "messages.pb.h"
@@ -385,7 +385,8 @@ TEST_F(remote_test, an_oversized_frame_closes_that_connection) {
 }
 
 TEST_F(remote_test, losing_the_peer_fails_waiting_asks_promptly) {
-  auto slow = b_->spawn_fn("slow", [](akt::context& ctx) { (void)ctx.is<demo::Ping>(); }).value();  // never replies
+  auto slow =
+      b_->spawn_fn("slow", [](akt::context& ctx) { (void)ctx.is<demo::Ping>(); }).value();  // never replies
   auto remote = na_->resolve(slow.path()).value();
   std::atomic<bool> done{false};
   akt::result<akt::message> outcome = akt::error(akt::errc::timeout, "not yet");
@@ -500,6 +501,88 @@ TEST_F(remote_test, spawn_a_registered_kind_on_another_node) {
   auto unknown = na_->spawn("127.0.0.1", nb_->port(), "no-such-kind", "x", 5s);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.code(), akt::errc::not_found);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(remote_test, the_systems_own_lookup_resolves_a_full_path_on_another_node) {
+  auto calc_path = "akt://beta@" + nb_->address() + "/calc";
+  auto calc = a_->lookup(calc_path);
+  ASSERT_TRUE(calc) << calc.error().to_string();
+  demo::Add add;
+  add.set_a(2);
+  add.set_b(3);
+  auto r = calc->ask<demo::Sum>(add, 5s);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->value(), 5);
+  auto mine = b_->lookup(calc_path);  // beta's own path: its local tree answers
+  ASSERT_TRUE(mine);
+  EXPECT_NE(mine->ref()->as_local(), nullptr);
+}
+
+TEST_F(remote_test, node_up_and_node_down_reach_the_event_stream) {
+  akt::inbox events(*a_);
+  ASSERT_TRUE(a_->subscribe(events.self()));
+  ASSERT_TRUE(na_->lookup("127.0.0.1", nb_->port(), "calc", 5s));
+  auto next_node_event = [&]() -> akt::result<akt::system_event> {
+    for (;;) {
+      auto e = events.receive<akt::system_event>(10s);
+      if (!e || e->kind == akt::event_kind::node_up || e->kind == akt::event_kind::node_down) return e;
+    }
+  };
+  auto up = next_node_event();
+  ASSERT_TRUE(up) << up.error().to_string();
+  EXPECT_EQ(up->kind, akt::event_kind::node_up);
+  EXPECT_EQ(up->detail, nb_->address());
+  const std::string beta = nb_->address();
+  ASSERT_TRUE(b_->stop());
+  auto down = next_node_event();
+  ASSERT_TRUE(down) << down.error().to_string();
+  EXPECT_EQ(down->kind, akt::event_kind::node_down);
+  EXPECT_TRUE(down->detail.starts_with(beta + ": ")) << down->detail;
+}
+
+TEST_F(remote_test, a_trace_context_crosses_the_wire_with_the_ask_and_comes_back_with_the_reply) {
+  auto seen = std::make_shared<std::string>();
+  auto seen_mu = std::make_shared<std::mutex>();
+  (void)b_->spawn_fn("traced", [seen, seen_mu](akt::context& ctx) {
+    if (auto* p = ctx.message<demo::Ping>()) {
+      {
+        std::lock_guard g(*seen_mu);
+        *seen = ctx.trace() ? ctx.trace()->traceparent() : "none";
+      }
+      demo::Pong r;
+      r.set_seq(p->seq());
+      (void)ctx.reply(std::move(r));
+    }
+  });
+  auto traced = na_->lookup("127.0.0.1", nb_->port(), "traced", 5s).value();
+  const std::string tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  akt::trace_scope scope(akt::trace_context::parse(tp).value());
+  akt::inbox in(*a_);
+  demo::Ping ping;
+  ping.set_seq(9);
+  ASSERT_TRUE(in.tell(traced, ping));  // a tell through the envelope path
+  auto reply = in.receive(5s);
+  ASSERT_TRUE(reply) << reply.error().to_string();
+  {
+    std::lock_guard g(*seen_mu);
+    EXPECT_EQ(*seen, tp) << "the receiving actor runs with the sender's trace";
+  }
+  auto raw = reply->release();
+  ASSERT_TRUE(raw->trace) << "the reply came back traced";
+  EXPECT_EQ(raw->trace->traceparent(), tp);
+  {
+    std::lock_guard g(*seen_mu);
+    seen->clear();
+  }
+  ASSERT_TRUE(traced.tell(ping));  // a plain-thread tell: the direct wire path
+  EXPECT_TRUE(wait_until([&] {
+    std::lock_guard g(*seen_mu);
+    return *seen == tp;
+  }));
 }
 
 }  // namespace

@@ -38,6 +38,13 @@ namespace detail {
 
 class actor_cell;
 
+// How a thread blocked in an ask waits for the reply (see actor_ref::reply_wait).
+struct reply_wait_hint {
+  std::chrono::nanoseconds spin{std::chrono::microseconds(20)};  // spin this long before sleeping
+  std::uint32_t yield_mask = 63;  // yield the core every (mask + 1) rounds of the spin
+  bool poll = false;              // call poll_incoming on every round (plain threads only)
+};
+
 // What a pid points at. Local actors implement it (actor_cell); remote
 // references will too, which keeps pid location-transparent.
 class actor_ref : public ref_counted {
@@ -53,9 +60,11 @@ class actor_ref : public ref_counted {
                               const trace_context* trace) noexcept;
   // True for a reference to an actor on another node (no virtual call).
   bool is_remote() const noexcept { return tagged(); }
-  // For remote references: a plain thread blocked in an ask to this actor
-  // reads its reply off the network itself, if it has arrived (no hand-off
-  // from the transport's I/O thread). The default does nothing.
+  // How an asker waits for this actor's reply. A transport's reference
+  // spins longer and polls: a plain thread blocked in an ask then reads its
+  // reply off the network itself (poll_incoming), with no hand-off from the
+  // transport's I/O thread. The default suits a local actor.
+  virtual reply_wait_hint reply_wait() const noexcept { return {}; }
   virtual void poll_incoming() noexcept {}
   virtual status request_stop() noexcept = 0;
   virtual status request_restart() noexcept = 0;

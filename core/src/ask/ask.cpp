@@ -14,17 +14,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// How long a blocked asker spins before sleeping: a local reply usually
-// comes back well within it, and spinning saves two futex round trips.
-constexpr auto ask_spin_time = std::chrono::microseconds(20);
-// A reply from another node takes tens of microseconds: spin longer rather
-// than pay a futex wake-up on top, polling the connection for the reply
-// (see actor_ref::poll_incoming) and yielding the core on every round, so a
-// thread of the transport that needs it gets it (yielding every 64 rounds
-// left I/O wake-ups waiting ~9 us for a core on 2 cores, by perf sched).
-constexpr auto remote_ask_spin_time = std::chrono::microseconds(100);
-constexpr std::uint32_t local_yield_mask = 63;  // yield every 64 rounds
-constexpr std::uint32_t remote_yield_mask = 0;  // yield every round
+// How a blocked asker waits is the target's to say (actor_ref::reply_wait):
+// a local reply usually comes back within the default 20 us spin, which
+// saves two futex round trips; a transport asks for longer, with polling.
 
 // The sink of a blocking ask. States: waiting -> (busy) -> replied | failed,
 // or waiting -> abandoned when the asker times out first. Whoever moves it
@@ -167,11 +159,9 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chron
   if (actor_cell* local = target.as_local(); local != nullptr && local->system().dispatcher().is_manual()) {
     manual = &local->system().dispatcher();
   }
-  const bool remote = target.is_remote();
-  return promise->wait(
-      timeout, manual,
-      remote ? std::chrono::nanoseconds(remote_ask_spin_time) : std::chrono::nanoseconds(ask_spin_time),
-      remote ? remote_yield_mask : local_yield_mask, remote && current_cell() == nullptr ? &target : nullptr);
+  const reply_wait_hint hint = target.reply_wait();
+  return promise->wait(timeout, manual, hint.spin, hint.yield_mask,
+                       hint.poll && current_cell() == nullptr ? &target : nullptr);
 }
 
 status start_request(actor_cell& asker, const pid& to, envelope_ptr msg, std::chrono::nanoseconds timeout,

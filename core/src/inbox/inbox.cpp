@@ -88,6 +88,7 @@ class inbox_ref final : public actor_ref {
   std::vector<ref_ptr<actor_ref>> children() const override { return {}; }
   actor_metrics metrics() const noexcept override { return actor_metrics{.mailbox_size = size()}; }
   std::string_view kind() const noexcept override { return "akt::inbox"; }
+  system_core& system() const noexcept { return *system_; }
 
  private:
   ref_ptr<system_core> system_;
@@ -103,13 +104,15 @@ class inbox_ref final : public actor_ref {
 
 inbox::inbox(actor_system& system, std::size_t capacity) {
   detail::system_core& core = system.core();
-  std::string path = core.root_path() + "/$inbox-" + std::to_string(core.next_inbox_id());
+  std::string name = "$inbox-" + std::to_string(core.next_inbox_id());
   ref_ = detail::ref_ptr<detail::inbox_ref>::adopt(
-      new detail::inbox_ref(core, std::move(path), capacity == 0 ? 1 : capacity));
+      new detail::inbox_ref(core, core.root_path() + "/" + name, capacity == 0 ? 1 : capacity));
   self_ = pid(detail::ref_ptr<detail::actor_ref>(ref_));
+  core.add_inbox(std::move(name), ref_.get());
 }
 
 inbox::~inbox() {
+  ref_->system().remove_inbox(ref_->name());
   ref_->close();
 }
 

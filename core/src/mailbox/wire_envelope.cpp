@@ -27,6 +27,7 @@ envelope_ptr wire_envelope::decode() {
   if (!d) return d;
   d->sender = std::move(sender);
   d->reply_to = std::move(reply_to);
+  d->trace = std::move(trace);
   return d;
 }
 

@@ -224,6 +224,13 @@ result<pid> system_core::lookup_local(std::string_view path) const {
   }
   if (path.empty()) return error(errc::invalid_name, "lookup of an empty name");
   if (!is_running()) return error(errc::not_running, "actor system " + name_ + " is not running");
+  if (path.starts_with("$inbox-")) {  // a plain thread's inbox: replies from other nodes find it
+    std::lock_guard g(inboxes_mu_);
+    if (auto it = inboxes_.find(std::string(path)); it != inboxes_.end()) {
+      return pid(ref_ptr<actor_ref>::share(it->second));
+    }
+    return error(errc::not_found, "no inbox '" + std::string(path) + "' in " + name_ + " (closed?)");
+  }
   ref_ptr<actor_cell> at = guardian_;
   while (!path.empty()) {
     const auto slash = path.find('/');
@@ -237,6 +244,16 @@ result<pid> system_core::lookup_local(std::string_view path) const {
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
   }
   return pid(ref_ptr<actor_ref>(std::move(at)));
+}
+
+void system_core::add_inbox(std::string name, actor_ref* ref) {
+  std::lock_guard g(inboxes_mu_);
+  inboxes_[std::move(name)] = ref;
+}
+
+void system_core::remove_inbox(const std::string& name) {
+  std::lock_guard g(inboxes_mu_);
+  inboxes_.erase(name);
 }
 
 void system_core::unhandled(envelope_ptr e, actor_cell& recipient) noexcept {

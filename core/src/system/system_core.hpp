@@ -89,6 +89,9 @@ class system_core final : public ref_counted {
   void poll_extensions() noexcept;
   type_registry& registry() noexcept { return registry_; }
   std::uint64_t next_inbox_id() noexcept { return next_inbox_.fetch_add(1, std::memory_order_relaxed); }
+  // Inboxes (inbox.cpp) are found by lookup_local under their name "$inbox-<n>".
+  void add_inbox(std::string name, actor_ref* ref);
+  void remove_inbox(const std::string& name);
   // Calls f(actor_ref&) for every live actor (not the guardian), parents first.
   void for_each_actor(const std::function<void(actor_ref&)>& f) const;
   const supervisor_strategy& default_supervisor() const noexcept;
@@ -164,6 +167,8 @@ class system_core final : public ref_counted {
   std::uint32_t started_extensions_ = 0;  // guarded by extensions_mu_
   type_registry registry_;
   std::atomic<std::uint64_t> next_inbox_{1};
+  mutable std::mutex inboxes_mu_;
+  std::unordered_map<std::string, actor_ref*> inboxes_;  // guarded by inboxes_mu_
   sharded_counter live_actors_;
 
   void publish_slow(event_kind kind, actor_cell* about, std::string detail) noexcept;
