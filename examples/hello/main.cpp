@@ -1,7 +1,8 @@
 // An actor that receives messages: a greeter counts the people it greets.
 //
 // Shows: an actor class with pre_start / receive / post_stop, a protobuf
-// message and a plain C++ message, spawn by name, tell, and a graceful stop.
+// message and a plain C++ message, spawn by name, tell, an inbox that lets
+// main receive, unhandled messages, and a graceful stop.
 #include <akt/akt.hpp>
 
 #include <cstdio>
@@ -24,7 +25,7 @@ class greeter : public akt::actor {
     } else if (ctx.message<how_many>()) {
       ctx.reply(greeted_);
     } else {
-      ctx.logger().warn("greeter: unexpected " + ctx.message_type_name());
+      ctx.unhandled();  // counted, published, dead-lettered; an asker hears errc::unhandled at once
     }
   }
 
@@ -35,13 +36,14 @@ class greeter : public akt::actor {
 };
 
 int main() {
-  auto sys = akt::actor_system::create("hello").value();
-  if (auto s = sys->start(); !s) {
-    std::fprintf(stderr, "start: %s\n", s.error().to_string().c_str());
+  auto sys = akt::actor_system::launch("hello");  // created and started
+  if (!sys) {
+    std::fprintf(stderr, "launch: %s\n", sys.error().to_string().c_str());
     return 1;
   }
+  auto& system = **sys;
 
-  auto greeter_pid = sys->spawn<greeter>("greeter");
+  auto greeter_pid = system.spawn<greeter>("greeter");
   if (!greeter_pid) {
     std::fprintf(stderr, "spawn: %s\n", greeter_pid.error().to_string().c_str());
     return 1;
@@ -59,5 +61,16 @@ int main() {
     return 1;
   }
   std::printf("greeted %d people\n", *count);
-  return sys->stop() ? 0 : 1;
+
+  // main receives through an inbox: the greeter answers it like any sender.
+  akt::inbox in(system);
+  in.tell(*greeter_pid, how_many{});
+  auto again = in.receive<int>(std::chrono::seconds(1));
+  if (!again || *again != 3) return 1;
+  std::printf("the inbox heard %d\n", *again);
+  in.tell(*greeter_pid, 3.14);  // nothing in greeter takes a double
+  in.tell(*greeter_pid, how_many{});
+  (void)in.receive<int>(std::chrono::seconds(1));  // handled after the double
+  std::printf("unhandled messages: %llu\n", static_cast<unsigned long long>(system.unhandled_messages()));
+  return system.stop() ? 0 : 1;
 }

@@ -60,7 +60,10 @@ class scheduler {
   // still in cache. No-op elsewhere, and never nested.
   void relieve(actor_cell* c);
 
-  // See actor_system::set_idle_poller.
+  // Called by an idle worker on each round of its spin before it parks
+  // (the system's extensions' poll_idle); must not block. An empty
+  // function removes it (a worker may still be finishing a call to the old
+  // one, which must stay safe to call).
   void set_idle_poller(std::function<void()> poll);
 
   std::size_t worker_count() const noexcept { return manual_ ? 0 : workers_.size(); }
