@@ -363,6 +363,15 @@ result<std::unique_ptr<asio::ssl::context>> make_tls_context(const tls_options& 
 
 }  // namespace
 
+status node::start_inbound_worker() {
+  auto w = system_.spawn_fn(spawn_options{}, [](akt::context& ctx) {
+    if (auto* job = ctx.message<inbound_job>()) job->run();
+  });
+  if (!w) return error(w.code(), "remoting: cannot start its inbound worker: " + w.error().message());
+  inbound_worker_ = std::move(*w);
+  return {};
+}
+
 status node::listen() {
   asio::error_code ec;
   if (options_.tls) {
@@ -816,11 +825,22 @@ void node::on_frame(connection& from, const frame_view& frame) {
     }
     case envelope_kind::spawn: {
       auto spawner = system_.registry().find_kind(env.type);
-      result<pid> made = spawner
-                             ? spawner(system_, std::string(env.receiver))
-                             : result<pid>(error(errc::not_found, "no actor kind '" + std::string(env.type) +
-                                                                      "' is registered at " + address()));
-      answer_with_path(from, env.correlation_id, made);
+      if (!spawner) {
+        answer_with_path(from.peer(), env.correlation_id,
+                         error(errc::not_found, "no actor kind '" + std::string(env.type) +
+                                                    "' is registered at " + address()));
+        return;
+      }
+      // The new actor's pre_start is user code: it runs on a worker, in the
+      // inbound worker's turn, never on this thread (the I/O thread, a plain
+      // thread polling for its reply, or an idle worker's poll).
+      auto job = [self = weak_from_this(), spawner = std::move(spawner), peer = from.peer(),
+                  correlation = env.correlation_id, name = std::string(env.receiver)] {
+        if (auto n = self.lock()) n->answer_with_path(peer, correlation, spawner(n->system(), name));
+      };
+      if (auto s = inbound_worker_.tell(inbound_job{std::move(job)}); !s) {
+        answer_with_path(from.peer(), env.correlation_id, s.error());
+      }
       return;
     }
     case envelope_kind::watch: {
@@ -847,7 +867,7 @@ void node::on_frame(connection& from, const frame_view& frame) {
       return;
     }
     case envelope_kind::lookup: {
-      answer_with_path(from, env.correlation_id, system_.lookup_local(env.receiver));
+      answer_with_path(from.peer(), env.correlation_id, system_.lookup_local(env.receiver));
       return;
     }
     case envelope_kind::reply:
@@ -894,9 +914,9 @@ void node::on_frame(connection& from, const frame_view& frame) {
   from.close("unknown envelope kind");
 }
 
-void node::answer_with_path(connection& from, std::uint64_t correlation, const result<pid>& found) {
+void node::answer_with_path(const std::string& peer, std::uint64_t correlation, const result<pid>& found) {
   if (!found) {
-    send_failure(from.peer(), correlation, found.error());
+    send_failure(peer, correlation, found.error());
     return;
   }
   const std::string path = found->path();
@@ -904,7 +924,7 @@ void node::answer_with_path(connection& from, std::uint64_t correlation, const r
   reply.kind = envelope_kind::reply;
   reply.correlation_id = correlation;
   reply.receiver = path;
-  (void)send_frame(from.peer(), reply);
+  (void)send_frame(peer, reply);
 }
 
 message_decoder node::decoder_for(inbound_cache& cache, std::string_view type) {

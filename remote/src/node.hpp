@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,11 @@ using akt::detail::ref_ptr;
 using akt::detail::reply_sink;
 
 class node;
+
+// Work from the network that must run on a worker (see node::start_inbound_worker).
+struct inbound_job {
+  std::function<void()> run;
+};
 
 // Bytes read from a socket and not yet framed. Reads go straight into its
 // free space, which is never zero-filled (a std::string resized by 64 KiB
@@ -178,6 +184,9 @@ class node : public std::enable_shared_from_this<node> {
   ~node();
 
   status listen();
+  // The actor that runs inbound work which calls user code (a remote spawn's
+  // pre_start) on a worker. Started after listen, once the system runs.
+  status start_inbound_worker();
   void shutdown();
 
   const std::string& host() const noexcept { return options_.host; }
@@ -253,7 +262,7 @@ class node : public std::enable_shared_from_this<node> {
   trace_ref trace_from_wire(std::string_view traceparent);
   void deliver_local(connection& from, const envelope_view& env);
   // Answers a LOOKUP or SPAWN: REPLY with the actor's full path, or FAILURE.
-  void answer_with_path(connection& from, std::uint64_t correlation, const result<pid>& found);
+  void answer_with_path(const std::string& peer, std::uint64_t correlation, const result<pid>& found);
   void accept_next();
   void sweep_pending();
   void heartbeat();
@@ -262,6 +271,7 @@ class node : public std::enable_shared_from_this<node> {
   void drop_watches(const std::string& address, const std::string* only_target, const std::string& why);
 
   actor_system& system_;
+  pid inbound_worker_;  // set once by start_inbound_worker, before any frame is read
   remoting_options options_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;

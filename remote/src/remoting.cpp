@@ -21,6 +21,7 @@ remoting::~remoting() {
 }
 
 status remoting::start(actor_system& system) {
+  if (auto s = node_->start_inbound_worker(); !s) return s;
   if (auto s = node_->listen(); !s) return s;
   system.logger().info("remoting: " + system.name() + " listens on " + node_->address());
   return {};

@@ -586,3 +586,36 @@ TEST_F(remote_test, a_trace_context_crosses_the_wire_with_the_ask_and_comes_back
 }
 
 }  // namespace
+
+namespace {
+
+// pre_start waits (bounded) for the test's word: a slow user pre_start.
+struct slow_starter : akt::actor {
+  static inline std::atomic<bool> release{false};
+  static inline std::atomic<bool> started{false};
+  akt::status pre_start(akt::context&) override {
+    started = true;
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (!release.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    return {};
+  }
+  void receive(akt::context& ctx) override { (void)ctx.take_message(); }
+};
+
+TEST_F(remote_test, a_remote_spawn_runs_pre_start_on_a_worker_and_the_node_keeps_serving_meanwhile) {
+  b_->registry().register_kind<slow_starter>("slow");
+  slow_starter::release = false;
+  slow_starter::started = false;
+  std::optional<akt::result<akt::pid>> spawned;
+  std::thread spawner([&] { spawned = na_->spawn("127.0.0.1", nb_->port(), "slow", "slowpoke", 20s); });
+  ASSERT_TRUE(wait_until([&] { return slow_starter::started.load(); }));
+  // While that pre_start runs, beta's reader still answers.
+  auto calc = na_->lookup("127.0.0.1", nb_->port(), "calc", 5s);
+  EXPECT_TRUE(calc) << calc.error().to_string();
+  slow_starter::release = true;
+  spawner.join();
+  ASSERT_TRUE(spawned && *spawned) << (spawned ? spawned->error().to_string() : "no outcome");
+  EXPECT_TRUE(b_->lookup("slowpoke"));
+}
+
+}  // namespace
