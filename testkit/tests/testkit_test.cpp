@@ -197,3 +197,48 @@ TEST(test_system, backoff_delays_the_restart_and_messages_wait_for_it) {
 }
 
 }  // namespace
+
+namespace {
+
+struct start_work {};
+struct query {
+  int n = 0;
+};
+struct answer {
+  int n = 0;
+};
+
+TEST(test_system, a_protocol_is_checked_message_by_message_with_expect_and_step) {
+  akt::testkit::test_system t("protocol");
+  auto server = t->spawn_fn("server", [](akt::context& ctx) {
+                   if (auto* q = ctx.message<query>()) (void)ctx.reply(answer{q->n * 2});
+                 }).value();
+  auto client = t->spawn_fn("client", [server](akt::context& ctx) {
+                   if (ctx.is<start_work>()) {
+                     (void)ctx.tell(server, query{21});
+                     (void)ctx.tell(server, query{1});
+                   }
+                   (void)ctx.is<answer>();
+                 }).value();
+  ASSERT_TRUE(client.tell(start_work{}));
+  ASSERT_TRUE(t.expect<start_work>(akt::pid(), client));
+  EXPECT_EQ(t.mailbox_size(client), 1u);
+  EXPECT_EQ(t.expect<query>(client, server).code(), akt::errc::not_found) << "nothing ran yet";
+  ASSERT_TRUE(t.step());  // the client handles start_work
+  EXPECT_EQ(t.mailbox_size(client), 0u);
+  EXPECT_EQ(t.mailbox_size(server), 2u);
+  ASSERT_TRUE(t.expect<query>(client, server));
+  auto wrong = t.expect<answer>(client, server);  // the second send is a query too
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.code(), akt::errc::unexpected_reply);
+  EXPECT_NE(wrong.error().message().find("query"), std::string::npos) << wrong.error().message();
+  ASSERT_TRUE(t.step());  // one message per step: the server answers the first query
+  EXPECT_EQ(t.mailbox_size(server), 1u);
+  ASSERT_TRUE(t.expect<answer>(server, client));
+  t.run();
+  ASSERT_TRUE(t.expect<answer>(server, client));
+  EXPECT_TRUE(t.expect_nothing_else());
+  EXPECT_FALSE(t.step()) << "nothing is ready";
+}
+
+}  // namespace

@@ -78,6 +78,12 @@ class message_view {
  public:
   explicit message_view(const detail::envelope& e) noexcept : env_(&e) {}
   std::string type_name() const { return env_->type_name(); }
+  template <class T>
+  bool is() const noexcept {
+    return env_->type == detail::type_id_of<T>();
+  }
+  // The value's type id (one pointer per type; see detail/type_id.hpp).
+  detail::type_id type() const noexcept { return env_->type; }
   pid sender() const { return pid(env_->sender); }
   bool is_ask() const noexcept { return static_cast<bool>(env_->reply_to); }
   // The trace context the message carries (null when untraced).
