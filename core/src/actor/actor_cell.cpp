@@ -177,6 +177,7 @@ status actor_cell::deliver(envelope_ptr e) noexcept {
                      "mailbox of " + path() + " is full (capacity " + std::to_string(capacity_) + ")");
       }
     } while (!queued_.compare_exchange_weak(q, q + 1, std::memory_order_acq_rel, std::memory_order_relaxed));
+    e->counted = true;
   } else if (outbox::active()) {
     envelope* raw = e.release();
     if (outbox::try_add(this, raw)) return {};  // handed over when the running handler returns
@@ -262,7 +263,10 @@ envelope_ptr actor_cell::next_envelope(std::uint32_t& taken) noexcept {
   if (node == nullptr) return {};
   in_hand_.store(++taken, std::memory_order_relaxed);
   envelope_ptr e(static_cast<envelope*>(node));
-  if (capacity_ != 0 && (e->kind == envelope_kind::user || e->kind == envelope_kind::wire)) {
+  // Only what deliver counted is uncounted: runtime posts (Terminated,
+  // events) reach a bounded mailbox past its bound and were never counted.
+  if (e->counted) {
+    e->counted = false;
     queued_.fetch_sub(1, std::memory_order_acq_rel);
   }
   return e;

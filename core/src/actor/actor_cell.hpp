@@ -176,7 +176,7 @@ class actor_cell final : public actor_ref {
   ref_ptr<actor_factory> factory_;           // makes instance_ again on restart
   std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
   std::uint64_t id_;
-  std::atomic<std::int64_t> queued_{0};  // user messages queued; kept only when bounded
+  std::atomic<std::int64_t> queued_{0};  // bounded only: envelopes deliver() counted, not yet taken
   std::atomic<std::uint64_t> errors_{0};
   // The tree. Sibling links are guarded by the *parent's* children_lock_;
   // first_child_, child_count_ and named_children_ by this cell's.

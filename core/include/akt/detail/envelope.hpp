@@ -51,6 +51,7 @@ struct envelope : mpsc_node {
   type_id type = nullptr;  // of the value; nullptr for system kinds
   envelope_kind kind = envelope_kind::user;
   bool pooled = false;           // from an envelope_pool, and goes back to it (see dispose)
+  bool counted = false;          // counted against a bounded mailbox until taken (actor_cell::deliver)
   ref_ptr<actor_ref> sender;     // null when sent from outside any actor
   ref_ptr<reply_sink> reply_to;  // set for asks and requests
 
