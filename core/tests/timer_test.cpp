@@ -5,6 +5,7 @@
 // No test sleeps: each waits for a message that must arrive (a marker on a
 // later timer) and then checks what arrived before it.
 #include "test_util.hpp"
+#include "timer/timer_service.hpp"
 
 #include <akt/akt.hpp>
 
@@ -159,6 +160,31 @@ TEST(timer, cancel_timer_returns_false_the_second_time_and_for_an_unknown_id) {
   EXPECT_TRUE(f.sys->cancel_timer(id));
   EXPECT_FALSE(f.sys->cancel_timer(id));
   EXPECT_FALSE(f.sys->cancel_timer(id + 1'000'000));
+}
+
+// The timer thread waits for the earliest deadline. Cancelling that entry
+// and scheduling an earlier one wakes it: it must not read the cancelled
+// entry's deadline, freed with the entry (AddressSanitizer reports a
+// heap-use-after-free when it does; elsewhere it reads garbage).
+TEST(timer, timer_service_does_not_read_the_deadline_of_an_entry_cancelled_while_it_waits) {
+  akt::detail::timer_service timers;
+  timers.start();
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<bool> armed{false};
+    std::atomic<bool> fired{false};
+    akt::detail::timer_service::key far{};
+    // Armed from a callback, so the timer thread goes straight from it to
+    // waiting for the far deadline.
+    (void)timers.schedule_after(0ns, [&] {
+      far = timers.schedule_after(1h, [] {});
+      armed.store(true);
+    });
+    ASSERT_TRUE(wait_until([&] { return armed.load(); }));
+    EXPECT_TRUE(timers.cancel(far));
+    (void)timers.schedule_after(0ns, [&] { fired.store(true); });
+    ASSERT_TRUE(wait_until([&] { return fired.load(); })) << "round " << round;
+  }
+  timers.stop();
 }
 
 TEST(timer, a_timer_to_a_stopped_actor_delivers_a_dead_letter) {
