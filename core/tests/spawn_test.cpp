@@ -120,6 +120,35 @@ TEST(spawn, spawn_fn_makes_an_actor_of_a_lambda) {
   EXPECT_EQ(r->seq, 42);
 }
 
+// A cycle the runtime must break: the actor's own pid, held in state that
+// lives as long as its cell (the spawn's function, a behavior). Until the
+// actor stops, the pid keeps its cell alive, the cell its parent, up to the
+// guardian and the system.
+TEST(spawn, an_actor_whose_spawn_fn_state_holds_its_own_pid_is_released_when_it_stops) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto in_fn = std::make_shared<akt::pid>();
+  auto in_behavior = std::make_shared<akt::pid>();
+  const std::weak_ptr<akt::pid> fn_state = in_fn;
+  const std::weak_ptr<akt::pid> behavior_state = in_behavior;
+  auto a = sys->spawn_fn("selfish", [in_fn, in_behavior](akt::context& ctx) {
+    if (ctx.message<ping>()) ctx.become([in_behavior](akt::context&) {});
+  });
+  ASSERT_TRUE(a) << outcome(a);
+  *in_fn = *a;
+  *in_behavior = *a;
+  in_fn.reset();
+  in_behavior.reset();
+  ASSERT_TRUE(a->tell(ping{}));
+  sys->run_ready();
+
+  ASSERT_TRUE(a->stop());
+  ASSERT_TRUE(a->wait_stopped(5s));
+
+  EXPECT_TRUE(fn_state.expired()) << "the spawn's function still holds the stopped actor's pid";
+  EXPECT_TRUE(behavior_state.expired()) << "the behavior still holds the stopped actor's pid";
+}
+
 void expect_failed_pre_start_leaves_nothing(failure how) {
   auto sys = start_system("sys");
   ASSERT_TRUE(sys);

@@ -596,6 +596,10 @@ void actor_cell::call_post_stop_and_destroy() noexcept {
 
 void actor_cell::terminate() noexcept {
   call_post_stop_and_destroy();
+  // The user's state goes with the instance: the spawn's arguments (kept
+  // for restarts) and the behaviors may hold this actor's own pid, a cycle
+  // that would keep the cell, its parents and the system alive for good.
+  factory_.reset();
   // Watchers first: a parent watching this child gets Terminated before the
   // children_stopped that lets it finish stopping.
   notify_watchers();                         // marks terminated under the lock watchers register under
@@ -607,6 +611,8 @@ void actor_cell::terminate() noexcept {
       system_.dead_letter(std::move(w), error(errc::dead_actor, "actor " + path() + " stopped"));
     x->stash.clear();
     x->replay.clear();
+    x->behaviors.clear();
+    x->behavior_ops.clear();
   }
   system_.on_terminated(*this);
 }

@@ -173,7 +173,7 @@ class actor_cell final : public actor_ref {
   // Middle: cold, or touched once per turn.
   system_core& system_;
   ref_ptr<actor_cell> parent_;               // null for the guardian
-  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart
+  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart; null once terminated
   std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
   std::uint64_t id_;
   std::atomic<std::int64_t> queued_{0};  // bounded only: envelopes deliver() counted, not yet taken
