@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -147,6 +149,53 @@ TEST(spawn, an_actor_whose_spawn_fn_state_holds_its_own_pid_is_released_when_it_
 
   EXPECT_TRUE(fn_state.expired()) << "the spawn's function still holds the stopped actor's pid";
   EXPECT_TRUE(behavior_state.expired()) << "the behavior still holds the stopped actor's pid";
+}
+
+// Over-aligned types: the small-object allocator's blocks are 16-byte aligned.
+struct alignas(64) wide_argument {
+  int value = 0;
+};
+struct alignas(64) wide_message {
+  int seq = 0;
+};
+struct alignas(64) wider_message {  // another size class
+  int seq = 0;
+  char padding[200] = {};
+};
+
+class alignas(64) wide_actor : public akt::actor {
+ public:
+  wide_actor(wide_argument arg, std::shared_ptr<recorder> misaligned)
+      : arg_(arg), misaligned_(std::move(misaligned)) {
+    if (!is_aligned(this)) misaligned_->add("actor " + std::to_string(arg_.value));
+  }
+  void receive(akt::context& ctx) override {
+    if (auto* m = ctx.message<wide_message>(); m != nullptr && !is_aligned(m)) {
+      misaligned_->add("message " + std::to_string(m->seq));
+    } else if (auto* w = ctx.message<wider_message>(); w != nullptr && !is_aligned(w)) {
+      misaligned_->add("wider message " + std::to_string(w->seq));
+    }
+  }
+
+ private:
+  static bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 64 == 0; }
+
+  wide_argument arg_;
+  std::shared_ptr<recorder> misaligned_;
+};
+
+TEST(spawn, over_aligned_actors_messages_and_arguments_get_memory_aligned_for_them) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto misaligned = std::make_shared<recorder>();
+  for (int i = 0; i < 8; ++i) {  // a block of the allocator is 64-byte aligned by chance
+    auto a = sys->spawn_anonymous<wide_actor>(wide_argument{i}, misaligned);
+    ASSERT_TRUE(a) << outcome(a);
+    ASSERT_TRUE(a->tell(wide_message{i}));
+    ASSERT_TRUE(a->tell(wider_message{i}));
+    sys->run_ready();
+  }
+  EXPECT_EQ(misaligned->items(), std::vector<std::string>{});
 }
 
 void expect_failed_pre_start_leaves_nothing(failure how) {

@@ -47,6 +47,11 @@ class actor_factory : public ref_counted {
 
   static void* operator new(std::size_t size) { return small_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
+  // Over-aligned types skip it: its blocks are only 16-byte aligned.
+  static void* operator new(std::size_t size, std::align_val_t al) { return ::operator new(size, al); }
+  static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
+    ::operator delete(p, size, al);
+  }
 };
 
 // Constructs A from copies of the spawn's arguments (kept for restarts). With

@@ -74,6 +74,11 @@ struct envelope : mpsc_node {
   // From the small-object allocator (per-thread free lists; see small_alloc.hpp).
   static void* operator new(std::size_t size) { return small_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
+  // Over-aligned types skip it: its blocks are only 16-byte aligned.
+  static void* operator new(std::size_t size, std::align_val_t al) { return ::operator new(size, al); }
+  static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
+    ::operator delete(p, size, al);
+  }
 };
 
 template <class T>
