@@ -275,6 +275,44 @@ TEST(spawn, constructor_throwing_fails_with_pre_start_failed) {
   EXPECT_TRUE(again) << "the name was never taken: " << outcome(again);
 }
 
+class throws_an_int : public akt::actor {
+ public:
+  throws_an_int() { throw 42; }
+  void receive(akt::context&) override {}
+};
+
+// Constructs fine the first time, throws an int when made again (a restart).
+class throws_an_int_when_restarted : public akt::actor {
+ public:
+  explicit throws_an_int_when_restarted(std::shared_ptr<std::atomic<int>> made) {
+    if (made->fetch_add(1) > 0) throw 42;
+  }
+  void receive(akt::context& ctx) override {
+    if (ctx.message<ping>()) throw std::runtime_error("restart me");
+  }
+};
+
+TEST(spawn, a_constructor_throwing_something_not_derived_from_std_exception_fails_the_spawn_or_restart) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto a = sys->spawn<throws_an_int>("odd");
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.code(), akt::errc::pre_start_failed);
+  EXPECT_NE(a.error().message().find("threw: a value of type int (not derived from std::exception)"),
+            std::string::npos)
+      << a.error().message();
+  EXPECT_EQ(sys->actor_count(), 0u);
+
+  // In a restart, where nothing may escape: the actor is stopped instead.
+  auto made = std::make_shared<std::atomic<int>>(0);
+  auto b = sys->spawn<throws_an_int_when_restarted>("odd-later", made);
+  ASSERT_TRUE(b) << outcome(b);
+  ASSERT_TRUE(b->tell(ping{}));
+  sys->run_ready();
+  EXPECT_EQ(made->load(), 2);
+  EXPECT_TRUE(b->wait_stopped(5s)) << "the restart failed, so the actor stops";
+}
+
 TEST(spawn, name_in_use_fails_with_name_taken_and_leaves_the_owner_alone) {
   auto sys = start_system("sys");
   ASSERT_TRUE(sys);

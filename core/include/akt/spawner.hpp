@@ -77,9 +77,9 @@ class args_factory final : public actor_factory {
         return std::apply(
             [](auto&... a) { return std::unique_ptr<actor>(std::make_unique<A>(std::move(a)...)); }, args_);
       }
-    } catch (const std::exception& e) {
-      return error(errc::pre_start_failed,
-                   "constructor of " + demangle(typeid(A).name()) + " threw: " + e.what());
+    } catch (...) {  // whatever it was: this runs in restarts too, where nothing may escape
+      return error(errc::pre_start_failed, "constructor of " + demangle(typeid(A).name()) +
+                                               " threw: " + describe_current_exception());
     }
   }
 

@@ -93,10 +93,8 @@ struct runtime_envelope final : envelope {
 std::string describe_exception(std::exception_ptr ep) {
   try {
     std::rethrow_exception(std::move(ep));
-  } catch (const std::exception& e) {
-    return e.what();
   } catch (...) {
-    return "an exception not derived from std::exception";
+    return describe_current_exception();
   }
 }
 
