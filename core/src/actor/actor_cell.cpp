@@ -1,5 +1,7 @@
 #include "actor/actor_cell.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <exception>
 #include <mutex>
 
@@ -17,6 +19,8 @@ namespace akt::detail {
 namespace {
 
 thread_local actor_cell* tls_current = nullptr;  // NOLINT
+// Set while a cell's destructor releases its parent (see ~actor_cell).
+thread_local std::vector<actor_cell*>* tls_parents_to_release = nullptr;  // NOLINT
 
 // References to the current actor bought in bulk for the senders of the
 // envelopes it sends (see sender_reference); settled when its scope ends.
@@ -152,7 +156,28 @@ actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name
 actor_cell::~actor_cell() {
   while (mpsc_node* n = next_in_mail_.pop(mailbox_)) static_cast<envelope*>(n)->dispose();
   delete extras_.load(std::memory_order_acquire);
-  if (is_guardian()) system_.release();  // the guardian's reference to its system (see system_core)
+  if (is_guardian()) {
+    system_.release();  // the guardian's reference to its system (see system_core)
+    return;
+  }
+  // Releasing the parent may destroy it, and it its own parent: a chain held
+  // only by its deepest pid would nest one destructor per level and overflow
+  // the stack. The outermost destructor on this thread releases them one
+  // after the other instead; the ones inside it only queue theirs.
+  actor_cell* parent = parent_.detach();
+  if (tls_parents_to_release != nullptr) {
+    tls_parents_to_release->push_back(parent);
+    return;
+  }
+  std::vector<actor_cell*> queued;
+  tls_parents_to_release = &queued;
+  parent->release();
+  while (!queued.empty()) {
+    actor_cell* next = queued.back();
+    queued.pop_back();
+    next->release();
+  }
+  tls_parents_to_release = nullptr;
 }
 
 // ---------------------------------------------------------------- enqueue
@@ -680,16 +705,23 @@ bool actor_cell::has_child(const actor_cell* child) const {
   return child->parent_.get() == this;
 }
 
-void actor_cell::collect_live(std::vector<std::string>& out) const {
-  std::vector<ref_ptr<actor_cell>> kids;
-  {
-    std::lock_guard g(children_lock_);
-    for (actor_cell* c = first_child_; c != nullptr; c = c->next_sibling_) {
-      kids.push_back(ref_ptr<actor_cell>::share(c));
+void actor_cell::collect_live(std::vector<ref_ptr<actor_cell>>& out) const {
+  // Depth first with a stack of our own (a tree may be deeper than the
+  // thread's); reversed, the order lists every actor after its subtree.
+  const std::size_t first = out.size();
+  std::vector<ref_ptr<actor_cell>> to_visit{ref_ptr<actor_cell>::share(const_cast<actor_cell*>(this))};
+  while (!to_visit.empty()) {
+    ref_ptr<actor_cell> at = std::move(to_visit.back());
+    to_visit.pop_back();
+    {
+      std::lock_guard g(at->children_lock_);
+      for (actor_cell* c = at->first_child_; c != nullptr; c = c->next_sibling_) {
+        to_visit.push_back(ref_ptr<actor_cell>::share(c));
+      }
     }
+    if (!at->is_guardian()) out.push_back(std::move(at));
   }
-  for (auto& k : kids) k->collect_live(out);
-  if (!is_guardian()) out.push_back(path());
+  std::reverse(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
 }
 
 // ---------------------------------------------------------------- inspection
@@ -709,8 +741,26 @@ std::string actor_cell::name() const {
 }
 
 std::string actor_cell::path() const {
-  if (is_guardian()) return system_.root_path();
-  return parent_->path() + "/" + name();
+  // Written leaf to root into a string sized first, without recursing: a
+  // tree may be deeper than the thread's stack.
+  char anonymous[24];
+  auto name_of = [&anonymous](const actor_cell* c) -> std::string_view {
+    if (c->name_) return *c->name_;
+    anonymous[0] = '$';
+    const char* end = std::to_chars(anonymous + 1, anonymous + sizeof anonymous, c->id_).ptr;
+    return {anonymous, static_cast<std::size_t>(end - anonymous)};
+  };
+  std::string out = system_.root_path();
+  std::size_t at = out.size();
+  for (const actor_cell* c = this; !c->is_guardian(); c = c->parent_.get()) at += 1 + name_of(c).size();
+  out.resize(at);
+  for (const actor_cell* c = this; !c->is_guardian(); c = c->parent_.get()) {
+    const std::string_view n = name_of(c);
+    at -= n.size();
+    n.copy(out.data() + at, n.size());
+    out[--at] = '/';
+  }
+  return out;
 }
 
 ref_ptr<actor_ref> actor_cell::parent() const {

@@ -117,8 +117,9 @@ class actor_cell final : public actor_ref {
   actor_cell* parent_cell() const noexcept { return parent_.get(); }
   cell_state state() const noexcept { return state_.load(std::memory_order_acquire); }
   bool is_guardian() const noexcept { return !parent_; }
-  // Names of the live actors under (and including) this one, for reports.
-  void collect_live(std::vector<std::string>& out) const;
+  // The live actors under (and including, unless it is the guardian) this
+  // one, each after its subtree, for reports.
+  void collect_live(std::vector<ref_ptr<actor_cell>>& out) const;
 
  private:
   friend class akt::context;

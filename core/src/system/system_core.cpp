@@ -100,10 +100,10 @@ status system_core::stop() {
   (void)guardian_->request_stop();
   status outcome = wait_terminated(*guardian_, options_.shutdown_timeout);
   if (!outcome) {
-    std::vector<std::string> live;
+    std::vector<ref_ptr<actor_cell>> live;
     guardian_->collect_live(live);
     std::string names;
-    for (std::size_t i = 0; i < live.size() && i < 20; ++i) names += (i ? ", " : "") + live[i];
+    for (std::size_t i = 0; i < live.size() && i < 20; ++i) names += (i ? ", " : "") + live[i]->path();
     if (live.size() > 20) names += ", ... (" + std::to_string(live.size()) + " in all)";
     outcome = error(errc::shutdown_timeout, "actor system " + name_ + " did not stop within " +
                                                 std::to_string(options_.shutdown_timeout.count()) +
