@@ -454,6 +454,29 @@ TEST(supervision, one_for_all_with_stop_stops_every_child) {
   EXPECT_EQ(count_of(p->log, "parent/b:pre_start"), 1u) << "stopped, not restarted";
 }
 
+TEST(supervision, one_for_all_stops_every_sibling_when_the_retry_budget_is_exhausted) {
+  auto sys =
+      start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_all().with_retries(1, 10s)),
+                           .deterministic = true});
+  ASSERT_TRUE(sys);
+  auto p = std::make_shared<probe>();
+  auto a = spawn_worker(*sys, p, "a");
+  auto b = spawn_worker(*sys, p, "b");
+  ASSERT_TRUE(a && b);
+
+  ASSERT_TRUE(a.tell(boom{}));  // within the budget: both restart
+  sys->run_ready();
+  EXPECT_EQ(count_of(p->log, "a:pre_start"), 2u);
+  EXPECT_EQ(count_of(p->log, "b:pre_start"), 2u);
+
+  ASSERT_TRUE(a.tell(boom{}));  // past it: the group stops together
+  sys->run_ready();
+  EXPECT_TRUE(a.wait_stopped(5s));
+  EXPECT_TRUE(b.wait_stopped(5s)) << "the sibling stops with the child that exhausted the budget";
+  EXPECT_EQ(count_of(p->log, "b:pre_start"), 2u) << "the sibling was restarted past the budget";
+  EXPECT_EQ(count_of(p->log, "b:post_stop"), 2u);
+}
+
 // --- rules -------------------------------------------------------------------------------------
 
 TEST(supervision, a_rule_for_an_exception_type_matches_derived_exceptions) {

@@ -25,7 +25,8 @@
 // to all the supervisor's children (restart or stop them all).
 //
 // Retry budget: at most `max_restarts` restarts within `window`; the failure
-// that would exceed it stops the child instead (logged at error level).
+// that would exceed it stops the child instead (logged at error level), and
+// under one_for_all its siblings with it, as in Erlang/OTP and Akka.
 // Backoff: the n-th restart within the window waits min(max, min * 2^(n-1)).
 //
 // Thread safety: a strategy is immutable once handed to a spawn; share it freely.

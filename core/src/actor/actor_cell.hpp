@@ -33,6 +33,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -142,7 +143,9 @@ class actor_cell final : public actor_ref {
 
   // Supervision (supervise.cpp).
   void on_failure(failure_info f) noexcept;
-  void schedule_restart(const supervisor_strategy& strategy) noexcept;
+  // Counts a restart against the strategy's budget: which restart within
+  // the window it is, or nothing when the budget is spent (logged).
+  std::optional<std::uint32_t> count_restart(const supervisor_strategy& strategy) noexcept;
   void begin_restart(std::chrono::milliseconds delay) noexcept;
   void finish_restart_if_ready() noexcept;
   void finish_restart() noexcept;
