@@ -482,6 +482,30 @@ TEST(lookup, unknown_names_and_paths_fail_with_not_found) {
   EXPECT_FALSE(other_system) << "a path of another system is not found here";
 }
 
+// Looks itself up while its post_stop runs.
+class looks_itself_up_in_post_stop : public akt::actor {
+ public:
+  explicit looks_itself_up_in_post_stop(std::shared_ptr<guarded<akt::errc>> found)
+      : found_(std::move(found)) {}
+  void receive(akt::context&) override {}
+  void post_stop(akt::context& ctx) override { found_->set(code_of(ctx.system().lookup(ctx.self().name()))); }
+
+ private:
+  std::shared_ptr<guarded<akt::errc>> found_;
+};
+
+TEST(lookup, an_actor_whose_post_stop_is_running_is_not_found) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto found = std::make_shared<guarded<akt::errc>>();
+  auto a = sys->spawn<looks_itself_up_in_post_stop>("stopping", found);
+  ASSERT_TRUE(a) << outcome(a);
+  ASSERT_TRUE(a->stop());
+  ASSERT_TRUE(a->wait_stopped(5s));
+  ASSERT_TRUE(found->has());
+  EXPECT_EQ(found->get(), akt::errc::not_found) << "a stopping actor must not be found";
+}
+
 TEST(lookup, stopped_actor_is_not_found) {
   auto sys = start_system("sys");
   ASSERT_TRUE(sys);

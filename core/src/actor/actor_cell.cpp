@@ -687,7 +687,7 @@ ref_ptr<actor_cell> actor_cell::find_child(std::string_view name) const {
   std::lock_guard g(children_lock_);
   if (!named_children_) return {};
   auto it = named_children_->find(name);
-  if (it == named_children_->end() || it->second->state() == cell_state::starting) return {};
+  if (it == named_children_->end() || !it->second->is_running()) return {};  // starting, or on its way out
   return ref_ptr<actor_cell>::share(it->second);
 }
 

@@ -82,7 +82,7 @@ class actor_cell final : public actor_ref {
 
   // Links a new child under this cell. Errors: name_taken, dead_actor.
   status adopt_child(actor_cell* child);
-  // Finds a live, started child by name (null if none).
+  // Finds a running child by name (null if none, or starting, or stopping).
   ref_ptr<actor_cell> find_child(std::string_view name) const;
   bool has_child(const actor_cell* child) const;
 
