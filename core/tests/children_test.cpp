@@ -158,6 +158,44 @@ TEST(children, a_child_stopping_alone_leaves_the_parent_running) {
   EXPECT_TRUE(again) << outcome(again);
 }
 
+// Stops its child "kid" when told, and again once the child has stopped.
+struct stop_the_kid {};
+class stops_its_child_twice : public akt::actor {
+ public:
+  explicit stops_its_child_twice(std::shared_ptr<recorder> outcomes) : outcomes_(std::move(outcomes)) {}
+  akt::status pre_start(akt::context& ctx) override {
+    auto kid = ctx.spawn<silent_actor>("kid");
+    if (!kid) return std::move(kid).error();
+    kid_ = *kid;
+    return ctx.watch(kid_);
+  }
+  void receive(akt::context& ctx) override {
+    if (ctx.message<stop_the_kid>()) {
+      outcomes_->add("running: " + code_name(ctx.stop(kid_)));
+    } else if (ctx.message<akt::terminated>()) {
+      outcomes_->add("stopped: " + code_name(ctx.stop(kid_)));
+    }
+  }
+  static std::string code_name(const akt::status& s) {
+    return s ? "ok" : std::string(akt::to_string(s.code()));
+  }
+
+ private:
+  std::shared_ptr<recorder> outcomes_;
+  akt::pid kid_;
+};
+
+TEST(children, stopping_a_child_that_already_stopped_returns_dead_actor) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto outcomes = std::make_shared<recorder>();
+  auto parent = sys->spawn<stops_its_child_twice>("parent", outcomes);
+  ASSERT_TRUE(parent) << outcome(parent);
+  ASSERT_TRUE(parent->tell(stop_the_kid{}));
+  sys->run_ready();
+  EXPECT_EQ(outcomes->items(), (std::vector<std::string>{"running: ok", "stopped: dead_actor"}));
+}
+
 // Grows a chain: each link spawns the next on a message (never from
 // pre_start, which would nest one spawn inside the other), the last one
 // hands its pid back.
