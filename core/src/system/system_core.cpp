@@ -141,6 +141,9 @@ result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_pt
   if (options.passivate_after && options.passivate_after->count() < 0) {
     return error(errc::invalid_argument, "passivate_after must not be negative (zero = never)");
   }
+  if (options.supervisor) {
+    if (auto s = options.supervisor->validate(); !s) return std::move(s).error();
+  }
   if (options.mailbox.capacity > UINT32_MAX) {
     return error(errc::invalid_argument, "mailbox capacity " + std::to_string(options.mailbox.capacity) +
                                              " is too large (at most 4294967295; 0 = unbounded)");
