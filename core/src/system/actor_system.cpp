@@ -70,8 +70,8 @@ result<pid> actor_system::spawn_with(spawn_options options, detail::ref_ptr<deta
   return core_->spawn(nullptr, std::move(options), std::move(factory));
 }
 
-timer_id actor_system::schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
-                                      std::function<void()> fire) {
+result<timer_id> actor_system::schedule_timer(std::chrono::nanoseconds delay,
+                                              std::chrono::nanoseconds interval, std::function<void()> fire) {
   return core_->schedule_timer(delay, interval, std::move(fire));
 }
 bool actor_system::cancel_timer(timer_id id) {

@@ -130,11 +130,14 @@ const supervisor_strategy& system_core::default_supervisor() const noexcept {
   return options_.supervisor ? *options_.supervisor : default_strategy();
 }
 
+status system_core::check_running() const {
+  if (is_running()) return {};
+  const bool never = state_.load() == system_state::created;
+  return error(errc::not_running, "actor system " + name_ + (never ? " is not started" : " has stopped"));
+}
+
 result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_ptr<actor_factory> factory) {
-  if (!is_running()) {
-    const bool never = state_.load() == system_state::created;
-    return error(errc::not_running, "actor system " + name_ + (never ? " is not started" : " has stopped"));
-  }
+  if (auto s = check_running(); !s) return std::move(s).error();
   if (!options.name.empty()) {
     if (auto s = validate_actor_name(options.name); !s) return std::move(s).error();
   }
@@ -219,7 +222,7 @@ void system_core::dead_letter(envelope_ptr e, error why, actor_cell* recipient) 
 void system_core::on_terminated(actor_cell& cell) noexcept {
   if (!cell.is_guardian()) live_actors_.add(-1);
   if (has_subscribers_.load(std::memory_order_relaxed)) {
-    (void)unsubscribe(&cell);
+    remove_subscriber(&cell);
     if (!cell.is_guardian()) publish_slow(event_kind::actor_stopped, &cell, {});
   }
   if (terminated_waiters_.load(std::memory_order_seq_cst) != 0) {

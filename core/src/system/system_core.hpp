@@ -47,6 +47,9 @@ class system_core final : public ref_counted {
   status start();
   status stop();
   bool is_running() const noexcept { return state_.load(std::memory_order_acquire) == system_state::running; }
+  // errc::not_running unless running, saying whether the system has not
+  // started yet or has stopped.
+  status check_running() const;
 
   // Spawns under `parent` (null = top level).
   result<pid> spawn(actor_cell* parent, spawn_options options, ref_ptr<actor_factory> factory);
@@ -68,14 +71,15 @@ class system_core final : public ref_counted {
   // The event stream (events.cpp).
   status subscribe(const pid& subscriber);
   status unsubscribe(const actor_ref* subscriber);
+  void remove_subscriber(const actor_ref* subscriber) noexcept;  // as unsubscribe, in any state
   // Cheap when nobody listens: one relaxed load.
   void publish(event_kind kind, actor_cell& about, std::string detail) noexcept {
     if (has_subscribers_.load(std::memory_order_relaxed)) publish_slow(kind, &about, std::move(detail));
   }
 
   // Timers (events.cpp).
-  timer_id schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
-                          std::function<void()> fire);
+  result<timer_id> schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
+                                  std::function<void()> fire);
   bool cancel_timer(timer_id id);
   status wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout);
 
