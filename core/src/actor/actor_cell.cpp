@@ -255,7 +255,12 @@ bool actor_cell::run(std::uint32_t budget) noexcept {
       outbox::scope sends;  // what the handler tells goes out when it returns
       handle(e);
     }
-    if (e) releases.take(e->sender);
+    if (e) {
+      // An ask let go of without a reply can only time out: the system fails it when it stops.
+      if (e->reply_to && e->reply_to->is_waiting()) [[unlikely]]
+        system_.keep_unanswered(std::move(e->reply_to));
+      releases.take(e->sender);
+    }
     e.reset();
     if (after_work_) after_handler();
   }

@@ -96,6 +96,7 @@ status system_core::stop() {
     return {};
   }
   state_.store(system_state::stopping, std::memory_order_release);
+  fail_unanswered();
   const auto started = std::chrono::steady_clock::now();
   (void)guardian_->request_stop();
   status outcome = wait_terminated(*guardian_, options_.shutdown_timeout);
@@ -217,6 +218,32 @@ void system_core::dead_letter(envelope_ptr e, error why, actor_cell* recipient) 
     publish_slow(event_kind::dead_letter, recipient, e->type_name() + ": " + why.message());
   }
   if (e->reply_to) e->reply_to->fail(std::move(why));
+}
+
+void system_core::keep_unanswered(ref_ptr<reply_sink> ask) noexcept {
+  {
+    std::lock_guard g(unanswered_mu_);
+    if (!unanswered_closed_) {
+      if (unanswered_.size() >= unanswered_sweep_at_) {  // drop those that timed out meanwhile
+        std::erase_if(unanswered_, [](const auto& a) { return !a->is_waiting(); });
+        unanswered_sweep_at_ = std::max<std::size_t>(64, 2 * unanswered_.size());
+      }
+      unanswered_.push_back(std::move(ask));
+      return;
+    }
+  }
+  ask->fail(error(errc::not_running, "actor system " + name_ + " stopped before the reply"));
+}
+
+void system_core::fail_unanswered() noexcept {
+  std::vector<ref_ptr<reply_sink>> asks;
+  {
+    std::lock_guard g(unanswered_mu_);
+    unanswered_closed_ = true;
+    asks.swap(unanswered_);
+  }
+  for (auto& a : asks)
+    a->fail(error(errc::not_running, "actor system " + name_ + " stopped before the reply"));
 }
 
 void system_core::on_terminated(actor_cell& cell) noexcept {

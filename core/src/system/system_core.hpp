@@ -57,6 +57,11 @@ class system_core final : public ref_counted {
 
   // Counts a message nobody will handle and fails its asker, if any.
   void dead_letter(envelope_ptr e, error why, actor_cell* recipient = nullptr) noexcept;
+  // An ask whose message an actor took and let go of without replying: no
+  // reply can reach it any more. It is left to its timeout while the system
+  // runs, and failed (errc::not_running) when the system stops, so that its
+  // asker does not wait out the whole timeout after that.
+  void keep_unanswered(ref_ptr<reply_sink> ask) noexcept;
   std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
   std::uint64_t actor_count() const noexcept {
     const std::int64_t n = live_actors_.sum();
@@ -124,6 +129,13 @@ class system_core final : public ref_counted {
   sharded_counter live_actors_;
 
   void publish_slow(event_kind kind, actor_cell* about, std::string detail) noexcept;
+
+  void fail_unanswered() noexcept;  // from stop(): fails every kept ask, and from then on any new one
+
+  std::mutex unanswered_mu_;
+  std::vector<ref_ptr<reply_sink>> unanswered_;  // guarded by unanswered_mu_
+  std::size_t unanswered_sweep_at_ = 64;         // guarded likewise: size at which answered ones are dropped
+  bool unanswered_closed_ = false;               // guarded likewise: set by stop()
 
   std::mutex subscribers_mu_;
   std::vector<ref_ptr<actor_ref>> subscribers_;  // guarded by subscribers_mu_
