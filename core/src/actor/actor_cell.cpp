@@ -32,7 +32,9 @@ struct sender_credits {
   bool bought_one = false;
 
   void settle() noexcept {
-    if (owner != nullptr) owner->release_refs(left);  // never the last: the owner is running
+    // Never the last reference: the owner is running. With none left the
+    // owner is not touched at all: a turn that ends idle may have freed it.
+    if (owner != nullptr && left > 0) owner->release_refs(left);
     owner = nullptr;
     left = 0;
     bought_one = false;
