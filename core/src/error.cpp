@@ -5,7 +5,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
+#include <typeinfo>
 
 namespace akt {
 
@@ -80,6 +82,18 @@ std::string demangle(const char* mangled) {
   std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
                                              std::free);
   return status == 0 && out ? std::string(out.get()) : std::string(mangled);
+}
+
+std::string describe_current_exception() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+  }
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  if (type == nullptr) return "an exception not derived from std::exception";
+  return "a value of type " + demangle(type->name()) + " (not derived from std::exception)";
 }
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -155,6 +156,92 @@ TEST(children, a_child_stopping_alone_leaves_the_parent_running) {
     return again.has_value() || again.code() != akt::errc::name_taken;
   }));
   EXPECT_TRUE(again) << outcome(again);
+}
+
+// Stops its child "kid" when told, and again once the child has stopped.
+struct stop_the_kid {};
+class stops_its_child_twice : public akt::actor {
+ public:
+  explicit stops_its_child_twice(std::shared_ptr<recorder> outcomes) : outcomes_(std::move(outcomes)) {}
+  akt::status pre_start(akt::context& ctx) override {
+    auto kid = ctx.spawn<silent_actor>("kid");
+    if (!kid) return std::move(kid).error();
+    kid_ = *kid;
+    return ctx.watch(kid_);
+  }
+  void receive(akt::context& ctx) override {
+    if (ctx.message<stop_the_kid>()) {
+      outcomes_->add("running: " + code_name(ctx.stop(kid_)));
+    } else if (ctx.message<akt::terminated>()) {
+      outcomes_->add("stopped: " + code_name(ctx.stop(kid_)));
+    }
+  }
+  static std::string code_name(const akt::status& s) {
+    return s ? "ok" : std::string(akt::to_string(s.code()));
+  }
+
+ private:
+  std::shared_ptr<recorder> outcomes_;
+  akt::pid kid_;
+};
+
+TEST(children, stopping_a_child_that_already_stopped_returns_dead_actor) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto outcomes = std::make_shared<recorder>();
+  auto parent = sys->spawn<stops_its_child_twice>("parent", outcomes);
+  ASSERT_TRUE(parent) << outcome(parent);
+  ASSERT_TRUE(parent->tell(stop_the_kid{}));
+  sys->run_ready();
+  EXPECT_EQ(outcomes->items(), (std::vector<std::string>{"running: ok", "stopped: dead_actor"}));
+}
+
+// Grows a chain: each link spawns the next on a message (never from
+// pre_start, which would nest one spawn inside the other), the last one
+// hands its pid back.
+struct grow {
+  int levels = 0;
+  std::shared_ptr<akt::pid> last;
+};
+class chain_link : public akt::actor {
+ public:
+  void receive(akt::context& ctx) override {
+    auto* g = ctx.message<grow>();
+    if (g == nullptr) return;
+    if (g->levels == 0) {
+      *g->last = ctx.self();
+      return;
+    }
+    auto next = ctx.spawn<chain_link>("c");
+    if (next) (void)next->tell(grow{g->levels - 1, g->last});
+  }
+};
+
+TEST(children, an_actor_50000_levels_deep_has_a_path_and_stops_with_its_system) {
+  constexpr int depth = 50'000;
+  auto sys = start_system("deep", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto first = sys->spawn<chain_link>("c");
+  ASSERT_TRUE(first) << outcome(first);
+  auto last = std::make_shared<akt::pid>();
+  ASSERT_TRUE(first->tell(grow{depth - 1, last}));
+  sys->run_ready();
+  ASSERT_TRUE(*last) << "the chain stopped growing at " << sys->actor_count() << " actors";
+  EXPECT_EQ(sys->actor_count(), static_cast<std::uint64_t>(depth));
+
+  std::string expected = "akt://deep";
+  for (int i = 0; i < depth; ++i) expected += "/c";
+  EXPECT_EQ(last->path(), expected);
+  auto found = sys->lookup(expected);
+  ASSERT_TRUE(found) << outcome(found);
+  EXPECT_EQ(*found, *last);
+
+  EXPECT_TRUE(sys->stop());
+  EXPECT_FALSE(last->is_running());
+  EXPECT_EQ(sys->actor_count(), 0u);
+  sys.reset();
+  found = akt::error(akt::errc::not_found, "dropped");
+  last.reset();  // the last pid held the whole chain: it is freed without recursing
 }
 
 TEST(children, a_parent_stopped_by_stop_self_stops_its_children_too) {

@@ -368,7 +368,7 @@ TEST(context, stop_of_a_child_stops_it) {
   }));
 }
 
-TEST(context, stop_of_a_stopped_child_is_a_no_op) {
+TEST(context, stop_of_a_stopped_child_fails_with_dead_actor) {
   auto sys = start_system("sys");
   ASSERT_TRUE(sys);
   auto parent = sys->spawn<parent_actor>("parent", nullptr);
@@ -380,7 +380,7 @@ TEST(context, stop_of_a_stopped_child_is_a_no_op) {
   ASSERT_TRUE(child.wait_stopped(5s));
   auto again = parent->ask<akt::errc>(stop_kid{child}, 5s);
   ASSERT_TRUE(again) << outcome(again);
-  EXPECT_EQ(*again, akt::errc{0}) << "stopping a stopped actor is a no-op";
+  EXPECT_EQ(*again, akt::errc::dead_actor) << "as context.hpp says (pid::stop of it is a no-op)";
 }
 
 TEST(context, stop_of_an_actor_that_is_not_a_child_fails_with_not_found) {

@@ -178,6 +178,25 @@ TEST(event_stream, a_tell_to_a_stopped_actor_produces_a_dead_letter_event_naming
   }
 }
 
+TEST(event_stream, subscribe_before_start_and_unsubscribe_after_stop_fail_with_not_running) {
+  auto other = start_system("other", {.deterministic = true});
+  ASSERT_TRUE(other);
+  auto listener = other->spawn<silent_actor>("listener");
+  ASSERT_TRUE(listener) << outcome(listener);
+
+  auto created =
+      akt::actor_system::create("sys", {.logger = akt::make_discard_logger(), .deterministic = true});
+  ASSERT_TRUE(created) << outcome(created);
+  auto& sys = **created;
+  EXPECT_EQ(code_of(sys.subscribe(*listener)), akt::errc::not_running) << "before start";
+
+  ASSERT_TRUE(sys.start());
+  ASSERT_TRUE(sys.subscribe(*listener));
+  ASSERT_TRUE(sys.stop());
+  EXPECT_EQ(code_of(sys.unsubscribe(*listener)), akt::errc::not_running) << "after stop";
+  EXPECT_EQ(code_of(sys.subscribe(*listener)), akt::errc::not_running) << "after stop";
+}
+
 TEST(event_stream, unsubscribe_stops_delivery) {
   stream_fixture f;
   ASSERT_TRUE(f.sub);

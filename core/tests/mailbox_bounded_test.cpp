@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace {
@@ -144,6 +145,45 @@ TEST(mailbox_bounded, capacity_holds_exactly_under_concurrent_producers) {
   f.release->open();
   ASSERT_TRUE(wait_until([&] { return f.seen->size() == capacity + 1; }));
   EXPECT_TRUE(wait_until([&] { return f.actor.metrics().processed == capacity + 1; }));
+}
+
+// Watches whom it is told to; everything else it ignores.
+struct watch_this {
+  akt::pid target;
+};
+class watching_actor : public akt::actor {
+ public:
+  void receive(akt::context& ctx) override {
+    if (auto* w = ctx.message<watch_this>()) (void)ctx.watch(w->target);
+  }
+};
+
+TEST(mailbox_bounded, bounded_mailbox_capacity_does_not_drift_with_system_messages) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  constexpr std::size_t capacity = 3;
+  auto bounded =
+      sys->spawn<watching_actor>(akt::spawn_options{.name = "bounded", .mailbox = {.capacity = capacity}});
+  ASSERT_TRUE(bounded) << outcome(bounded);
+  ASSERT_TRUE(sys->subscribe(*bounded));
+  // Terminated and the event stream's events reach it past the bound (the
+  // runtime's own messages are never refused): thirty of them.
+  for (int i = 0; i < 10; ++i) {
+    auto other = sys->spawn<silent_actor>("other-" + std::to_string(i));  // actor_started
+    ASSERT_TRUE(other) << outcome(other);
+    ASSERT_TRUE(bounded->tell(watch_this{*other}));
+    sys->run_ready();
+    ASSERT_TRUE(other->stop());  // actor_stopped and terminated
+    sys->run_ready();
+  }
+  ASSERT_EQ(bounded->metrics().mailbox_size, 0u);
+
+  for (std::size_t i = 0; i < capacity; ++i) {
+    auto s = bounded->tell(ping{static_cast<int>(i)});
+    ASSERT_TRUE(s) << "message " << i + 1 << " of " << capacity << " fits: " << outcome(s);
+  }
+  EXPECT_EQ(code_of(bounded->tell(ping{99})), akt::errc::mailbox_full)
+      << "the capacity is still " << capacity << " after thirty runtime messages";
 }
 
 TEST(mailbox_bounded, unbounded_by_default) {

@@ -133,6 +133,27 @@ TEST(request, to_a_stopped_actor_gives_dead_actor) {
   EXPECT_EQ(log->code.get(), akt::errc::dead_actor);
 }
 
+TEST(request, an_unanswered_request_fails_with_not_running_when_the_target_system_stops) {
+  auto asking = start_system("asking", {.deterministic = true});
+  auto target = start_system("target", {.deterministic = true});
+  ASSERT_TRUE(asking && target);
+  auto log = std::make_shared<outcome_log>();
+  auto silent = target->spawn<silent_actor>("silent");
+  auto a = asking->spawn<requester>("a", log);
+  ASSERT_TRUE(silent && a);
+  ASSERT_TRUE(a->tell(request_to{*silent, 30s}));
+  asking->run_ready();
+  target->run_ready();
+  ASSERT_EQ(silent->metrics().processed, 1u) << "the request was taken";
+
+  ASSERT_TRUE(target->stop());
+  asking->run_ready();
+
+  ASSERT_EQ(log->calls.load(), 1) << "the request still waits for its 30 s timeout";
+  EXPECT_EQ(log->code.get(), akt::errc::not_running);
+  EXPECT_EQ(log->self.get(), *a);
+}
+
 TEST(request, late_reply_runs_no_continuation_and_is_a_dead_letter) {
   auto sys = start_system("sys");
   ASSERT_TRUE(sys);

@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -120,6 +122,82 @@ TEST(spawn, spawn_fn_makes_an_actor_of_a_lambda) {
   EXPECT_EQ(r->seq, 42);
 }
 
+// A cycle the runtime must break: the actor's own pid, held in state that
+// lives as long as its cell (the spawn's function, a behavior). Until the
+// actor stops, the pid keeps its cell alive, the cell its parent, up to the
+// guardian and the system.
+TEST(spawn, an_actor_whose_spawn_fn_state_holds_its_own_pid_is_released_when_it_stops) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto in_fn = std::make_shared<akt::pid>();
+  auto in_behavior = std::make_shared<akt::pid>();
+  const std::weak_ptr<akt::pid> fn_state = in_fn;
+  const std::weak_ptr<akt::pid> behavior_state = in_behavior;
+  auto a = sys->spawn_fn("selfish", [in_fn, in_behavior](akt::context& ctx) {
+    if (ctx.message<ping>()) ctx.become([in_behavior](akt::context&) {});
+  });
+  ASSERT_TRUE(a) << outcome(a);
+  *in_fn = *a;
+  *in_behavior = *a;
+  in_fn.reset();
+  in_behavior.reset();
+  ASSERT_TRUE(a->tell(ping{}));
+  sys->run_ready();
+
+  ASSERT_TRUE(a->stop());
+  ASSERT_TRUE(a->wait_stopped(5s));
+
+  EXPECT_TRUE(fn_state.expired()) << "the spawn's function still holds the stopped actor's pid";
+  EXPECT_TRUE(behavior_state.expired()) << "the behavior still holds the stopped actor's pid";
+}
+
+// Over-aligned types: the small-object allocator's blocks are 16-byte aligned.
+struct alignas(64) wide_argument {
+  int value = 0;
+};
+struct alignas(64) wide_message {
+  int seq = 0;
+};
+struct alignas(64) wider_message {  // another size class
+  int seq = 0;
+  char padding[200] = {};
+};
+
+class alignas(64) wide_actor : public akt::actor {
+ public:
+  wide_actor(wide_argument arg, std::shared_ptr<recorder> misaligned)
+      : arg_(arg), misaligned_(std::move(misaligned)) {
+    if (!is_aligned(this)) misaligned_->add("actor " + std::to_string(arg_.value));
+  }
+  void receive(akt::context& ctx) override {
+    if (auto* m = ctx.message<wide_message>(); m != nullptr && !is_aligned(m)) {
+      misaligned_->add("message " + std::to_string(m->seq));
+    } else if (auto* w = ctx.message<wider_message>(); w != nullptr && !is_aligned(w)) {
+      misaligned_->add("wider message " + std::to_string(w->seq));
+    }
+  }
+
+ private:
+  static bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 64 == 0; }
+
+  wide_argument arg_;
+  std::shared_ptr<recorder> misaligned_;
+};
+
+TEST(spawn, over_aligned_actors_messages_and_arguments_get_memory_aligned_for_them) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto misaligned = std::make_shared<recorder>();
+  for (int i = 0; i < 8; ++i) {  // a block of the allocator is 64-byte aligned by chance
+    auto a = sys->spawn_anonymous<wide_actor>(wide_argument{i}, misaligned);
+    ASSERT_TRUE(a) << outcome(a);
+    ASSERT_TRUE(a->tell(wide_message{i}));
+    ASSERT_TRUE(a->tell(wider_message{i}));
+    sys->run_ready();
+  }
+  EXPECT_EQ(misaligned->items(), std::vector<std::string>{});
+}
+
 void expect_failed_pre_start_leaves_nothing(failure how) {
   auto sys = start_system("sys");
   ASSERT_TRUE(sys);
@@ -195,6 +273,44 @@ TEST(spawn, constructor_throwing_fails_with_pre_start_failed) {
   EXPECT_EQ(sys->actor_count(), 0u);
   auto again = sys->spawn<echo_actor>("ctor");
   EXPECT_TRUE(again) << "the name was never taken: " << outcome(again);
+}
+
+class throws_an_int : public akt::actor {
+ public:
+  throws_an_int() { throw 42; }
+  void receive(akt::context&) override {}
+};
+
+// Constructs fine the first time, throws an int when made again (a restart).
+class throws_an_int_when_restarted : public akt::actor {
+ public:
+  explicit throws_an_int_when_restarted(std::shared_ptr<std::atomic<int>> made) {
+    if (made->fetch_add(1) > 0) throw 42;
+  }
+  void receive(akt::context& ctx) override {
+    if (ctx.message<ping>()) throw std::runtime_error("restart me");
+  }
+};
+
+TEST(spawn, a_constructor_throwing_something_not_derived_from_std_exception_fails_the_spawn_or_restart) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto a = sys->spawn<throws_an_int>("odd");
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.code(), akt::errc::pre_start_failed);
+  EXPECT_NE(a.error().message().find("threw: a value of type int (not derived from std::exception)"),
+            std::string::npos)
+      << a.error().message();
+  EXPECT_EQ(sys->actor_count(), 0u);
+
+  // In a restart, where nothing may escape: the actor is stopped instead.
+  auto made = std::make_shared<std::atomic<int>>(0);
+  auto b = sys->spawn<throws_an_int_when_restarted>("odd-later", made);
+  ASSERT_TRUE(b) << outcome(b);
+  ASSERT_TRUE(b->tell(ping{}));
+  sys->run_ready();
+  EXPECT_EQ(made->load(), 2);
+  EXPECT_TRUE(b->wait_stopped(5s)) << "the restart failed, so the actor stops";
 }
 
 TEST(spawn, name_in_use_fails_with_name_taken_and_leaves_the_owner_alone) {
@@ -364,6 +480,30 @@ TEST(lookup, unknown_names_and_paths_fail_with_not_found) {
   }
   auto other_system = sys->lookup("akt://elsewhere/parent");
   EXPECT_FALSE(other_system) << "a path of another system is not found here";
+}
+
+// Looks itself up while its post_stop runs.
+class looks_itself_up_in_post_stop : public akt::actor {
+ public:
+  explicit looks_itself_up_in_post_stop(std::shared_ptr<guarded<akt::errc>> found)
+      : found_(std::move(found)) {}
+  void receive(akt::context&) override {}
+  void post_stop(akt::context& ctx) override { found_->set(code_of(ctx.system().lookup(ctx.self().name()))); }
+
+ private:
+  std::shared_ptr<guarded<akt::errc>> found_;
+};
+
+TEST(lookup, an_actor_whose_post_stop_is_running_is_not_found) {
+  auto sys = start_system("sys", {.deterministic = true});
+  ASSERT_TRUE(sys);
+  auto found = std::make_shared<guarded<akt::errc>>();
+  auto a = sys->spawn<looks_itself_up_in_post_stop>("stopping", found);
+  ASSERT_TRUE(a) << outcome(a);
+  ASSERT_TRUE(a->stop());
+  ASSERT_TRUE(a->wait_stopped(5s));
+  ASSERT_TRUE(found->has());
+  EXPECT_EQ(found->get(), akt::errc::not_found) << "a stopping actor must not be found";
 }
 
 TEST(lookup, stopped_actor_is_not_found) {

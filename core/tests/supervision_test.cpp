@@ -454,6 +454,29 @@ TEST(supervision, one_for_all_with_stop_stops_every_child) {
   EXPECT_EQ(count_of(p->log, "parent/b:pre_start"), 1u) << "stopped, not restarted";
 }
 
+TEST(supervision, one_for_all_stops_every_sibling_when_the_retry_budget_is_exhausted) {
+  auto sys =
+      start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_all().with_retries(1, 10s)),
+                           .deterministic = true});
+  ASSERT_TRUE(sys);
+  auto p = std::make_shared<probe>();
+  auto a = spawn_worker(*sys, p, "a");
+  auto b = spawn_worker(*sys, p, "b");
+  ASSERT_TRUE(a && b);
+
+  ASSERT_TRUE(a.tell(boom{}));  // within the budget: both restart
+  sys->run_ready();
+  EXPECT_EQ(count_of(p->log, "a:pre_start"), 2u);
+  EXPECT_EQ(count_of(p->log, "b:pre_start"), 2u);
+
+  ASSERT_TRUE(a.tell(boom{}));  // past it: the group stops together
+  sys->run_ready();
+  EXPECT_TRUE(a.wait_stopped(5s));
+  EXPECT_TRUE(b.wait_stopped(5s)) << "the sibling stops with the child that exhausted the budget";
+  EXPECT_EQ(count_of(p->log, "b:pre_start"), 2u) << "the sibling was restarted past the budget";
+  EXPECT_EQ(count_of(p->log, "b:post_stop"), 2u);
+}
+
 // --- rules -------------------------------------------------------------------------------------
 
 TEST(supervision, a_rule_for_an_exception_type_matches_derived_exceptions) {
@@ -601,6 +624,35 @@ TEST(supervision, failures_within_the_retry_budget_keep_restarting_the_actor) {
   EXPECT_EQ(count(w), 0);
   EXPECT_TRUE(w.is_running());
   EXPECT_TRUE(restarts_reach(w, 3)) << w.metrics().restarts;
+}
+
+TEST(supervision, a_backoff_whose_max_is_below_its_min_or_a_negative_duration_is_rejected) {
+  const auto max_below_min = share(akt::supervisor_strategy::one_for_one().with_backoff(200ms, 100ms));
+  auto created = akt::actor_system::create("sys", {.supervisor = max_below_min});
+  ASSERT_FALSE(created) << "a system whose default strategy is invalid";
+  EXPECT_EQ(created.code(), akt::errc::invalid_argument);
+  EXPECT_NE(created.error().message().find("backoff max 100 ms is below min 200 ms"), std::string::npos)
+      << created.error().message();
+
+  auto sys = start_system("sys");
+  ASSERT_TRUE(sys);
+  auto spawned = sys->spawn<silent_actor>(akt::spawn_options{.name = "p", .supervisor = max_below_min});
+  ASSERT_FALSE(spawned) << "an actor whose strategy is invalid";
+  EXPECT_EQ(spawned.code(), akt::errc::invalid_argument);
+  EXPECT_NE(spawned.error().message().find("backoff max 100 ms is below min 200 ms"), std::string::npos)
+      << spawned.error().message();
+  EXPECT_FALSE(sys->lookup("p")) << "nothing was spawned";
+
+  for (const auto& negative : {akt::supervisor_strategy::one_for_one().with_backoff(-1ms, 1s),
+                               akt::supervisor_strategy::one_for_one().with_backoff(10ms, -1ms),
+                               akt::supervisor_strategy::one_for_all().with_retries(3, -1s)}) {
+    auto r = sys->spawn<silent_actor>(akt::spawn_options{.supervisor = share(negative)});
+    EXPECT_EQ(code_of(r), akt::errc::invalid_argument) << outcome(r);
+    if (!r) EXPECT_NE(r.error().message().find("negative"), std::string::npos) << r.error().message();
+  }
+  EXPECT_TRUE(sys->spawn<silent_actor>(akt::spawn_options{
+      .supervisor = share(akt::supervisor_strategy::one_for_one().with_backoff(10ms, 10ms))}))
+      << "max equal to min is fine";
 }
 
 TEST(supervision, a_fourth_failure_within_the_retry_window_stops_the_actor_and_its_watcher_gets_terminated) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -167,6 +168,24 @@ TEST(ask, times_out_with_request_timeout_when_the_actor_never_replies) {
   auto typed = silent->ask<pong>(ping{}, 50ms);
   ASSERT_FALSE(typed);
   EXPECT_EQ(typed.code(), akt::errc::request_timeout);
+}
+
+TEST(ask, an_unanswered_ask_fails_with_not_running_when_the_system_stops) {
+  auto sys = start_system("sys", {.workers = 2});
+  ASSERT_TRUE(sys);
+  auto silent = sys->spawn<silent_actor>("silent");
+  ASSERT_TRUE(silent) << outcome(silent);
+  auto asked = std::async(std::launch::async, [target = *silent] { return target.ask(ping{}, 30s); });
+  ASSERT_TRUE(wait_until([&] { return silent->metrics().processed == 1; })) << "the ask was taken";
+
+  ASSERT_TRUE(sys->stop());
+
+  ASSERT_EQ(asked.wait_for(10s), std::future_status::ready) << "the ask still waits for its 30 s timeout";
+  auto r = asked.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), akt::errc::not_running);
+  EXPECT_NE(r.error().message().find("actor system sys stopped before the reply"), std::string::npos)
+      << r.error().message();
 }
 
 // Answers ping #n with pong #n; ping #1 only after the test opens the gate.

@@ -212,6 +212,25 @@ TEST(watch, watching_an_actor_that_already_stopped_delivers_terminated_at_once) 
   EXPECT_EQ(count_of(log->seen, terminated_entry(*target)), 1u);
 }
 
+// The first watch of an actor makes its extras (where watchers are kept)
+// while the actor may be terminating on another worker: the watcher is told
+// either way. Each round races the two; the loss, when it happens, is a
+// terminated that never comes.
+TEST(watch, a_first_watch_racing_the_termination_of_the_watched_actor_still_delivers_terminated) {
+  auto sys = start_system("sys", {.workers = 2});
+  ASSERT_TRUE(sys);
+  for (int round = 0; round < 20000; ++round) {
+    auto log = std::make_shared<watch_log>();
+    auto target = sys->spawn_anonymous<silent_actor>();
+    auto w = sys->spawn_anonymous<watcher>(log);
+    ASSERT_TRUE(target && w);
+    ASSERT_TRUE(w->tell(watch_this{*target}));  // the watch, on one worker...
+    ASSERT_TRUE(target->stop());                // ...and the termination, on another
+    ASSERT_TRUE(saw(*log, terminated_entry(*target))) << "round " << round;
+    ASSERT_TRUE(w->stop());
+  }
+}
+
 TEST(watch, unwatch_before_the_stop_means_no_terminated) {
   auto sys = start_system("sys");
   ASSERT_TRUE(sys);

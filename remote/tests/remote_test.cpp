@@ -599,7 +599,7 @@ struct slow_starter : akt::actor {
     while (!release.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
     return {};
   }
-  void receive(akt::context& ctx) override { (void)ctx.take_message(); }
+  void receive(akt::context& ctx) override { ctx.accept(); }
 };
 
 TEST_F(remote_test, a_remote_spawn_runs_pre_start_on_a_worker_and_the_node_keeps_serving_meanwhile) {

@@ -40,6 +40,11 @@ class actor {
   // which matters when a process holds millions of them.
   static void* operator new(std::size_t size) { return detail::small_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { detail::small_free(p, size); }
+  // Over-aligned types skip it: its blocks are only 16-byte aligned.
+  static void* operator new(std::size_t size, std::align_val_t al) { return ::operator new(size, al); }
+  static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
+    ::operator delete(p, size, al);
+  }
 };
 
 }  // namespace akt

@@ -91,15 +91,17 @@ class actor_system : public spawner<actor_system> {
 
   // Timers: deliver `msg` to `to` after `delay` (once), or after `initial`
   // and then every `interval` (a copy each time) until cancelled. One timer
-  // service serves them all. The message arrives with no sender.
+  // service serves them all. The message arrives with no sender. Errors:
+  // not_running (the system is not started or has stopped: no timer fires).
   template <class T>
-  timer_id schedule_once(std::chrono::nanoseconds delay, const pid& to, T msg) {
+  [[nodiscard]] result<timer_id> schedule_once(std::chrono::nanoseconds delay, const pid& to, T msg) {
     return schedule_timer(delay, std::chrono::nanoseconds::zero(),
                           [to, m = std::move(msg)]() mutable { (void)to.tell(std::move(m)); });
   }
   template <class T>
-  timer_id schedule_repeatedly(std::chrono::nanoseconds initial, std::chrono::nanoseconds interval,
-                               const pid& to, T msg) {
+  [[nodiscard]] result<timer_id> schedule_repeatedly(std::chrono::nanoseconds initial,
+                                                     std::chrono::nanoseconds interval, const pid& to,
+                                                     T msg) {
     static_assert(std::is_copy_constructible_v<T>, "a repeated message is copied for every delivery");
     return schedule_timer(initial, interval, [to, m = std::move(msg)] { (void)to.tell(T(m)); });
   }
@@ -109,7 +111,8 @@ class actor_system : public spawner<actor_system> {
 
   // The event stream: `subscriber` receives akt::system_event messages
   // (actor started, stopped, restarted, passivated; dead letters) until it
-  // unsubscribes or stops.
+  // unsubscribes or stops. Errors: not_running (the system is not started or
+  // has stopped).
   status subscribe(const pid& subscriber);
   status unsubscribe(const pid& subscriber);
 
@@ -157,8 +160,8 @@ class actor_system : public spawner<actor_system> {
 
  private:
   explicit actor_system(detail::ref_ptr<detail::system_core> core);
-  timer_id schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
-                          std::function<void()> fire);
+  result<timer_id> schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
+                                  std::function<void()> fire);
   result<akt::extension*> add_extension_impl(std::unique_ptr<akt::extension> ext);
   akt::extension* find_extension_impl(const std::function<bool(akt::extension&)>& match) const;
   detail::ref_ptr<detail::system_core> core_;

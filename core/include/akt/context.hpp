@@ -13,7 +13,7 @@
 // message: message<T>() is null and reply fails with errc::no_message.
 //
 // Unhandled messages: a message that receive neither matched (message<T>()
-// non-null, is<T>() true) nor used (reply, forward, take_message, stash,
+// non-null, is<T>() true, accept()) nor used (reply, forward, take_message, stash,
 // make_response_promise) is *unhandled*, as is one for which receive called
 // unhandled(): it is counted (actor_system::unhandled_messages), published
 // on the event stream (event_kind::unhandled_message) and counted as a
@@ -68,6 +68,10 @@ class context : public spawner<context> {
   // Says the message in hand is not for this actor (whatever was matched):
   // it becomes an unhandled message (see the file comment).
   void unhandled() noexcept { match_ |= disowned; }
+  // Says the message in hand is handled without looking at its type: an
+  // actor that treats every message alike (a sink, a counter) calls it. An
+  // ask it does not answer then waits for its timeout.
+  void accept() noexcept { match_ |= matched; }
   // The trace context of the message in hand (null when untraced); sends
   // made from here carry it (see trace.hpp).
   const trace_context* trace() const noexcept { return detail::current_trace(); }

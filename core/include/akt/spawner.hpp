@@ -50,6 +50,11 @@ class actor_factory : public ref_counted {
 
   static void* operator new(std::size_t size) { return small_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
+  // Over-aligned types skip it: its blocks are only 16-byte aligned.
+  static void* operator new(std::size_t size, std::align_val_t al) { return ::operator new(size, al); }
+  static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
+    ::operator delete(p, size, al);
+  }
 };
 
 // Constructs A from copies of the spawn's arguments (kept for restarts). With
@@ -80,9 +85,9 @@ class args_factory final : public actor_factory {
         return std::apply(
             [](auto&... a) { return std::unique_ptr<actor>(std::make_unique<A>(std::move(a)...)); }, args_);
       }
-    } catch (const std::exception& e) {
-      return error(errc::pre_start_failed,
-                   "constructor of " + demangle(typeid(A).name()) + " threw: " + e.what());
+    } catch (...) {  // whatever it was: this runs in restarts too, where nothing may escape
+      return error(errc::pre_start_failed, "constructor of " + demangle(typeid(A).name()) +
+                                               " threw: " + describe_current_exception());
     }
   }
 

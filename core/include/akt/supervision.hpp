@@ -25,8 +25,10 @@
 // to all the supervisor's children (restart or stop them all).
 //
 // Retry budget: at most `max_restarts` restarts within `window`; the failure
-// that would exceed it stops the child instead (logged at error level).
+// that would exceed it stops the child instead (logged at error level), and
+// under one_for_all its siblings with it, as in Erlang/OTP and Akka.
 // Backoff: the n-th restart within the window waits min(max, min * 2^(n-1)).
+// Settings are checked when the strategy is used (see validate).
 //
 // Thread safety: a strategy is immutable once handed to a spawn; share it freely.
 #pragma once
@@ -97,6 +99,24 @@ class supervisor_strategy {
     backoff_min_ = min;
     backoff_max_ = max;
     return *this;
+  }
+
+  // Whether the settings make sense: no negative duration, a backoff max
+  // not below its min. A spawn (or actor_system::create) given a strategy
+  // that fails this fails with it (errc::invalid_argument).
+  status validate() const {
+    auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; };
+    auto invalid = [](std::string what) {
+      return error(errc::invalid_argument, "invalid supervisor strategy: " + std::move(what));
+    };
+    if (window_.count() < 0) return invalid("retry window " + ms(window_) + " is negative");
+    if (backoff_min_.count() < 0) return invalid("backoff min " + ms(backoff_min_) + " is negative");
+    if (backoff_max_.count() < 0) return invalid("backoff max " + ms(backoff_max_) + " is negative");
+    if (backoff_max_ < backoff_min_) {
+      return invalid("backoff max " + ms(backoff_max_) + " is below min " + ms(backoff_min_) +
+                     " (max must be at least min; a zero min means no backoff)");
+    }
+    return {};
   }
 
   directive decide(const failure_info& f) const {

@@ -1,5 +1,7 @@
 #include "actor/actor_cell.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <exception>
 #include <mutex>
 
@@ -30,6 +32,8 @@ class trace_turn {
  private:
   const trace_context* prev_;
 };
+// Set while a cell's destructor releases its parent (see ~actor_cell).
+thread_local std::vector<actor_cell*>* tls_parents_to_release = nullptr;  // NOLINT
 
 // References to the current actor bought in bulk for the senders of the
 // envelopes it sends (see sender_reference); settled when its scope ends.
@@ -41,7 +45,9 @@ struct sender_credits {
   bool bought_one = false;
 
   void settle() noexcept {
-    if (owner != nullptr) owner->release_refs(left);  // never the last: the owner is running
+    // Never the last reference: the owner is running. With none left the
+    // owner is not touched at all: a turn that ends idle may have freed it.
+    if (owner != nullptr && left > 0) owner->release_refs(left);
     owner = nullptr;
     left = 0;
     bought_one = false;
@@ -106,10 +112,8 @@ struct runtime_envelope final : envelope {
 std::string describe_exception(std::exception_ptr ep) {
   try {
     std::rethrow_exception(std::move(ep));
-  } catch (const std::exception& e) {
-    return e.what();
   } catch (...) {
-    return "an exception not derived from std::exception";
+    return describe_current_exception();
   }
 }
 
@@ -189,7 +193,28 @@ actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name
 actor_cell::~actor_cell() {
   while (mpsc_node* n = next_in_mail_.pop(mailbox_)) static_cast<envelope*>(n)->dispose();
   delete extras_.load(std::memory_order_acquire);
-  if (is_guardian()) system_.release();  // the guardian's reference to its system (see system_core)
+  if (is_guardian()) {
+    system_.release();  // the guardian's reference to its system (see system_core)
+    return;
+  }
+  // Releasing the parent may destroy it, and it its own parent: a chain held
+  // only by its deepest pid would nest one destructor per level and overflow
+  // the stack. The outermost destructor on this thread releases them one
+  // after the other instead; the ones inside it only queue theirs.
+  actor_cell* parent = parent_.detach();
+  if (tls_parents_to_release != nullptr) {
+    tls_parents_to_release->push_back(parent);
+    return;
+  }
+  std::vector<actor_cell*> queued;
+  tls_parents_to_release = &queued;
+  parent->release();
+  while (!queued.empty()) {
+    actor_cell* next = queued.back();
+    queued.pop_back();
+    next->release();
+  }
+  tls_parents_to_release = nullptr;
 }
 
 // ---------------------------------------------------------------- enqueue
@@ -214,6 +239,7 @@ status actor_cell::deliver(envelope_ptr e) noexcept {
         }
       } while (
           !queued_.compare_exchange_weak(q, q + 1, std::memory_order_acq_rel, std::memory_order_relaxed));
+      e->counted = true;
     }
     if (system_.observed()) {
       const actor_view to(*this);
@@ -284,7 +310,12 @@ bool actor_cell::run(std::uint32_t budget) noexcept {
       outbox::scope sends;  // what the handler tells goes out when it returns
       handle(e);
     }
-    if (e) releases.take(e->sender);
+    if (e) {
+      // An ask let go of without a reply can only time out: the system fails it when it stops.
+      if (e->reply_to && e->reply_to->is_waiting()) [[unlikely]]
+        system_.keep_unanswered(std::move(e->reply_to));
+      releases.take(e->sender);
+    }
     e.reset();
     if (after_work_) after_handler();
   }
@@ -315,7 +346,10 @@ envelope_ptr actor_cell::next_envelope(std::uint32_t& taken) noexcept {
   if (node == nullptr) return {};
   in_hand_.store(++taken, std::memory_order_relaxed);
   envelope_ptr e(static_cast<envelope*>(node));
-  if (capacity_ != 0 && (e->kind == envelope_kind::user || e->kind == envelope_kind::wire)) {
+  // Only what deliver counted is uncounted: runtime posts (Terminated,
+  // events) reach a bounded mailbox past its bound and were never counted.
+  if (e->counted) {
+    e->counted = false;
     queued_.fetch_sub(1, std::memory_order_acq_rel);
   }
   return e;
@@ -673,6 +707,10 @@ void actor_cell::call_post_stop_and_destroy() noexcept {
 
 void actor_cell::terminate() noexcept {
   call_post_stop_and_destroy();
+  // The user's state goes with the instance: the spawn's arguments (kept
+  // for restarts) and the behaviors may hold this actor's own pid, a cycle
+  // that would keep the cell, its parents and the system alive for good.
+  factory_.reset();
   // Watchers first: a parent watching this child gets Terminated before the
   // children_stopped that lets it finish stopping.
   notify_watchers();                         // marks terminated under the lock watchers register under
@@ -684,6 +722,8 @@ void actor_cell::terminate() noexcept {
       system_.dead_letter(std::move(w), error(errc::dead_actor, "actor " + path() + " stopped"));
     x->stash.clear();
     x->replay.clear();
+    x->behaviors.clear();
+    x->behavior_ops.clear();
   }
   if (system_.observed()) [[unlikely]] {
     const actor_view self(*this);
@@ -740,7 +780,7 @@ ref_ptr<actor_cell> actor_cell::find_child(std::string_view name) const {
   std::lock_guard g(children_lock_);
   if (!named_children_) return {};
   auto it = named_children_->find(name);
-  if (it == named_children_->end() || it->second->state() == cell_state::starting) return {};
+  if (it == named_children_->end() || !it->second->is_running()) return {};  // starting, or on its way out
   return ref_ptr<actor_cell>::share(it->second);
 }
 
@@ -758,16 +798,23 @@ bool actor_cell::has_child(const actor_cell* child) const {
   return child->parent_.get() == this;
 }
 
-void actor_cell::collect_live(std::vector<std::string>& out) const {
-  std::vector<ref_ptr<actor_cell>> kids;
-  {
-    std::lock_guard g(children_lock_);
-    for (actor_cell* c = first_child_; c != nullptr; c = c->next_sibling_) {
-      kids.push_back(ref_ptr<actor_cell>::share(c));
+void actor_cell::collect_live(std::vector<ref_ptr<actor_cell>>& out) const {
+  // Depth first with a stack of our own (a tree may be deeper than the
+  // thread's); reversed, the order lists every actor after its subtree.
+  const std::size_t first = out.size();
+  std::vector<ref_ptr<actor_cell>> to_visit{ref_ptr<actor_cell>::share(const_cast<actor_cell*>(this))};
+  while (!to_visit.empty()) {
+    ref_ptr<actor_cell> at = std::move(to_visit.back());
+    to_visit.pop_back();
+    {
+      std::lock_guard g(at->children_lock_);
+      for (actor_cell* c = at->first_child_; c != nullptr; c = c->next_sibling_) {
+        to_visit.push_back(ref_ptr<actor_cell>::share(c));
+      }
     }
+    if (!at->is_guardian()) out.push_back(std::move(at));
   }
-  for (auto& k : kids) k->collect_live(out);
-  if (!is_guardian()) out.push_back(path());
+  std::reverse(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
 }
 
 // ---------------------------------------------------------------- inspection
@@ -787,8 +834,26 @@ std::string actor_cell::name() const {
 }
 
 std::string actor_cell::path() const {
-  if (is_guardian()) return system_.root_path();
-  return parent_->path() + "/" + name();
+  // Written leaf to root into a string sized first, without recursing: a
+  // tree may be deeper than the thread's stack.
+  char anonymous[24];
+  auto name_of = [&anonymous](const actor_cell* c) -> std::string_view {
+    if (c->name_) return *c->name_;
+    anonymous[0] = '$';
+    const char* end = std::to_chars(anonymous + 1, anonymous + sizeof anonymous, c->id_).ptr;
+    return {anonymous, static_cast<std::size_t>(end - anonymous)};
+  };
+  std::string out = system_.root_path();
+  std::size_t at = out.size();
+  for (const actor_cell* c = this; !c->is_guardian(); c = c->parent_.get()) at += 1 + name_of(c).size();
+  out.resize(at);
+  for (const actor_cell* c = this; !c->is_guardian(); c = c->parent_.get()) {
+    const std::string_view n = name_of(c);
+    at -= n.size();
+    n.copy(out.data() + at, n.size());
+    out[--at] = '/';
+  }
+  return out;
 }
 
 std::string_view actor_cell::kind() const noexcept {

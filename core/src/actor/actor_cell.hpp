@@ -33,6 +33,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -87,7 +88,7 @@ class actor_cell final : public actor_ref {
 
   // Links a new child under this cell. Errors: name_taken, dead_actor.
   status adopt_child(actor_cell* child);
-  // Finds a live, started child by name (null if none).
+  // Finds a running child by name (null if none, or starting, or stopping).
   ref_ptr<actor_cell> find_child(std::string_view name) const;
   bool has_child(const actor_cell* child) const;
 
@@ -123,8 +124,9 @@ class actor_cell final : public actor_ref {
   actor_cell* parent_cell() const noexcept { return parent_.get(); }
   cell_state state() const noexcept { return state_.load(std::memory_order_acquire); }
   bool is_guardian() const noexcept { return !parent_; }
-  // Names of the live actors under (and including) this one, for reports.
-  void collect_live(std::vector<std::string>& out) const;
+  // The live actors under (and including, unless it is the guardian) this
+  // one, each after its subtree, for reports.
+  void collect_live(std::vector<ref_ptr<actor_cell>>& out) const;
 
  private:
   friend class akt::context;
@@ -149,7 +151,9 @@ class actor_cell final : public actor_ref {
 
   // Supervision (supervise.cpp).
   void on_failure(failure_info f) noexcept;
-  void schedule_restart(const supervisor_strategy& strategy) noexcept;
+  // Counts a restart against the strategy's budget: which restart within
+  // the window it is, or nothing when the budget is spent (logged).
+  std::optional<std::uint32_t> count_restart(const supervisor_strategy& strategy) noexcept;
   void begin_restart(std::chrono::milliseconds delay) noexcept;
   void finish_restart_if_ready() noexcept;
   void finish_restart() noexcept;
@@ -183,10 +187,10 @@ class actor_cell final : public actor_ref {
   // Middle: cold, or touched once per turn.
   system_core& system_;
   ref_ptr<actor_cell> parent_;               // null for the guardian
-  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart
+  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart; null once terminated
   std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
   std::uint64_t id_;
-  std::atomic<std::int64_t> queued_{0};  // user messages queued; kept only when bounded
+  std::atomic<std::int64_t> queued_{0};  // bounded only: envelopes deliver() counted, not yet taken
   std::atomic<std::uint64_t> errors_{0};
   // The tree. Sibling links are guarded by the *parent's* children_lock_;
   // first_child_, child_count_ and named_children_ by this cell's.

@@ -163,6 +163,10 @@ status context::stop(const pid& child) {
   if (child.ref()->parent().get() != cell_) {
     return error(errc::not_found, child.path() + " is not a child of " + cell_->path());
   }
+  // pid::stop of a stopped actor is a no-op; the parent is told it was too late.
+  if (child.ref()->as_local()->state() == detail::cell_state::terminated) {
+    return error(errc::dead_actor, child.path() + " has already stopped");
+  }
   return child.ref()->request_stop();
 }
 

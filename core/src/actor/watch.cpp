@@ -61,10 +61,12 @@ void actor_cell::remove_watcher(actor_ref& watcher) noexcept {
 
 void actor_cell::notify_watchers() noexcept {
   std::vector<ref_ptr<actor_ref>> watchers;
-  cell_extras* x = extras();
+  cell_extras* x;
   {
     std::lock_guard g(children_lock_);
     state_.store(cell_state::terminated, std::memory_order_seq_cst);
+    // Read under the lock: a first watcher creates the extras under it (ensure_extras).
+    x = extras();
     if (x != nullptr) {
       x->watchers_closed = true;
       watchers.swap(x->watchers);

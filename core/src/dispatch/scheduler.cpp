@@ -86,6 +86,14 @@ void scheduler::stop() {
     drop(w->next.exchange(nullptr));
     while (actor_cell* c = w->local.pop()) drop(c);
   }
+  // No worker is left to call the pollers. They may hold pids, whose cells
+  // hold the system that holds this scheduler: kept, they would keep it all.
+  std::vector<std::unique_ptr<const std::function<void()>>> pollers;
+  {
+    std::lock_guard g(pollers_mu_);
+    poller_.store(nullptr, std::memory_order_release);
+    pollers.swap(pollers_);
+  }
 }
 
 bool scheduler::on_worker_thread() const noexcept {
@@ -158,9 +166,9 @@ actor_cell* scheduler::find_work(worker& w, const std::uint64_t* stuck_since) {
 }
 
 void scheduler::set_idle_poller(std::function<void()> poll) {
+  std::lock_guard g(pollers_mu_);  // also against stop() dropping them
   const std::function<void()>* p = nullptr;
   if (poll) {
-    std::lock_guard g(pollers_mu_);
     pollers_.push_back(std::make_unique<const std::function<void()>>(std::move(poll)));
     p = pollers_.back().get();
   }

@@ -93,7 +93,7 @@ class scheduler {
   std::atomic<std::uint32_t> parked_{0};
   std::atomic<bool> stopping_{false};
   // The transport's idle poller (null: none). Every poller ever set is kept
-  // until the scheduler is destroyed, so a spinner may still be running
+  // until the workers are joined (stop), so a spinner may still be running
   // one that was just replaced (they are set once per remoting enable).
   std::atomic<const std::function<void()>*> poller_{nullptr};
   std::mutex pollers_mu_;

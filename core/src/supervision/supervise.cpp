@@ -56,14 +56,23 @@ void actor_cell::on_failure(failure_info f) noexcept {
       }
       stop_self();
       return;
-    case directive::restart:
+    case directive::restart: {
+      // The budget first: past it the failing child stops, and under
+      // one_for_all the group stops with it (as in Erlang/OTP and Akka).
+      const auto restart = count_restart(strategy);
       if (all) {
         for (auto& sibling : parent_->children()) {
-          if (sibling.get() != this) (void)sibling->request_restart();
+          if (sibling.get() == this) continue;
+          (void)(restart ? sibling->request_restart() : sibling->request_stop());
         }
       }
-      schedule_restart(strategy);
+      if (!restart) {
+        stop_self();
+        return;
+      }
+      begin_restart(strategy.backoff(*restart));
       return;
+    }
     case directive::escalate:
       if (parent_->is_guardian()) {
         system_.log().error(path() + " escalated a failure to the guardian: stopping it");
@@ -76,7 +85,7 @@ void actor_cell::on_failure(failure_info f) noexcept {
   }
 }
 
-void actor_cell::schedule_restart(const supervisor_strategy& strategy) noexcept {
+std::optional<std::uint32_t> actor_cell::count_restart(const supervisor_strategy& strategy) noexcept {
   cell_extras& x = ensure_extras();
   const auto now = system_.timers().now();
   if (strategy.window().count() > 0) {
@@ -85,15 +94,15 @@ void actor_cell::schedule_restart(const supervisor_strategy& strategy) noexcept 
     t.erase(t.begin(), std::find_if(t.begin(), t.end(), [&](auto at) { return at >= horizon; }));
   }
   if (strategy.max_restarts() != 0 && x.restart_times.size() >= strategy.max_restarts()) {
+    const bool all = strategy.applies_to() == supervisor_strategy::scope::one_for_all;
     system_.log().error("actor " + path() + " failed again after " + std::to_string(x.restart_times.size()) +
                         " restarts within " +
                         format_duration(std::chrono::nanoseconds(strategy.window()).count()) +
-                        " (its budget): stopping it");
-    stop_self();
-    return;
+                        " (its budget): stopping it" + (all ? " and its siblings (one_for_all)" : ""));
+    return std::nullopt;
   }
   x.restart_times.push_back(now);
-  begin_restart(strategy.backoff(static_cast<std::uint32_t>(x.restart_times.size())));
+  return static_cast<std::uint32_t>(x.restart_times.size());
 }
 
 void actor_cell::begin_restart(std::chrono::milliseconds delay) noexcept {

@@ -20,6 +20,9 @@ result<std::unique_ptr<actor_system>> actor_system::create(std::string_view name
   if (options.shutdown_timeout <= std::chrono::milliseconds::zero()) {
     return error(errc::invalid_argument, "shutdown_timeout must be positive");
   }
+  if (options.supervisor) {
+    if (auto s = options.supervisor->validate(); !s) return std::move(s).error();
+  }
   auto core = detail::ref_ptr<detail::system_core>::adopt(
       new detail::system_core(std::string(name), std::move(options)));
   return std::unique_ptr<actor_system>(new actor_system(std::move(core)));
@@ -78,8 +81,8 @@ result<pid> actor_system::spawn_with(spawn_options options, detail::ref_ptr<deta
   return core_->spawn(nullptr, std::move(options), std::move(factory));
 }
 
-timer_id actor_system::schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
-                                      std::function<void()> fire) {
+result<timer_id> actor_system::schedule_timer(std::chrono::nanoseconds delay,
+                                              std::chrono::nanoseconds interval, std::function<void()> fire) {
   return core_->schedule_timer(delay, interval, std::move(fire));
 }
 bool actor_system::cancel_timer(timer_id id) {

@@ -33,6 +33,7 @@ namespace detail {
 // ---------------------------------------------------------------- events
 
 status system_core::subscribe(const pid& subscriber) {
+  if (auto s = check_running(); !s) return s;
   if (!subscriber) return null_pid_error();
   if (!subscriber.is_running())
     return error(errc::dead_actor, subscriber.path() + " cannot subscribe: it has stopped");
@@ -46,11 +47,16 @@ status system_core::subscribe(const pid& subscriber) {
 }
 
 status system_core::unsubscribe(const actor_ref* subscriber) {
+  if (auto s = check_running(); !s) return s;
+  remove_subscriber(subscriber);
+  return {};
+}
+
+void system_core::remove_subscriber(const actor_ref* subscriber) noexcept {
   std::lock_guard g(subscribers_mu_);
   auto& s = subscribers_;
   s.erase(std::remove_if(s.begin(), s.end(), [&](const auto& r) { return r.get() == subscriber; }), s.end());
   has_subscribers_.store(!s.empty(), std::memory_order_relaxed);
-  return {};
 }
 
 void system_core::publish_slow(event_kind kind, actor_cell* about, std::string detail) noexcept {
@@ -84,8 +90,10 @@ struct system_core::timer_entry {
   timer_service::key key{};
 };
 
-timer_id system_core::schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
-                                     std::function<void()> fire) {
+result<timer_id> system_core::schedule_timer(std::chrono::nanoseconds delay,
+                                             std::chrono::nanoseconds interval, std::function<void()> fire) {
+  // Like spawn: the timer service runs only while the system does.
+  if (auto s = check_running(); !s) return std::move(s).error();
   auto entry = std::make_shared<timer_entry>();
   entry->interval = interval;
   entry->fire = std::move(fire);

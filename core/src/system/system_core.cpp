@@ -106,15 +106,16 @@ status system_core::stop() {
     std::lock_guard ge(extensions_mu_);  // no extension is added from here on
     state_.store(system_state::stopping, std::memory_order_release);
   }
+  fail_unanswered();
   const auto started = std::chrono::steady_clock::now();
   stop_extensions(true);
   (void)guardian_->request_stop();
   status outcome = wait_terminated(*guardian_, options_.shutdown_timeout);
   if (!outcome) {
-    std::vector<std::string> live;
+    std::vector<ref_ptr<actor_cell>> live;
     guardian_->collect_live(live);
     std::string names;
-    for (std::size_t i = 0; i < live.size() && i < 20; ++i) names += (i ? ", " : "") + live[i];
+    for (std::size_t i = 0; i < live.size() && i < 20; ++i) names += (i ? ", " : "") + live[i]->path();
     if (live.size() > 20) names += ", ... (" + std::to_string(live.size()) + " in all)";
     outcome = error(errc::shutdown_timeout, "actor system " + name_ + " did not stop within " +
                                                 std::to_string(options_.shutdown_timeout.count()) +
@@ -142,16 +143,22 @@ const supervisor_strategy& system_core::default_supervisor() const noexcept {
   return options_.supervisor ? *options_.supervisor : default_strategy();
 }
 
+status system_core::check_running() const {
+  if (is_running()) return {};
+  const bool never = state_.load() == system_state::created;
+  return error(errc::not_running, "actor system " + name_ + (never ? " is not started" : " has stopped"));
+}
+
 result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_ptr<actor_factory> factory) {
-  if (!is_running()) {
-    const bool never = state_.load() == system_state::created;
-    return error(errc::not_running, "actor system " + name_ + (never ? " is not started" : " has stopped"));
-  }
+  if (auto s = check_running(); !s) return std::move(s).error();
   if (!options.name.empty()) {
     if (auto s = validate_actor_name(options.name); !s) return std::move(s).error();
   }
   if (options.passivate_after && options.passivate_after->count() < 0) {
     return error(errc::invalid_argument, "passivate_after must not be negative (zero = never)");
+  }
+  if (options.supervisor) {
+    if (auto s = options.supervisor->validate(); !s) return std::move(s).error();
   }
   if (options.mailbox.capacity > UINT32_MAX) {
     return error(errc::invalid_argument, "mailbox capacity " + std::to_string(options.mailbox.capacity) +
@@ -292,10 +299,36 @@ void system_core::dead_letter(envelope_ptr e, error why, actor_cell* recipient) 
   if (e->reply_to) e->reply_to->fail(std::move(why));
 }
 
+void system_core::keep_unanswered(ref_ptr<reply_sink> ask) noexcept {
+  {
+    std::lock_guard g(unanswered_mu_);
+    if (!unanswered_closed_) {
+      if (unanswered_.size() >= unanswered_sweep_at_) {  // drop those that timed out meanwhile
+        std::erase_if(unanswered_, [](const auto& a) { return !a->is_waiting(); });
+        unanswered_sweep_at_ = std::max<std::size_t>(64, 2 * unanswered_.size());
+      }
+      unanswered_.push_back(std::move(ask));
+      return;
+    }
+  }
+  ask->fail(error(errc::not_running, "actor system " + name_ + " stopped before the reply"));
+}
+
+void system_core::fail_unanswered() noexcept {
+  std::vector<ref_ptr<reply_sink>> asks;
+  {
+    std::lock_guard g(unanswered_mu_);
+    unanswered_closed_ = true;
+    asks.swap(unanswered_);
+  }
+  for (auto& a : asks)
+    a->fail(error(errc::not_running, "actor system " + name_ + " stopped before the reply"));
+}
+
 void system_core::on_terminated(actor_cell& cell) noexcept {
   if (!cell.is_guardian()) live_actors_.add(-1);
   if (has_subscribers_.load(std::memory_order_relaxed)) {
-    (void)unsubscribe(&cell);
+    remove_subscriber(&cell);
     if (!cell.is_guardian()) publish_slow(event_kind::actor_stopped, &cell, {});
   }
   if (terminated_waiters_.load(std::memory_order_seq_cst) != 0) {

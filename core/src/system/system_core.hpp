@@ -49,6 +49,9 @@ class system_core final : public ref_counted {
   status start();
   status stop();
   bool is_running() const noexcept { return state_.load(std::memory_order_acquire) == system_state::running; }
+  // errc::not_running unless running, saying whether the system has not
+  // started yet or has stopped.
+  status check_running() const;
 
   // Spawns under `parent` (null = top level).
   result<pid> spawn(actor_cell* parent, spawn_options options, ref_ptr<actor_factory> factory);
@@ -62,6 +65,11 @@ class system_core final : public ref_counted {
   // counted, published, and counted as a dead letter.
   void unhandled(envelope_ptr e, actor_cell& recipient) noexcept;
   std::uint64_t unhandled_messages() const noexcept { return unhandled_.load(std::memory_order_relaxed); }
+  // An ask whose message an actor took and let go of without replying: no
+  // reply can reach it any more. It is left to its timeout while the system
+  // runs, and failed (errc::not_running) when the system stops, so that its
+  // asker does not wait out the whole timeout after that.
+  void keep_unanswered(ref_ptr<reply_sink> ask) noexcept;
   std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
   std::uint64_t actor_count() const noexcept {
     const std::int64_t n = live_actors_.sum();
@@ -99,14 +107,15 @@ class system_core final : public ref_counted {
   // The event stream (events.cpp).
   status subscribe(const pid& subscriber);
   status unsubscribe(const actor_ref* subscriber);
+  void remove_subscriber(const actor_ref* subscriber) noexcept;  // as unsubscribe, in any state
   // Cheap when nobody listens: one relaxed load.
   void publish(event_kind kind, actor_cell& about, std::string detail) noexcept {
     if (has_subscribers_.load(std::memory_order_relaxed)) publish_slow(kind, &about, std::move(detail));
   }
 
   // Timers (events.cpp).
-  timer_id schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
-                          std::function<void()> fire);
+  result<timer_id> schedule_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds interval,
+                                  std::function<void()> fire);
   bool cancel_timer(timer_id id);
   status wait_terminated(const actor_cell& cell, std::chrono::nanoseconds timeout);
 
@@ -172,6 +181,13 @@ class system_core final : public ref_counted {
   sharded_counter live_actors_;
 
   void publish_slow(event_kind kind, actor_cell* about, std::string detail) noexcept;
+
+  void fail_unanswered() noexcept;  // from stop(): fails every kept ask, and from then on any new one
+
+  std::mutex unanswered_mu_;
+  std::vector<ref_ptr<reply_sink>> unanswered_;  // guarded by unanswered_mu_
+  std::size_t unanswered_sweep_at_ = 64;         // guarded likewise: size at which answered ones are dropped
+  bool unanswered_closed_ = false;               // guarded likewise: set by stop()
 
   std::mutex subscribers_mu_;
   std::vector<ref_ptr<actor_ref>> subscribers_;  // guarded by subscribers_mu_

@@ -84,7 +84,9 @@ void timer_service::run() {
     }
     auto it = entries_.begin();
     if (it->first.first > clock::now()) {
-      cv_.wait_until(g, it->first.first);
+      // A copy: while we wait, cancel() may erase the entry, and with it its key.
+      const clock::time_point deadline = it->first.first;
+      cv_.wait_until(g, deadline);
       continue;
     }
     auto fn = std::move(it->second);

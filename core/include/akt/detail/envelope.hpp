@@ -51,6 +51,7 @@ struct envelope : mpsc_node {
   type_id type = nullptr;  // of the value; nullptr for system kinds
   envelope_kind kind = envelope_kind::user;
   bool pooled = false;           // from an envelope_pool, and goes back to it (see dispose)
+  bool counted = false;          // counted against a bounded mailbox until taken (actor_cell::deliver)
   ref_ptr<actor_ref> sender;     // null when sent from outside any actor
   ref_ptr<reply_sink> reply_to;  // set for asks and requests
   trace_ref trace;               // the W3C trace context it carries; null when untraced
@@ -74,6 +75,11 @@ struct envelope : mpsc_node {
   // From the small-object allocator (per-thread free lists; see small_alloc.hpp).
   static void* operator new(std::size_t size) { return small_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { small_free(p, size); }
+  // Over-aligned types skip it: its blocks are only 16-byte aligned.
+  static void* operator new(std::size_t size, std::align_val_t al) { return ::operator new(size, al); }
+  static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
+    ::operator delete(p, size, al);
+  }
 };
 
 template <class T>

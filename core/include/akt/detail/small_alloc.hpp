@@ -10,6 +10,12 @@
 // Under AddressSanitizer everything goes to operator new, so use-after-free
 // is still caught.
 //
+// Blocks are 16-byte aligned, enough for every type up to the default new
+// alignment. A class that allocates here must send over-aligned types
+// (alignas(64) and the like) to the aligned operator new instead: give it
+// the operator new / delete pair taking std::align_val_t, which C++ picks
+// for those types (see envelope, actor, actor_factory).
+//
 // Thread safety: any thread may free what any thread allocated.
 #pragma once
 
@@ -18,6 +24,8 @@
 #include <new>
 
 namespace akt::detail {
+
+static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ <= 16, "small_alloc's blocks are aligned to 16 bytes only");
 
 // Out of line: refills, hand-backs, and sizes outside the classes.
 void* small_alloc_slow(std::size_t size);

@@ -37,6 +37,11 @@ constexpr type_id type_id_of() noexcept {
 
 std::string demangle(const char* mangled);
 
+// Inside a catch block: what was thrown, for an error message. The what() of
+// a std::exception; otherwise the thrown value's type, e.g. "a value of type
+// int (not derived from std::exception)".
+std::string describe_current_exception();
+
 template <class T>
 std::string type_name_of(const T& value) {
   if constexpr (protobuf_message<T>) {
