@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -241,6 +243,41 @@ TEST(test_system, a_protocol_is_checked_message_by_message_with_expect_and_step)
   ASSERT_TRUE(t.expect<answer>(server, client));
   EXPECT_TRUE(t.expect_nothing_else());
   EXPECT_FALSE(t.step()) << "nothing is ready";
+}
+
+}  // namespace
+
+namespace {
+
+struct ask_later {};
+struct wake_up {};
+
+// Answers an ask 5 s (of the system's clock) after it came: a timer, then
+// a response promise.
+struct slow_oracle : akt::actor {
+  std::optional<akt::response_promise> waiting;
+  void receive(akt::context& ctx) override {
+    if (ctx.is<ask_later>()) {
+      waiting = ctx.make_response_promise().value();
+      (void)ctx.system().schedule_once(std::chrono::seconds(5), ctx.self(), wake_up{});
+    } else if (ctx.is<wake_up>() && waiting) {
+      (void)waiting->deliver(42);
+      waiting.reset();
+    }
+  }
+};
+
+TEST(test_system, a_blocking_ask_runs_on_the_manual_clock) {
+  akt::testkit::test_system t("manual-ask");
+  auto oracle = t->spawn<slow_oracle>("oracle").value();
+  auto answer = oracle.ask<int>(ask_later{}, std::chrono::seconds(10));  // the clock moves 5 s, not the test
+  ASSERT_TRUE(answer) << answer.error().to_string();
+  EXPECT_EQ(*answer, 42);
+  auto silent = t->spawn_fn("silent", [](akt::context& ctx) { ctx.accept(); }).value();
+  auto none = silent.ask(ask_later{}, std::chrono::seconds(30));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.code(), akt::errc::request_timeout);
+  EXPECT_NE(none.error().message().find("manual clock"), std::string::npos) << none.error().message();
 }
 
 }  // namespace

@@ -81,11 +81,37 @@ class ask_promise final : public reply_sink {
       }
       sleeping_.store(false, std::memory_order_relaxed);
     }
-    if (state_.load(std::memory_order_acquire) == failed) return std::move(*error_);
-    return message(std::move(reply_));
+    return outcome();
+  }
+
+  // On a deterministic system (no threads, a manual clock): run what is
+  // ready; when nothing is, move the manual clock to the next timer due
+  // before the deadline (it may be what makes the reply come), else to the
+  // deadline itself. A 30 s timeout is tested without waiting 30 s.
+  result<message> wait_manually(std::chrono::nanoseconds timeout, scheduler& manual, timer_service& clock) {
+    const auto deadline = clock.now() + timeout;
+    while (!is_final(state_.load(std::memory_order_acquire))) {
+      if (manual.run_ready(1'000'000) > 0) continue;
+      const auto now = clock.now();
+      if (now >= deadline) {
+        std::uint32_t expected = waiting;
+        if (state_.compare_exchange_strong(expected, abandoned, std::memory_order_acq_rel)) {
+          return error(errc::request_timeout,
+                       "no reply within " + format_duration(timeout.count()) + " (on the manual clock)");
+        }
+        continue;
+      }
+      const auto next = clock.next_due().value_or(deadline);
+      clock.advance(std::min(next, deadline) - now);
+    }
+    return outcome();
   }
 
  private:
+  result<message> outcome() {
+    if (state_.load(std::memory_order_acquire) == failed) return std::move(*error_);
+    return message(std::move(reply_));
+  }
   static bool is_final(std::uint32_t s) { return s == replied || s == failed; }
   bool claim() {
     std::uint32_t expected = waiting;
@@ -158,6 +184,9 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chron
   scheduler* manual = nullptr;
   if (actor_cell* local = target.as_local(); local != nullptr && local->system().dispatcher().is_manual()) {
     manual = &local->system().dispatcher();
+    // A plain thread asking a deterministic system: the ask runs on the
+    // system's manual clock, as its timers and requests do.
+    if (current_cell() == nullptr) return promise->wait_manually(timeout, *manual, local->system().timers());
   }
   const reply_wait_hint hint = target.reply_wait();
   return promise->wait(timeout, manual, hint.spin, hint.yield_mask,

@@ -50,6 +50,7 @@ class inbox_ref final : public actor_ref {
   }
 
   void close() {
+    (void)system_->unsubscribe(this);  // the event stream holds its subscribers
     std::deque<envelope_ptr> left;
     {
       std::lock_guard g(mu_);

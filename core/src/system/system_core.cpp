@@ -126,6 +126,13 @@ status system_core::stop() {
   scheduler_.stop();
   timers_.stop();
   passivation_.clear();
+  {
+    // Subscribers that are not actors (inboxes, remote references) would
+    // otherwise keep this core alive through the list.
+    std::lock_guard gs(subscribers_mu_);
+    subscribers_.clear();
+    has_subscribers_.store(false, std::memory_order_relaxed);
+  }
   state_.store(system_state::stopped, std::memory_order_release);
   const auto took = std::chrono::steady_clock::now() - started;
   logger_->info("actor system " + name_ + " stopped in " +

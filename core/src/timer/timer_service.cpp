@@ -70,6 +70,12 @@ bool timer_service::cancel(const key& k) {
   return true;
 }
 
+std::optional<timer_service::clock::time_point> timer_service::next_due() const {
+  std::lock_guard g(mu_);
+  if (entries_.empty()) return std::nullopt;
+  return entries_.begin()->first.first;
+}
+
 std::size_t timer_service::pending() const {
   std::lock_guard g(mu_);
   return entries_.size();

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -45,6 +46,8 @@ class timer_service {
   bool is_manual() const noexcept { return manual_; }
   // Manual clock only: moves time forward and runs every callback now due.
   void advance(std::chrono::nanoseconds by);
+  // When the earliest entry is due (none: nullopt).
+  std::optional<clock::time_point> next_due() const;
   // True if the entry was removed before it ran.
   bool cancel(const key& k);
   std::size_t pending() const;

@@ -1,7 +1,8 @@
 // akt/testkit/test_system.hpp — a deterministic actor system for tests: no
 // worker threads and a manual clock. Nothing runs until the test says so,
-// timeouts / timers / backoff / passivation follow the manual clock, and a
-// test of a 30-second timeout takes microseconds.
+// timeouts / timers / backoff / passivation — and a blocking ask from the
+// test thread — follow the manual clock, and a test of a 30-second timeout
+// takes microseconds.
 //
 //   akt::testkit::test_system t("orders");
 //   auto a = t->spawn<order_book>("book").value();
