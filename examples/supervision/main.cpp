@@ -10,6 +10,12 @@
 // The team lead also *watches* the parser, so it hears (akt::terminated)
 // when the parser is finally stopped.
 //
+// Whose strategy is it? The strategy is the team lead's (given when the team
+// lead is spawned) and governs its children: the parser's failures. In GoAkt
+// the spec would be passed when spawning the parser itself
+// (WithSupervisorDirective) and govern the parser's own failures; here a
+// parent owns the rule for all its children, as in Akka.
+//
 // Shows: supervisor_strategy, spawn_options::supervisor, the resume / restart /
 // stop directives, the retry budget, ctx.watch and akt::terminated, and the
 // restarts counter in pid::metrics().

@@ -21,6 +21,16 @@
 //                       .with_backoff(10ms, 1s);                       // delays between restarts
 //   sys->spawn<parent>({.name = "p", .supervisor = strategy});        // p supervises its children so
 //
+// Whose strategy governs whom. In Akt (as in Akka classic) a strategy is
+// given to the *parent* and governs the failures of its *children*:
+// spawn_options::supervisor of "p" decides for every child of p; the
+// system's default (system_options::supervisor) decides for top-level
+// actors and for parents that set none. GoAkt reads the other way: the
+// supervisor passed when spawning an actor (WithSupervisorDirective)
+// governs that actor's own failures. A GoAkt program that spawns workers
+// each "with" a restart spec becomes, in Akt, a parent spawned with that
+// strategy whose children are the workers (examples/supervision shows it).
+//
 // one_for_one applies the directive to the failing child only; one_for_all
 // to all the supervisor's children (restart or stop them all).
 //
