@@ -48,8 +48,8 @@ class watcher : public akt::actor {
     } else if (auto* u = ctx.message<unwatch_this>()) {
       (void)ctx.reply(ctx.unwatch(u->target));
     } else if (auto* t = ctx.message<akt::terminated>()) {
+      log_->last_terminated.set(t->actor);  // before the entry a test waits for
       log_->seen.add("terminated:" + t->actor.path());
-      log_->last_terminated.set(t->actor);
     } else if (auto* m = ctx.message<marker>()) {
       log_->seen.add("marker:" + std::to_string(m->n));
     } else if (auto* p = ctx.message<ping>()) {

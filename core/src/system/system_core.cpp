@@ -278,11 +278,13 @@ void system_core::unhandled(envelope_ptr e, actor_cell& recipient) noexcept {
     const message_view m(*e);
     for_each_observer([&](actor_observer& o) { o.on_unhandled(to, m); });
   }
+  // Counted as a dead letter (and its asker failed) before the event goes
+  // out: whoever hears of it sees the counts already moved.
+  dead_letter(std::move(e), error(errc::unhandled, "actor " + recipient.path() + " did not handle a " + what),
+              &recipient);
   if (has_subscribers_.load(std::memory_order_relaxed)) {
     publish_slow(event_kind::unhandled_message, &recipient, what);
   }
-  dead_letter(std::move(e), error(errc::unhandled, "actor " + recipient.path() + " did not handle a " + what),
-              &recipient);
 }
 
 void system_core::dead_letter(envelope_ptr e, error why, actor_cell* recipient) noexcept {
