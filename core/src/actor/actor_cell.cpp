@@ -166,7 +166,7 @@ void set_current_trace(const trace_context* tc) noexcept {
 }
 
 void stamp_outgoing(envelope& e) noexcept {
-  e.sender = ref_ptr<actor_ref>::adopt(take_sender_reference());
+  e.sender.reset_adopt(take_sender_reference());
   if (const trace_context* tc = tls_trace) [[unlikely]]
     e.trace = trace_ref::share(tc);
 }

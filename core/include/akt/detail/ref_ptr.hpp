@@ -80,6 +80,10 @@ class ref_ptr {
   explicit operator bool() const noexcept { return p_ != nullptr; }
   T* detach() noexcept { return std::exchange(p_, nullptr); }
   void reset() noexcept { ref_ptr().swap(*this); }
+  // Takes over a reference the caller holds, releasing the one held before.
+  void reset_adopt(T* p) noexcept {
+    if (T* old = std::exchange(p_, p)) old->release();
+  }
   void swap(ref_ptr& o) noexcept { std::swap(p_, o.p_); }
 
   friend bool operator==(const ref_ptr& a, const ref_ptr& b) noexcept { return a.p_ == b.p_; }
