@@ -313,3 +313,42 @@ TEST(trace_context, a_reply_carries_the_trace_back_to_the_asker) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(trace_context, a_handler_that_forwards_its_message_still_sends_with_its_trace) {
+  // The envelope (and its reference to the trace) leaves with the forward;
+  // the handler's later sends must still carry the trace (and not touch freed memory).
+  auto sys = start_system("traced-forward");
+  ASSERT_TRUE(sys);
+  auto seen = std::make_shared<guarded<std::vector<std::string>>>();
+  auto last = sys->spawn<tracing_relay>("last", seen, akt::pid()).value();
+  auto relay = sys->spawn_fn("relay",
+                             [last](akt::context& ctx) {
+                               if (ctx.is<std::string>()) {
+                                 (void)ctx.forward(last);
+                                 (void)ctx.tell(last, 7);
+                               }
+                             })
+                   .value();
+  {
+    akt::trace_scope scope(akt::trace_context::parse(parent_tp).value());
+    ASSERT_TRUE(relay.tell(std::string("x")));
+  }
+  ASSERT_TRUE(wait_until([&] { return seen->get().size() == 2; }));
+  auto v = seen->get();
+  EXPECT_NE(std::find(v.begin(), v.end(), std::string("int ") + parent_tp), v.end());
+}
+
+TEST(inbox, no_pid_can_close_an_inbox_only_its_owner) {
+  auto sys = start_system("inbox-owner");
+  ASSERT_TRUE(sys);
+  akt::inbox in(*sys);
+  auto s = in.self().stop();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.code(), akt::errc::invalid_argument);
+  EXPECT_TRUE(in.self().tell(1));
+  EXPECT_TRUE(in.receive<int>(5s));
+}
+
+}  // namespace

@@ -32,6 +32,7 @@ class remote_reply_sink final : public reply_sink {
     if (auto n = node_.lock()) n->send_failure(address_, correlation_, e);
   }
   bool is_waiting() const noexcept override { return !done_.load(); }
+  bool held_until_stop() const noexcept override { return false; }
 
  private:
   std::weak_ptr<node> node_;
@@ -364,7 +365,8 @@ result<std::unique_ptr<asio::ssl::context>> make_tls_context(const tls_options& 
 }  // namespace
 
 status node::start_inbound_worker() {
-  auto w = system_.spawn_fn(spawn_options{}, [](akt::context& ctx) {
+  // Bounded: a peer flooding SPAWN frames gets mailbox_full, not memory.
+  auto w = system_.spawn_fn(spawn_options{.mailbox = {.capacity = 1024}}, [](akt::context& ctx) {
     if (auto* job = ctx.message<inbound_job>()) job->run();
   });
   if (!w) return error(w.code(), "remoting: cannot start its inbound worker: " + w.error().message());
@@ -405,6 +407,7 @@ status node::listen() {
 
 void node::shutdown() {
   if (stopped_.exchange(true)) return;
+  (void)inbound_worker_.stop();  // if the system still runs (a failed start)
   std::unordered_map<std::string, std::shared_ptr<connection>> conns;
   {
     std::lock_guard g(connections_mu_);
@@ -747,17 +750,35 @@ void node::on_hello(connection& from, const hello_view& hello) {
   // Inbound: replies to this node go back over this connection.
   auto self = from.shared_from_this();
   const std::string address(hello.address);
+  std::string host;
+  std::uint16_t port = 0;
+  if (address.size() > 261 || !parse_address(address, host, port)) {
+    frame_rejected();
+    from.close("a Hello whose address is not host:port");
+    return;
+  }
+  bool current = false;
   {
     std::lock_guard g(connections_mu_);
     from.set_peer(address);
     auto it = connections_.find(address);
-    if (it == connections_.end() || it->second->is_closed()) connections_[address] = self;
+    if (it == connections_.end() || it->second->is_closed()) {
+      connections_[address] = self;
+      current = true;
+    }
   }
-  system_.announce(node_event{node_event_kind::up, address, {}});
+  // Announced once per node reachable, not per duplicate connection.
+  if (current && !stopped_.load()) system_.announce(node_event{node_event_kind::up, address, {}});
 }
 
 void node::on_connected(connection& c) {
-  if (!stopped_.load()) system_.announce(node_event{node_event_kind::up, c.peer(), {}});
+  bool current = false;
+  {
+    std::lock_guard g(connections_mu_);
+    auto it = connections_.find(c.peer());
+    current = it != connections_.end() && it->second.get() == &c;
+  }
+  if (current && !stopped_.load()) system_.announce(node_event{node_event_kind::up, c.peer(), {}});
 }
 
 void node::on_closed(connection& c, const std::string& why) {

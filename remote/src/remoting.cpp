@@ -43,7 +43,11 @@ std::optional<result<pid>> remoting::try_resolve(std::string_view name_or_path) 
 }
 
 void remoting::poll_idle() noexcept {
-  node_->poll_some();  // idle workers read the sockets while they spin
+  try {
+    node_->poll_some();  // idle workers read the sockets while they spin
+  } catch (...) {
+    // The I/O thread reads what this poll could not; a worker must not die here.
+  }
 }
 
 const std::string& remoting::host() const noexcept {

@@ -385,8 +385,12 @@ TEST_F(remote_test, an_oversized_frame_closes_that_connection) {
 }
 
 TEST_F(remote_test, losing_the_peer_fails_waiting_asks_promptly) {
-  auto slow =
-      b_->spawn_fn("slow", [](akt::context& ctx) { (void)ctx.is<demo::Ping>(); }).value();  // never replies
+  auto kept = std::make_shared<std::vector<akt::response_promise>>();
+  auto slow = b_->spawn_fn("slow",
+                           [kept](akt::context& ctx) {  // takes the ask, never answers
+                             if (ctx.is<demo::Ping>()) kept->push_back(ctx.make_response_promise().value());
+                           })
+                  .value();
   auto remote = na_->resolve(slow.path()).value();
   std::atomic<bool> done{false};
   akt::result<akt::message> outcome = akt::error(akt::errc::timeout, "not yet");
@@ -400,9 +404,9 @@ TEST_F(remote_test, losing_the_peer_fails_waiting_asks_promptly) {
   ASSERT_TRUE(b_->stop());  // beta goes away: the connection drops
   asker.join();
   ASSERT_FALSE(outcome);
-  // dead_actor when the connection's loss is seen first, not_running when
-  // beta's stop fails the ask it had taken and says so over the wire.
-  EXPECT_TRUE(outcome.code() == akt::errc::dead_actor || outcome.code() == akt::errc::not_running)
+  // dead_actor when the connection's loss is seen first; no_reply when
+  // beta's stop drops the promise it held and says so over the wire first.
+  EXPECT_TRUE(outcome.code() == akt::errc::dead_actor || outcome.code() == akt::errc::no_reply)
       << outcome.error().to_string();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
 }
@@ -616,6 +620,20 @@ TEST_F(remote_test, a_remote_spawn_runs_pre_start_on_a_worker_and_the_node_keeps
   spawner.join();
   ASSERT_TRUE(spawned && *spawned) << (spawned ? spawned->error().to_string() : "no outcome");
   EXPECT_TRUE(b_->lookup("slowpoke"));
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(remote_test, a_remote_ask_the_actor_lets_go_unanswered_fails_at_once_with_no_reply) {
+  // Held until stop for a local asker; a peer's asks are answered at once,
+  // so that no peer can make this node hold an unbounded list of them.
+  (void)b_->spawn_fn("mute", [](akt::context& ctx) { (void)ctx.is<demo::Ping>(); });
+  auto mute = na_->lookup("127.0.0.1", nb_->port(), "mute", 5s).value();
+  auto r = mute.ask(demo::Ping{}, 30s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.code(), akt::errc::no_reply) << r.error().to_string();
 }
 
 }  // namespace

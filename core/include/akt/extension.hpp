@@ -15,7 +15,7 @@
 //     the system runs, and stops it in the reverse order of adding —
 //     stopping (before the actors stop), then stop (after they stopped,
 //     before the workers are joined);
-//   - resolve names the system does not know locally (resolve): lookup asks
+//   - resolve names the system does not know locally (try_resolve): lookup asks
 //     the local tree first, then each extension in the order they were added;
 //   - give the system its network address (node_address), which then appears
 //     in every path: akt://<system>@<address>/...;
@@ -35,8 +35,13 @@
 // Thread safety: hooks are called from any thread, concurrently (spawns and
 // terminations happen on every worker); an extension guards its own state.
 // Hooks must not block for long (before_bind may do one bounded round trip)
-// and must not throw. Extensions are never removed before the system is
-// destroyed, so a hook never runs on a destroyed extension.
+// and must not throw. Hooks reach an extension only once its start()
+// succeeded; its start() must not add another extension (add both before
+// starting). Extensions are destroyed by the facade's destructor after
+// stop(); a pid used by a plain thread after that must not race with it.
+// after_start and after_terminate come in pairs for actors started after
+// the extension; after_terminate(was_bound = true) also gives back a claim
+// whose actor never started.
 #pragma once
 
 #include <akt/error.hpp>
@@ -203,8 +208,8 @@ class extension {
   // Must return quickly and never block.
   virtual void poll_idle() noexcept {}
 
-  // The observer this extension installs; null for none. Read once, when the
-  // extension is added.
+  // The observer this extension installs; null for none. Read when the
+  // extension starts.
   virtual actor_observer* observer() noexcept { return nullptr; }
 };
 

@@ -4,7 +4,8 @@
 // forward or reply made inside a handler carries the context of the message
 // being handled (or the one the handler made current), and the receiver's
 // handler runs with it current in turn. Remoting writes it on the wire as
-// `traceparent` / `tracestate` and restores it on the other node. Akt only
+// `traceparent` and restores it on the other node (`tracestate` stays on
+// this node for now: the wire has no field for it yet). Akt only
 // carries the context; a telemetry extension (akt::otel) makes spans of it.
 //
 //   auto tc = akt::trace_context::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
@@ -68,16 +69,17 @@ void set_current_trace(const trace_context* tc) noexcept;
 // carry it), restoring the previous one at its end.
 class trace_scope {
  public:
-  explicit trace_scope(trace_ref tc) noexcept : held_(std::move(tc)), prev_(detail::current_trace()) {
+  explicit trace_scope(trace_ref tc) noexcept
+      : held_(std::move(tc)), prev_(trace_ref::share(detail::current_trace())) {
     detail::set_current_trace(held_.get());
   }
-  ~trace_scope() { detail::set_current_trace(prev_); }
+  ~trace_scope() { detail::set_current_trace(prev_.get()); }
   trace_scope(const trace_scope&) = delete;
   trace_scope& operator=(const trace_scope&) = delete;
 
  private:
   trace_ref held_;
-  const trace_context* prev_;
+  trace_ref prev_;
 };
 
 }  // namespace akt

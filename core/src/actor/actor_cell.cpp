@@ -21,16 +21,21 @@ namespace {
 thread_local actor_cell* tls_current = nullptr;         // NOLINT
 thread_local const trace_context* tls_trace = nullptr;  // NOLINT: see trace.hpp
 
-// Makes a message's trace context current while its handler runs.
+// Makes a message's trace context current while its handler runs. It holds
+// a reference: the handler may forward or take the message (and with it the
+// envelope's reference) while sends still stamp the context.
 class trace_turn {
  public:
-  explicit trace_turn(const trace_context* tc) noexcept : prev_(tls_trace) { tls_trace = tc; }
+  explicit trace_turn(trace_ref tc) noexcept : held_(std::move(tc)), prev_(tls_trace) {
+    tls_trace = held_.get();
+  }
   ~trace_turn() { tls_trace = prev_; }
   trace_turn(const trace_turn&) = delete;
   trace_turn& operator=(const trace_turn&) = delete;
 
  private:
-  const trace_context* prev_;
+  trace_ref held_;
+  const trace_context* prev_;  // held by the enclosing scope
 };
 // Set while a cell's destructor releases its parent (see ~actor_cell).
 thread_local std::vector<actor_cell*>* tls_parents_to_release = nullptr;  // NOLINT
@@ -180,6 +185,7 @@ actor_cell::actor_cell(system_core& system, actor_cell* parent, std::string name
       system_(system),
       parent_(ref_ptr<actor_cell>::share(parent)),
       factory_(std::move(factory)),
+      kind_(&factory_->kind()),
       name_(name.empty() ? nullptr : std::make_unique<const std::string>(std::move(name))),
       id_(id),
       instance_(std::move(instance)) {
@@ -312,8 +318,13 @@ bool actor_cell::run(std::uint32_t budget) noexcept {
     }
     if (e) {
       // An ask let go of without a reply can only time out: the system fails it when it stops.
-      if (e->reply_to && e->reply_to->is_waiting()) [[unlikely]]
-        system_.keep_unanswered(std::move(e->reply_to));
+      if (e->reply_to && e->reply_to->is_waiting()) [[unlikely]] {
+        if (e->reply_to->held_until_stop()) {
+          system_.keep_unanswered(std::move(e->reply_to));
+        } else {  // a transport's asker: answered now, never held (a peer could grow the list)
+          e->reply_to->fail(error(errc::no_reply, "actor " + path() + " let the ask go unanswered"));
+        }
+      }
       releases.take(e->sender);
     }
     e.reset();
@@ -537,7 +548,7 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
 }
 
 void actor_cell::handle_observed(envelope_ptr& e) noexcept {
-  trace_turn traced(e->trace.get());
+  trace_turn traced(e->trace);
   if (!system_.observed()) {
     call_receive(e);
     return;
@@ -560,6 +571,13 @@ status actor_cell::start() {
   if (outcome) {
     started_ok_ = true;
     state_.store(cell_state::running, std::memory_order_release);
+    // Before the start hold is released: no message (a stop included) is
+    // handled before the extensions hear of the actor, so after_terminate
+    // never comes first.
+    if (system_.has_extensions() && !is_guardian()) {
+      hooked_ = true;
+      system_.after_start(*this);
+    }
     if (stop_after_handler_) {  // stop_self() in pre_start: stop as soon as it runs
       stop_after_handler_ = false;
       post(make_runtime_envelope(envelope_kind::stop));
@@ -725,11 +743,11 @@ void actor_cell::terminate() noexcept {
     x->behaviors.clear();
     x->behavior_ops.clear();
   }
-  if (system_.observed()) [[unlikely]] {
+  if (observed_.load(std::memory_order_relaxed) && !is_guardian()) [[unlikely]] {
     const actor_view self(*this);
     system_.for_each_observer([&](actor_observer& o) { o.on_stop(self); });
   }
-  if (system_.has_extensions() && !is_guardian()) system_.after_terminate(*this, bound_);
+  if (hooked_ || bound_) system_.after_terminate(*this, bound_);  // pairs with after_start / before_bind
   system_.on_terminated(*this);
 }
 
@@ -857,7 +875,7 @@ std::string actor_cell::path() const {
 }
 
 std::string_view actor_cell::kind() const noexcept {
-  return factory_ ? std::string_view(factory_->kind()) : std::string_view("<stopped>");
+  return *kind_;
 }
 
 ref_ptr<actor_ref> actor_cell::parent() const {

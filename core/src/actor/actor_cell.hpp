@@ -183,11 +183,13 @@ class actor_cell final : public actor_ref {
   bool started_ok_ = false;                              // pre_start succeeded (post_stop runs only then)
   bool holding_ = false;  // pending_ includes 1 for messages waiting in the replay list
   bool bound_ = false;    // before_bind accepted the name (extensions are told at termination)
+  bool hooked_ = false;   // the extensions' after_start ran for it (after_terminate will)
 
   // Middle: cold, or touched once per turn.
   system_core& system_;
   ref_ptr<actor_cell> parent_;               // null for the guardian
-  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart; null once terminated
+  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart; released at termination
+  const std::string* kind_;                  // the actor's C++ type (the factory's static name); null once terminated
   std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
   std::uint64_t id_;
   std::atomic<std::int64_t> queued_{0};  // bounded only: envelopes deliver() counted, not yet taken

@@ -98,7 +98,7 @@ result<response_promise> context::make_response_promise() {
   replied_ = true;  // the promise answers from now on
   match_ |= matched;
   response_promise p;
-  p.sink_ = env_->reply_to;
+  p.sink_ = std::move(env_->reply_to);  // the promise alone answers now
   if (!p.sink_) p.to_ = env_->sender;
   p.self_ = ref_ptr<actor_ref>::share(cell_);
   p.trace_ = env_->trace;

@@ -46,10 +46,14 @@ result<detail::ref_ptr<const trace_context>> trace_context::parse(std::string_vi
     return error(errc::invalid_argument, "traceparent '" + std::string(traceparent.substr(0, 64)) + "': " +
                                              std::string(why) + " (expected 00-<32 hex>-<16 hex>-<2 hex>)");
   };
-  if (traceparent.size() != 55) return bad("wrong length");
-  if (traceparent[2] != '-' || traceparent[35] != '-' || traceparent[52] != '-') return bad("misplaced '-'");
+  // Version 00 is exactly 55 characters; a later version may append fields
+  // after a '-', which are ignored (W3C: parse what this version knows).
   std::array<std::uint8_t, 1> version{};
-  if (!parse_hex(traceparent.substr(0, 2), version) || version[0] == 0xff) return bad("bad version");
+  if (traceparent.size() < 55 || !parse_hex(traceparent.substr(0, 2), version) || version[0] == 0xff) {
+    return bad(traceparent.size() < 55 ? "too short" : "bad version");
+  }
+  if (traceparent.size() > 55 && (version[0] == 0 || traceparent[55] != '-')) return bad("wrong length");
+  if (traceparent[2] != '-' || traceparent[35] != '-' || traceparent[52] != '-') return bad("misplaced '-'");
   trace_id t{};
   span_id s{};
   std::array<std::uint8_t, 1> flags{};

@@ -94,7 +94,7 @@ class scheduler {
   std::atomic<bool> stopping_{false};
   // The transport's idle poller (null: none). Every poller ever set is kept
   // until the workers are joined (stop), so a spinner may still be running
-  // one that was just replaced (they are set once per remoting enable).
+  // one that was just replaced (the system sets one when its first extension starts).
   std::atomic<const std::function<void()>*> poller_{nullptr};
   std::mutex pollers_mu_;
   std::vector<std::unique_ptr<const std::function<void()>>> pollers_;  // guarded by pollers_mu_

@@ -4,8 +4,10 @@
 #include <akt/inbox.hpp>
 
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
+#include <random>
 
 #include "system/system_core.hpp"
 
@@ -14,43 +16,51 @@ namespace detail {
 
 class inbox_ref final : public actor_ref {
  public:
-  inbox_ref(system_core& system, std::string path, std::size_t capacity)
-      : system_(ref_ptr<system_core>::share(&system)), path_(std::move(path)), capacity_(capacity) {}
+  inbox_ref(system_core& system, std::string name, std::size_t capacity)
+      : system_(ref_ptr<system_core>::share(&system)), name_(std::move(name)), capacity_(capacity) {}
 
   status deliver(envelope_ptr e) noexcept override {
+    bool closed = false;
     {
       std::lock_guard g(mu_);
-      if (closed_) {
-        system_->dead_letter(std::move(e), error(errc::dead_actor, "inbox " + path_ + " is closed"));
-        return error(errc::dead_actor, "inbox " + path_ + " is closed");
+      closed = closed_;
+      if (!closed && queue_.size() < capacity_) {
+        queue_.push_back(std::move(e));
       }
-      if (queue_.size() >= capacity_) {
-        return error(errc::mailbox_full,
-                     "inbox " + path_ + " is full (" + std::to_string(capacity_) + " messages unread)");
-      }
-      queue_.push_back(std::move(e));
     }
-    cv_.notify_one();
-    return {};
+    if (!e) {
+      cv_.notify_one();
+      return {};
+    }
+    // Outside the lock: a dead letter may be announced to this very inbox.
+    if (closed) {
+      error why(errc::dead_actor, "inbox " + path() + " is closed");
+      system_->dead_letter(std::move(e), why);
+      return why;
+    }
+    return error(errc::mailbox_full,
+                 "inbox " + path() + " is full (" + std::to_string(capacity_) + " messages unread)");
   }
 
   result<message> take(std::chrono::nanoseconds within) {
     std::unique_lock g(mu_);
     if (!cv_.wait_for(g, within, [&] { return !queue_.empty(); })) {
+      g.unlock();
       return error(errc::timeout,
-                   "inbox " + path_ + ": no message within " + format_duration(within.count()));
+                   "inbox " + path() + ": no message within " + format_duration(within.count()));
     }
     envelope_ptr e = std::move(queue_.front());
     queue_.pop_front();
+    g.unlock();
     if (e->reply_to) {  // an ask to the inbox: it cannot answer, so the asker hears at once
-      e->reply_to->fail(error(errc::unhandled, "inbox " + path_ + " does not answer asks"));
+      e->reply_to->fail(error(errc::unhandled, "inbox " + path() + " does not answer asks"));
       e->reply_to.reset();
     }
     return message(std::move(e));
   }
 
   void close() {
-    (void)system_->unsubscribe(this);  // the event stream holds its subscribers
+    system_->remove_subscriber(this);  // the event stream holds its subscribers
     std::deque<envelope_ptr> left;
     {
       std::lock_guard g(mu_);
@@ -58,7 +68,7 @@ class inbox_ref final : public actor_ref {
       left.swap(queue_);
     }
     for (auto& e : left)
-      system_->dead_letter(std::move(e), error(errc::dead_actor, "inbox " + path_ + " closed"));
+      system_->dead_letter(std::move(e), error(errc::dead_actor, "inbox " + path() + " closed"));
   }
 
   std::size_t size() const {
@@ -66,16 +76,17 @@ class inbox_ref final : public actor_ref {
     return queue_.size();
   }
 
+  // Only its owner closes an inbox (by destroying it): no pid, local or
+  // from another node, can.
   status request_stop() noexcept override {
-    close();
-    return {};
+    return error(errc::invalid_argument, path() + " is an inbox: only its owner closes it");
   }
   status request_restart() noexcept override {
-    return error(errc::invalid_argument, path_ + " is an inbox: it cannot be restarted");
+    return error(errc::invalid_argument, path() + " is an inbox: it cannot be restarted");
   }
   status add_watcher(actor_ref& watcher) noexcept override {
     (void)watcher;
-    return error(errc::invalid_argument, path_ + " is an inbox: it cannot be watched");
+    return error(errc::invalid_argument, path() + " is an inbox: it cannot be watched");
   }
   void remove_watcher(actor_ref&) noexcept override {}
   status wait_stopped(std::chrono::nanoseconds) const override { return {}; }
@@ -83,8 +94,10 @@ class inbox_ref final : public actor_ref {
     std::lock_guard g(mu_);
     return !closed_;
   }
-  std::string name() const override { return path_.substr(path_.rfind('/') + 1); }
-  std::string path() const override { return path_; }
+  std::string name() const override { return name_; }
+  // From the system's root each time: an inbox made before remoting has the
+  // node's address in its path once there is one.
+  std::string path() const override { return system_->root_path() + "/" + name_; }
   ref_ptr<actor_ref> parent() const override { return {}; }
   std::vector<ref_ptr<actor_ref>> children() const override { return {}; }
   actor_metrics metrics() const noexcept override { return actor_metrics{.mailbox_size = size()}; }
@@ -93,7 +106,7 @@ class inbox_ref final : public actor_ref {
 
  private:
   ref_ptr<system_core> system_;
-  std::string path_;
+  std::string name_;
   std::size_t capacity_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -105,9 +118,14 @@ class inbox_ref final : public actor_ref {
 
 inbox::inbox(actor_system& system, std::size_t capacity) {
   detail::system_core& core = system.core();
-  std::string name = "$inbox-" + std::to_string(core.next_inbox_id());
+  // A sequence number and a random part: a peer cannot guess a plain
+  // thread's inbox to write to it.
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  char suffix[17];
+  std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(random()));
+  std::string name = "$inbox-" + std::to_string(core.next_inbox_id()) + "-" + suffix;
   ref_ = detail::ref_ptr<detail::inbox_ref>::adopt(
-      new detail::inbox_ref(core, core.root_path() + "/" + name, capacity == 0 ? 1 : capacity));
+      new detail::inbox_ref(core, name, capacity == 0 ? 1 : capacity));
   self_ = pid(detail::ref_ptr<detail::actor_ref>(ref_));
   core.add_inbox(std::move(name), ref_.get());
 }

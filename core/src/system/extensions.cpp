@@ -13,8 +13,18 @@ std::string_view to_string(node_event_kind k) noexcept {
 
 namespace detail {
 
+namespace {
+// Set while this thread runs an extension's start(): adding another
+// extension from there would re-enter the add (and the lock).
+thread_local bool tls_starting_extension = false;  // NOLINT
+}  // namespace
+
 result<akt::extension*> system_core::add_extension(std::unique_ptr<akt::extension> ext) {
   if (!ext) return error(errc::invalid_argument, "add_extension: the extension is null");
+  if (tls_starting_extension) {
+    return error(errc::invalid_argument, "add_extension(" + std::string(ext->name()) +
+                                             ") from another extension's start(): add both before starting");
+  }
   std::lock_guard g(extensions_mu_);
   const system_state s = state_.load();
   if (s == system_state::stopping || s == system_state::stopped) {
@@ -35,26 +45,15 @@ result<akt::extension*> system_core::add_extension(std::unique_ptr<akt::extensio
   akt::extension* raw = ext.get();
   owned_extensions_.push_back(std::move(ext));
   extensions_[n] = raw;
+  extension_count_.store(n + 1, std::memory_order_release);
   if (s == system_state::running) {
     if (auto st = start_extensions_locked(); !st) {
-      // Never published: no hook has seen it.
-      owned_extensions_.pop_back();
+      // It never started, so no hook saw it: forget it.
+      extension_count_.store(n, std::memory_order_release);
       extensions_[n] = nullptr;
+      owned_extensions_.pop_back();
       return std::move(st).error();
     }
-  }
-  if (actor_observer* o = raw->observer()) {
-    const std::uint32_t k = observer_count_.load(std::memory_order_relaxed);
-    observers_[k] = o;
-    observer_count_.store(k + 1, std::memory_order_release);
-  }
-  extension_count_.store(n + 1, std::memory_order_release);
-  if (n == 0) scheduler_.set_idle_poller([this] { poll_extensions(); });
-  if (raw->observer() != nullptr) {
-    // Every live cell learns it is observed. A spawn racing with this walk
-    // links its cell under the parent's lock: if the walk took that lock
-    // first, the spawn sees observer_count_ when it checks after linking.
-    for_each_actor([](actor_ref& a) { static_cast<actor_cell&>(a).set_observed(); });
   }
   logger_->info("actor system " + name_ + ": extension " + std::string(raw->name()) + " added");
   return raw;
@@ -73,11 +72,22 @@ status system_core::adopt_address(akt::extension& ext) {
   return {};
 }
 
+// Starts, in order, the extensions added but not started; each one's hooks
+// and observer are published only once its start() succeeded.
 status system_core::start_extensions_locked() {
-  const auto n = static_cast<std::uint32_t>(owned_extensions_.size());
+  const std::uint32_t n = extension_count_.load(std::memory_order_relaxed);
   for (; started_extensions_ < n; ++started_extensions_) {
     akt::extension& ext = *extensions_[started_extensions_];
-    status st = ext.start(*facade);
+    status st;
+    tls_starting_extension = true;
+    try {
+      st = ext.start(*facade);
+    } catch (const std::exception& e) {
+      st = error(errc::invalid_argument, std::string("start() threw: ") + e.what());
+    } catch (...) {
+      st = error(errc::invalid_argument, "start() threw an exception not derived from std::exception");
+    }
+    tls_starting_extension = false;
     if (st) st = adopt_address(ext);
     if (!st) {
       ext.stopping();
@@ -85,6 +95,17 @@ status system_core::start_extensions_locked() {
       return error(st.code(),
                    "extension " + std::string(ext.name()) + " did not start: " + st.error().message());
     }
+    if (actor_observer* o = ext.observer()) {
+      const std::uint32_t k = observer_count_.load(std::memory_order_relaxed);
+      observers_[k] = o;
+      observer_count_.store(k + 1, std::memory_order_release);
+      // Every live cell learns it is observed. A spawn racing with this walk
+      // links its cell under the parent's lock: if the walk took that lock
+      // first, the spawn sees observer_count_ when it checks after linking.
+      for_each_actor([](actor_ref& a) { static_cast<actor_cell&>(a).set_observed(); });
+    }
+    hooked_count_.store(started_extensions_ + 1, std::memory_order_release);
+    if (started_extensions_ == 0) scheduler_.set_idle_poller([this] { poll_extensions(); });
   }
   return {};
 }
@@ -113,7 +134,11 @@ void system_core::release_extensions() noexcept {
   std::vector<std::unique_ptr<akt::extension>> gone;
   {
     std::lock_guard g(extensions_mu_);
+    // A system that did not stop (the facade destroyed on one of its own
+    // workers) still runs hooks: its extensions go with the core instead.
+    if (state_.load() != system_state::stopped) return;
     observer_count_.store(0, std::memory_order_release);
+    hooked_count_.store(0, std::memory_order_release);
     extension_count_.store(0, std::memory_order_release);
     gone.swap(owned_extensions_);
   }
@@ -130,7 +155,7 @@ akt::extension* system_core::find_extension(const std::function<bool(akt::extens
 }
 
 status system_core::before_bind(const bind_request& r) {
-  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
   for (std::uint32_t i = 0; i < n; ++i) {
     if (auto s = extensions_[i]->before_bind(r); !s) return s;
   }
@@ -138,19 +163,19 @@ status system_core::before_bind(const bind_request& r) {
 }
 
 void system_core::after_start(actor_cell& cell) noexcept {
-  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
   const actor_view v(cell);
   for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->after_start(v);
 }
 
 void system_core::after_terminate(actor_cell& cell, bool was_bound) noexcept {
-  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
   const actor_view v(cell);
   for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->after_terminate(v, was_bound);
 }
 
 void system_core::announce(const node_event& e) noexcept {
-  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
   for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->on_node_event(e);
   if (has_subscribers_.load(std::memory_order_relaxed)) {
     const bool up = e.kind == node_event_kind::up;
@@ -160,7 +185,7 @@ void system_core::announce(const node_event& e) noexcept {
 }
 
 void system_core::poll_extensions() noexcept {
-  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
   for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->poll_idle();
 }
 

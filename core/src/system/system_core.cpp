@@ -201,14 +201,13 @@ result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_pt
   const auto passivate = options.passivate_after.value_or(options_.passivate_after);
   if (passivate.count() > 0) cell->enable_passivation(passivate);
   publish(event_kind::actor_started, *cell, {});
-  if (has_extensions()) after_start(*cell);
   return pid(ref_ptr<actor_ref>(std::move(cell)));
 }
 
 result<pid> system_core::lookup(std::string_view name_or_path) const {
   auto local = lookup_local(name_or_path);
   if (local || local.code() != errc::not_found) return local;
-  const std::uint32_t n = extension_count_.load(std::memory_order_acquire);
+  const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
   for (std::uint32_t i = 0; i < n; ++i) {
     if (auto r = extensions_[i]->try_resolve(name_or_path)) return std::move(*r);
   }

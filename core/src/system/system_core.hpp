@@ -89,7 +89,7 @@ class system_core final : public ref_counted {
     const std::uint32_t n = observer_count_.load(std::memory_order_acquire);
     for (std::uint32_t i = 0; i < n; ++i) f(*observers_[i]);
   }
-  bool has_extensions() const noexcept { return extension_count_.load(std::memory_order_relaxed) != 0; }
+  bool has_extensions() const noexcept { return hooked_count_.load(std::memory_order_relaxed) != 0; }
   status before_bind(const bind_request& r);
   void after_start(actor_cell& cell) noexcept;
   void after_terminate(actor_cell& cell, bool was_bound) noexcept;
@@ -162,11 +162,13 @@ class system_core final : public ref_counted {
   std::atomic<std::uint64_t> unhandled_{0};
 
   // Extensions: append-only arrays published by their counts (release), so
-  // hooks read them without a lock; destroyed with the core.
+  // hooks read them without a lock; destroyed by the facade after stop
+  // (release_extensions), or with the core if the system never stopped.
   static constexpr std::uint32_t max_extensions = 16;
   std::mutex extensions_mu_;  // serializes add_extension
   akt::extension* extensions_[max_extensions] = {};
-  std::atomic<std::uint32_t> extension_count_{0};
+  std::atomic<std::uint32_t> extension_count_{0};  // added (find_extension)
+  std::atomic<std::uint32_t> hooked_count_{0};     // started: the hooks reach extensions_[0, hooked_count_)
   actor_observer* observers_[max_extensions] = {};
   std::atomic<std::uint32_t> observer_count_{0};
   std::vector<std::unique_ptr<akt::extension>> owned_extensions_;  // guarded by extensions_mu_

@@ -178,6 +178,10 @@ class reply_sink : public ref_counted {
   // False once the asker stopped waiting (timed out or answered): a
   // transport may forget the request then.
   virtual bool is_waiting() const noexcept { return true; }
+  // An ask let go of unanswered is held by the system and failed when it
+  // stops (true), or failed at once with errc::no_reply (false: a
+  // transport's, whose number a peer controls).
+  virtual bool held_until_stop() const noexcept { return true; }
 };
 
 }  // namespace akt::detail

@@ -45,6 +45,8 @@ class envelope_pool {
   static void give_back(typed_envelope<T>* e) noexcept {
     e->sender.reset();
     e->reply_to.reset();
+    e->trace.reset();
+    e->counted = false;
     local& l = tls();
     e->next.store(l.head, std::memory_order_relaxed);
     l.head = e;
