@@ -281,3 +281,27 @@ TEST(test_system, a_blocking_ask_runs_on_the_manual_clock) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(test_system, an_inbox_receives_on_the_manual_clock) {
+  akt::testkit::test_system t("manual-inbox");
+  auto echo = t->spawn_fn("echo", [](akt::context& ctx) {
+                 if (auto* n = ctx.message<int>()) (void)ctx.reply(*n + 1);
+               }).value();
+  akt::inbox in(t.system());
+  ASSERT_TRUE(in.tell(echo, 41));
+  auto r = in.receive<int>(std::chrono::seconds(5));  // runs the system: nothing else would
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(*r, 42);
+  // A timer 10 s away (manual clock) delivers within a 20 s receive, without waiting.
+  ASSERT_TRUE(t->schedule_once(std::chrono::seconds(10), in.self(), 7));
+  auto later = in.receive<int>(std::chrono::seconds(20));
+  ASSERT_TRUE(later) << later.error().to_string();
+  EXPECT_EQ(*later, 7);
+  auto none = in.receive(std::chrono::seconds(30));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.code(), akt::errc::timeout);
+}
+
+}  // namespace

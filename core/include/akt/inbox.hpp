@@ -15,6 +15,9 @@
 // errc::mailbox_full. Destroying the inbox ends its pid: later messages to
 // it are dead letters.
 //
+// On a deterministic system (testkit::test_system) receive runs the system
+// on the calling thread and follows its manual clock, as a blocking ask does.
+//
 // Thread safety: receive from one thread at a time; tell and the pid from
 // any thread.
 #pragma once
