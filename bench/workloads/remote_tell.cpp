@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   auto sys = bench::start_system("client");
   bench::register_bench_messages(*sys);
   auto* node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}),
-                                   "enable remoting");
+                                    "enable remoting");
 
   auto target = bench::value_or_fail(
       node->lookup("127.0.0.1", server.port, "counter", std::chrono::seconds(10)), "lookup counter");

@@ -14,7 +14,6 @@ namespace akt {
 bad_result_access::bad_result_access(akt::error e)
     : std::runtime_error("akt::result::value() on an error: " + e.to_string()), error_(std::move(e)) {}
 
-
 std::string_view to_string(errc code) noexcept {
   switch (code) {
     case errc::dead_actor:

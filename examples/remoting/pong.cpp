@@ -14,7 +14,7 @@
 
 int main(int argc, char** argv) {
   auto sys = akt::actor_system::launch("pong-node").value();  // created and started
-  sys->registry().register_message<demo::Ping>();            // what this node decodes
+  sys->registry().register_message<demo::Ping>();             // what this node decodes
   sys->registry().register_message<demo::Pong>();
   const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 0);
   auto node = akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = port});

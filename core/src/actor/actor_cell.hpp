@@ -187,9 +187,9 @@ class actor_cell final : public actor_ref {
 
   // Middle: cold, or touched once per turn.
   system_core& system_;
-  ref_ptr<actor_cell> parent_;               // null for the guardian
-  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart; released at termination
-  const std::string* kind_;                  // the actor's C++ type (the factory's static name); null once terminated
+  ref_ptr<actor_cell> parent_;      // null for the guardian
+  ref_ptr<actor_factory> factory_;  // makes instance_ again on restart; released at termination
+  const std::string* kind_;         // the actor's C++ type (the factory's static name); null once terminated
   std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
   std::uint64_t id_;
   std::atomic<std::int64_t> queued_{0};  // bounded only: envelopes deliver() counted, not yet taken
@@ -214,7 +214,7 @@ class actor_cell final : public actor_ref {
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> processed_{0};
   std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message
-  std::atomic<bool> observed_{false};              // observers are installed: turns report to them
+  std::atomic<bool> observed_{false};             // observers are installed: turns report to them
   bool stop_after_handler_ = false;               // stop_self() was called by the running handler
   bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
 };

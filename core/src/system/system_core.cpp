@@ -157,7 +157,8 @@ status system_core::check_running() const {
 }
 
 result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_ptr<actor_factory> factory) {
-  if (!is_running()) [[unlikely]] return check_running().error();  // says why
+  if (!is_running()) [[unlikely]]
+    return check_running().error();  // says why
   if (!options.name.empty()) {
     if (auto s = validate_actor_name(options.name); !s) return std::move(s).error();
   }

@@ -9,9 +9,9 @@
 #include <akt/actor_system.hpp>
 #include <akt/events.hpp>
 #include <akt/extension.hpp>
-#include <akt/registry.hpp>
 #include <akt/logger.hpp>
 #include <akt/options.hpp>
+#include <akt/registry.hpp>
 #include <akt/supervision.hpp>
 
 #include <atomic>
