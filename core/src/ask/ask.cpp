@@ -88,21 +88,15 @@ class ask_promise final : public reply_sink {
   // ready; when nothing is, move the manual clock to the next timer due
   // before the deadline (it may be what makes the reply come), else to the
   // deadline itself. A 30 s timeout is tested without waiting 30 s.
-  result<message> wait_manually(std::chrono::nanoseconds timeout, scheduler& manual, timer_service& clock) {
-    const auto deadline = clock.now() + timeout;
-    while (!is_final(state_.load(std::memory_order_acquire))) {
-      if (manual.run_ready(1'000'000) > 0) continue;
-      const auto now = clock.now();
-      if (now >= deadline) {
-        std::uint32_t expected = waiting;
-        if (state_.compare_exchange_strong(expected, abandoned, std::memory_order_acq_rel)) {
-          return error(errc::request_timeout,
-                       "no reply within " + format_duration(timeout.count()) + " (on the manual clock)");
-        }
-        continue;
+  result<message> wait_manually(std::chrono::nanoseconds timeout, system_core& system) {
+    auto done = [&] { return is_final(state_.load(std::memory_order_acquire)); };
+    if (!system.run_manually(timeout, done)) {
+      std::uint32_t expected = waiting;
+      if (state_.compare_exchange_strong(expected, abandoned, std::memory_order_acq_rel)) {
+        return error(errc::request_timeout,
+                     "no reply within " + format_duration(timeout.count()) + " (on the manual clock)");
       }
-      const auto next = clock.next_due().value_or(deadline);
-      clock.advance(std::min(next, deadline) - now);
+      while (!done()) cpu_relax();  // a reply is being written right now: take it
     }
     return outcome();
   }
@@ -186,7 +180,7 @@ result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chron
     manual = &local->system().dispatcher();
     // A plain thread asking a deterministic system: the ask runs on the
     // system's manual clock, as its timers and requests do.
-    if (current_cell() == nullptr) return promise->wait_manually(timeout, *manual, local->system().timers());
+    if (current_cell() == nullptr) return promise->wait_manually(timeout, local->system());
   }
   const reply_wait_hint hint = target.reply_wait();
   return promise->wait(timeout, manual, hint.spin, hint.yield_mask,

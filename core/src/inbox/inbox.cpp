@@ -43,7 +43,7 @@ class inbox_ref final : public actor_ref {
   }
 
   result<message> take(std::chrono::nanoseconds within) {
-    if (system_->is_deterministic()) run_manually(within);
+    if (system_->is_deterministic()) (void)system_->run_manually(within, [&] { return size() > 0; });
     std::unique_lock g(mu_);
     if (!cv_.wait_for(g, system_->is_deterministic() ? std::chrono::nanoseconds::zero() : within,
                       [&] { return !queue_.empty(); })) {
@@ -59,22 +59,6 @@ class inbox_ref final : public actor_ref {
       e->reply_to.reset();
     }
     return message(std::move(e));
-  }
-
-  // A deterministic system has no threads: the receiving thread runs it,
-  // moving its manual clock to the next timer due, until a message is here
-  // or `within` has passed on that clock (as a blocking ask does).
-  void run_manually(std::chrono::nanoseconds within) {
-    timer_service& clock = system_->timers();
-    const auto deadline = clock.now() + within;
-    for (;;) {
-      if (system_->dispatcher().run_ready(1'000'000) > 0) continue;
-      if (size() > 0) return;
-      const auto now = clock.now();
-      if (now >= deadline) return;
-      const auto next = clock.next_due().value_or(deadline);
-      clock.advance(std::min(next, deadline) - now);
-    }
   }
 
   void close() {

@@ -140,6 +140,17 @@ status system_core::stop() {
   return outcome;
 }
 
+bool system_core::run_manually(std::chrono::nanoseconds within, const std::function<bool()>& done) {
+  const auto deadline = timers_.now() + within;
+  for (;;) {
+    if (done()) return true;
+    if (scheduler_.run_ready(1'000'000) > 0) continue;
+    const auto now = timers_.now();
+    if (now >= deadline) return done();
+    timers_.advance(std::min(timers_.next_due().value_or(deadline), deadline) - now);
+  }
+}
+
 std::uint32_t system_core::now_ms() noexcept {
   if (!options_.deterministic) return coarse_now_ms();
   return static_cast<std::uint32_t>(

@@ -130,6 +130,11 @@ class system_core final : public ref_counted {
   passivation_wheel& passivation() noexcept { return passivation_; }
   std::uint32_t throughput() const noexcept { return options_.throughput; }
   bool is_deterministic() const noexcept { return options_.deterministic; }
+  // Deterministic systems: runs what is ready on the calling thread and,
+  // when nothing is, moves the manual clock to the next timer due, until
+  // done() or `within` has passed on that clock. Returns done(). What a
+  // blocking ask and an inbox's receive wait with.
+  bool run_manually(std::chrono::nanoseconds within, const std::function<bool()>& done);
   // Milliseconds on the system's clock for passivation: the coarse real
   // clock, or the manual one of a deterministic system.
   std::uint32_t now_ms() noexcept;
