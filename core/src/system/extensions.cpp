@@ -62,13 +62,13 @@ result<akt::extension*> system_core::add_extension(std::unique_ptr<akt::extensio
 status system_core::adopt_address(akt::extension& ext) {
   std::string address = ext.node_address();
   if (address.empty()) return {};
-  if (!node_address().empty()) {
-    return error(errc::invalid_argument, "actor system " + name_ + " already has the address " +
-                                             node_address() + "; extension " + std::string(ext.name()) +
-                                             " gives another (" + address + ")");
+  std::lock_guard g(root_mu_);
+  if (!address_.empty()) {
+    return error(errc::invalid_argument, "actor system " + name_ + " already has the address " + address_ +
+                                             "; extension " + std::string(ext.name()) + " gives another (" +
+                                             address + ")");
   }
-  root_path_.store(std::make_shared<const std::string>("akt://" + name_ + "@" + address),
-                   std::memory_order_release);
+  address_ = std::move(address);
   return {};
 }
 
@@ -126,7 +126,8 @@ void system_core::stop_extensions(bool before_actors) noexcept {
   }
   if (!before_actors) {
     started_extensions_ = 0;
-    root_path_.store(nullptr, std::memory_order_release);  // the node address goes with its extension
+    std::lock_guard a(root_mu_);
+    address_.clear();  // the node address goes with its extension
   }
 }
 

@@ -41,14 +41,13 @@ system_core::system_core(std::string name, system_options options)
 system_core::~system_core() = default;
 
 std::string system_core::root_path() const {
-  auto p = root_path_.load(std::memory_order_acquire);
-  return p ? *p : "akt://" + name_;
+  const std::string address = node_address();
+  return address.empty() ? "akt://" + name_ : "akt://" + name_ + "@" + address;
 }
 
 std::string system_core::node_address() const {
-  const std::string root = root_path();
-  const auto at = root.find('@');
-  return at == std::string::npos ? std::string() : root.substr(at + 1);
+  std::lock_guard g(root_mu_);
+  return address_;
 }
 
 void system_core::release_guardian() {

@@ -152,7 +152,12 @@ class system_core final : public ref_counted {
   ~system_core() override;
 
   std::string name_;
-  std::atomic<std::shared_ptr<const std::string>> root_path_;
+  // Set when an extension gives the node its address, cleared when it stops.
+  // A mutex, not atomic<shared_ptr>: libstdc++ 12's version unlocks with a
+  // relaxed store, which ThreadSanitizer rightly reports as a race. Read on
+  // cold paths only (errors, names of actors).
+  mutable std::mutex root_mu_;
+  std::string address_;
   system_options options_;
   std::shared_ptr<akt::logger> logger_;
   std::atomic<system_state> state_{system_state::created};
