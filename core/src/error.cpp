@@ -50,6 +50,10 @@ std::string_view to_string(errc code) noexcept {
       return "unhandled";
     case errc::no_reply:
       return "no_reply";
+    case errc::backpressure:
+      return "backpressure";
+    case errc::not_permitted:
+      return "not_permitted";
   }
   return "unknown_error";
 }

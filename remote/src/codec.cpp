@@ -190,6 +190,32 @@ bool parse_hello(std::string_view bytes, hello_view& h) {
         return wt == 2 && r.bytes(h.system);
       case 3:
         return wt == 2 && r.bytes(h.address);
+      case 4:
+        return wt == 2 && r.bytes(h.nonce);
+      case 5:
+        if (wt != 0 || !r.varint(v) || v > 1) return false;
+        h.secret = v == 1;
+        return true;
+      default:
+        return r.skip(wt);
+    }
+  });
+}
+
+bool parse_proof(std::string_view bytes, std::string_view& mac) {
+  return for_each_field(bytes, [&](std::uint32_t field, std::uint32_t wt, reader& r) {
+    if (field == 1) return wt == 2 && r.bytes(mac);
+    return r.skip(wt);
+  });
+}
+
+bool parse_credit(std::string_view bytes, credit_view& c) {
+  return for_each_field(bytes, [&](std::uint32_t field, std::uint32_t wt, reader& r) {
+    switch (field) {
+      case 1:
+        return wt == 2 && r.bytes(c.receiver);
+      case 2:
+        return wt == 0 && r.varint(c.bytes);
       default:
         return r.skip(wt);
     }
@@ -236,13 +262,27 @@ void append_envelope_frame(std::string& out, const envelope_view& e, const paylo
   });
 }
 
-void append_hello_frame(std::string& out, std::string_view system, std::string_view address) {
-  const std::size_t size =
-      varint_field_size(1, protocol_version) + bytes_field_size(2, system) + bytes_field_size(3, address);
+void append_hello_frame(std::string& out, const hello_view& h) {
+  const std::size_t size = varint_field_size(1, h.protocol_version) + bytes_field_size(2, h.system) +
+                           bytes_field_size(3, h.address) + bytes_field_size(4, h.nonce) +
+                           varint_field_size(5, h.secret ? 1 : 0);
   append_frame(out, 1, size, [&](char* p) {
-    p = put_varint_field(p, 1, protocol_version);
-    p = put_bytes_field(p, 2, system);
-    return put_bytes_field(p, 3, address);
+    p = put_varint_field(p, 1, h.protocol_version);
+    p = put_bytes_field(p, 2, h.system);
+    p = put_bytes_field(p, 3, h.address);
+    p = put_bytes_field(p, 4, h.nonce);
+    return put_varint_field(p, 5, h.secret ? 1 : 0);
+  });
+}
+
+void append_proof_frame(std::string& out, std::string_view mac) {
+  append_frame(out, 4, bytes_field_size(1, mac), [&](char* p) { return put_bytes_field(p, 1, mac); });
+}
+
+void append_credit_frame(std::string& out, std::string_view receiver, std::uint64_t bytes) {
+  append_frame(out, 5, bytes_field_size(1, receiver) + varint_field_size(2, bytes), [&](char* p) {
+    p = put_bytes_field(p, 1, receiver);
+    return put_varint_field(p, 2, bytes);
   });
 }
 
@@ -254,7 +294,7 @@ void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us) {
 bool parse_frame(std::string_view body, frame_view& out) {
   bool seen = false;
   const bool ok = for_each_field(body, [&](std::uint32_t field, std::uint32_t wt, reader& r) {
-    if (field < 1 || field > 3) return r.skip(wt);
+    if (field < 1 || field > 5) return r.skip(wt);
     std::string_view inner;
     if (wt != 2 || !r.bytes(inner)) return false;
     seen = true;
@@ -267,9 +307,17 @@ bool parse_frame(std::string_view body, frame_view& out) {
         out.kind = frame_kind::envelope;
         out.envelope = envelope_view{};
         return parse_envelope(inner, out.envelope);
-      default:
+      case 3:
         out.kind = frame_kind::heartbeat;
         return true;
+      case 4:
+        out.kind = frame_kind::proof;
+        out.proof = {};
+        return parse_proof(inner, out.proof);
+      default:
+        out.kind = frame_kind::credit;
+        out.credit = credit_view{};
+        return parse_credit(inner, out.credit);
     }
   });
   return ok && seen;

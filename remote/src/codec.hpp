@@ -15,7 +15,7 @@
 
 namespace akt::remote::detail {
 
-constexpr std::uint32_t protocol_version = 1;
+constexpr std::uint32_t protocol_version = 2;
 
 enum class envelope_kind : std::uint32_t {
   tell = 0,
@@ -41,14 +41,24 @@ struct envelope_view {
 struct hello_view {
   std::uint32_t protocol_version = 0;
   std::string_view system, address;
+  std::string_view nonce;  // fresh random bytes of this connection's sender
+  bool secret = false;     // the sender will prove a shared secret (a Proof follows)
 };
 
-enum class frame_kind { hello, envelope, heartbeat };
+// Credit for `bytes` of frames to `receiver` that its actor has taken.
+struct credit_view {
+  std::string_view receiver;
+  std::uint64_t bytes = 0;
+};
+
+enum class frame_kind { hello, envelope, heartbeat, proof, credit };
 
 struct frame_view {
   frame_kind kind = frame_kind::heartbeat;
   hello_view hello;
   envelope_view envelope;
+  std::string_view proof;  // frame_kind::proof: the MAC
+  credit_view credit;
 };
 
 // Appends one whole frame (4-byte big-endian length, then the Frame bytes).
@@ -64,7 +74,9 @@ struct payload_writer {
 };
 // As above, with the payload (field 5) produced by `payload`; e.payload is ignored.
 void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload);
-void append_hello_frame(std::string& out, std::string_view system, std::string_view address);
+void append_hello_frame(std::string& out, const hello_view& hello);
+void append_proof_frame(std::string& out, std::string_view mac);
+void append_credit_frame(std::string& out, std::string_view receiver, std::uint64_t bytes);
 void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us);
 
 enum class decode_status { frame, need_more, too_large, malformed };

@@ -8,45 +8,40 @@ error closed_error(const std::string& path) {
 }
 }  // namespace
 
-bool split_remote_path(std::string_view path, std::string& address, std::string& name) {
-  constexpr std::string_view scheme = "akt://";
-  if (!path.starts_with(scheme)) return false;
-  path.remove_prefix(scheme.size());
-  const auto at = path.find('@');
-  const auto slash = path.find('/');
-  if (at == std::string_view::npos || slash == std::string_view::npos || at > slash) return false;
-  address = std::string(path.substr(at + 1, slash - at - 1));
-  const auto last = path.rfind('/');
-  name = std::string(path.substr(last + 1));
-  return !address.empty() && address.find(':') != std::string::npos && !name.empty();
-}
-
 status remote_ref::deliver(envelope_ptr e) noexcept {
   auto n = node_.lock();
   if (!n) return closed_error(path_);
-  if (auto* t = akt::detail::payload_as<terminated>(e.get())) {
-    // This reference is a remote *watcher*: tell its node the watched actor stopped.
-    n->send_terminated(address_, path_, t->actor.path());
-    return {};
+  try {
+    if (auto* t = akt::detail::payload_as<terminated>(e.get())) {
+      // This reference is a remote *watcher*: tell its node the watched actor stopped.
+      n->send_terminated(address_, path_, t->actor.path(), connection_);
+      return {};
+    }
+    return n->send_envelope(address_, path_, std::move(e), connection_);
+  } catch (const std::bad_alloc&) {
+    return error(errc::backpressure, "out of memory while sending to " + path_);
   }
-  return n->send_envelope(address_, path_, std::move(e), &connection_);
 }
 
 status remote_ref::deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender,
                                 const trace_context* trace) noexcept {
   auto n = node_.lock();
   if (!n) return closed_error(path_);
-  return n->send_wire(address_, path_, m, sender.get(), trace, &connection_);
+  try {
+    return n->send_wire(address_, path_, m, sender.get(), trace, connection_);
+  } catch (const std::bad_alloc&) {
+    return error(errc::backpressure, "out of memory while sending to " + path_);
+  }
 }
 
 void remote_ref::poll_incoming() noexcept {
-  if (auto n = node_.lock()) n->poll_incoming(address_, connection_);  // n keeps the node alive meanwhile
+  if (auto n = node_.lock()) n->poll_incoming(connection_);  // n keeps the node alive meanwhile
 }
 
 status remote_ref::request_stop() noexcept {
   auto n = node_.lock();
   if (!n) return closed_error(path_);
-  return n->send_stop(address_, path_);
+  return n->send_stop(address_, path_, connection_);
 }
 
 status remote_ref::request_restart() noexcept {
@@ -57,12 +52,12 @@ status remote_ref::request_restart() noexcept {
 status remote_ref::add_watcher(actor_ref& watcher) noexcept {
   auto n = node_.lock();
   if (!n) return closed_error(path_);
-  n->watch(address_, path_, watcher);
+  n->watch(address_, path_, watcher, connection_);
   return {};
 }
 
 void remote_ref::remove_watcher(actor_ref& watcher) noexcept {
-  if (auto n = node_.lock()) n->unwatch(address_, path_, watcher);
+  if (auto n = node_.lock()) n->unwatch(address_, path_, watcher, connection_);
 }
 
 status remote_ref::wait_stopped(std::chrono::nanoseconds) const {

@@ -1,5 +1,5 @@
 // remote_ref: what a pid of an actor on another node points at. Sends are
-// serialized and handed to the connection of that node.
+// serialized and handed to the connection that reaches that node.
 #pragma once
 
 #include <memory>
@@ -11,12 +11,19 @@ namespace akt::remote::detail {
 
 class remote_ref final : public actor_ref {
  public:
+  // `address` empty: the path names no valid node; the pid then works only
+  // over the connection it is bound to (bind_to).
   remote_ref(std::weak_ptr<node> owner, std::string path, std::string address, std::string name)
       : actor_ref(/*remote=*/true),
         node_(std::move(owner)),
         path_(std::move(path)),
         address_(std::move(address)),
         name_(std::move(name)) {}
+
+  // Before the pid is shared: it goes over `c` only (its peer's address is unproved).
+  void bind_to(const std::shared_ptr<connection>& c) noexcept { connection_.start_with(c, true); }
+  // Before the pid is shared: it uses `c` first, and dials its address once `c` closes.
+  void remember(const std::shared_ptr<connection>& c) noexcept { connection_.start_with(c, false); }
 
   status deliver(envelope_ptr e) noexcept override;
   status deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender,
@@ -49,9 +56,5 @@ class remote_ref final : public actor_ref {
   std::string name_;
   connection_handle connection_;  // the connection last used to reach the actor
 };
-
-// Splits "akt://sys@host:port/a/b" into its address ("host:port") and the
-// name of the actor ("b"); false when it is not such a path.
-bool split_remote_path(std::string_view path, std::string& address, std::string& name);
 
 }  // namespace akt::remote::detail

@@ -1,5 +1,6 @@
 #include <akt/remote/remoting.hpp>
 
+#include "address.hpp"
 #include "node.hpp"
 #include "remote_ref.hpp"
 
@@ -9,8 +10,9 @@ result<remoting*> remoting::enable(actor_system& system, remoting_options option
   if (system.find_extension<remoting>() != nullptr) {
     return error(errc::invalid_argument, "remoting is already enabled on system " + system.name());
   }
-  auto r =
-      std::unique_ptr<remoting>(new remoting(std::make_shared<detail::node>(system, std::move(options))));
+  auto n = std::make_shared<detail::node>(system, std::move(options));
+  if (auto s = n->validate(); !s) return std::move(s).error();  // before anything starts
+  auto r = std::unique_ptr<remoting>(new remoting(std::move(n)));
   return system.add_extension(std::move(r));
 }
 
@@ -36,9 +38,10 @@ std::string remoting::node_address() const {
 }
 
 std::optional<result<pid>> remoting::try_resolve(std::string_view name_or_path) {
-  std::string address, name;
-  if (!detail::split_remote_path(name_or_path, address, name)) return std::nullopt;  // not a remote path
-  if (address == node_->address()) return std::nullopt;  // ours: the local tree answered
+  if (!detail::looks_remote(name_or_path)) return std::nullopt;  // not a remote path
+  auto parsed = detail::parse_remote_path(name_or_path);
+  if (!parsed) return result<pid>(std::move(parsed).error());  // malformed: say what is wrong
+  if (parsed->address == node_->address()) return std::nullopt;  // ours: the local tree answered
   return node_->resolve(name_or_path);
 }
 
@@ -62,6 +65,7 @@ std::string remoting::address() const {
 
 result<pid> remoting::lookup(std::string_view host, std::uint16_t port, std::string_view name,
                              std::chrono::nanoseconds timeout) {
+  if (name.empty() || name.size() > 1024) return error(errc::invalid_name, "a lookup needs a name (at most 1 KiB)");
   return node_->lookup(std::string(host) + ":" + std::to_string(port), std::string(name), timeout);
 }
 
@@ -80,6 +84,12 @@ std::uint64_t remoting::connections_opened() const noexcept {
 }
 std::uint64_t remoting::frames_rejected() const noexcept {
   return node_->frames_rejected();
+}
+std::uint64_t remoting::handshakes_refused() const noexcept {
+  return node_->handshakes_refused();
+}
+std::uint64_t remoting::backpressure_events() const noexcept {
+  return node_->backpressure_events();
 }
 
 }  // namespace akt::remote

@@ -93,16 +93,48 @@ TEST(codec, what_protoc_classes_write_we_read) {
 
 TEST(codec, hello_round_trips) {
   std::string out;
-  append_hello_frame(out, "alpha", "127.0.0.1:4001");
+  const std::string nonce(32, 'n');
+  append_hello_frame(out, hello_view{.protocol_version = protocol_version,
+                                     .system = "alpha",
+                                     .address = "127.0.0.1:4001",
+                                     .nonce = nonce,
+                                     .secret = true});
   akt::wire::Frame f;
   ASSERT_TRUE(f.ParseFromString(body_of(out)));
   EXPECT_EQ(f.hello().protocol_version(), protocol_version);
   EXPECT_EQ(f.hello().system(), "alpha");
+  EXPECT_EQ(f.hello().nonce(), nonce);
+  EXPECT_TRUE(f.hello().secret());
   frame_view v;
   std::size_t used = 0;
   ASSERT_EQ(decode_frame(out, 1 << 20, v, used), decode_status::frame);
   EXPECT_EQ(used, out.size());
   EXPECT_EQ(v.hello.address, "127.0.0.1:4001");
+  EXPECT_EQ(v.hello.nonce, nonce);
+  EXPECT_TRUE(v.hello.secret);
+}
+
+TEST(codec, proof_and_credit_round_trip) {
+  std::string out;
+  append_proof_frame(out, std::string(32, 'm'));
+  akt::wire::Frame f;
+  ASSERT_TRUE(f.ParseFromString(body_of(out)));
+  EXPECT_EQ(f.proof().mac(), std::string(32, 'm'));
+  frame_view v;
+  std::size_t used = 0;
+  ASSERT_EQ(decode_frame(out, 1 << 20, v, used), decode_status::frame);
+  ASSERT_EQ(v.kind, frame_kind::proof);
+  EXPECT_EQ(v.proof, std::string(32, 'm'));
+
+  out.clear();
+  append_credit_frame(out, "akt://beta@127.0.0.1:4000/calc", 65536);
+  ASSERT_TRUE(f.ParseFromString(body_of(out)));
+  EXPECT_EQ(f.credit().receiver(), "akt://beta@127.0.0.1:4000/calc");
+  EXPECT_EQ(f.credit().bytes(), 65536u);
+  ASSERT_EQ(decode_frame(out, 1 << 20, v, used), decode_status::frame);
+  ASSERT_EQ(v.kind, frame_kind::credit);
+  EXPECT_EQ(v.credit.receiver, "akt://beta@127.0.0.1:4000/calc");
+  EXPECT_EQ(v.credit.bytes, 65536u);
 }
 
 TEST(codec, partial_oversized_and_malformed_frames_are_told_apart) {

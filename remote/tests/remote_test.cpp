@@ -53,7 +53,10 @@ class remote_test : public ::testing::Test {
     a_ = start("alpha");
     b_ = start("beta");
     na_ = akt::remote::remoting::enable(*a_).value();
-    nb_ = akt::remote::remoting::enable(*b_).value();
+    // beta lets its peers stop its actors and spawn the kinds these tests use.
+    nb_ = akt::remote::remoting::enable(
+              *b_, {.permissions = {.stop = true, .spawnable_kinds = {"multiplier", "slow", "no-such-kind"}}})
+              .value();
     // beta runs a calculator and a pong answering with the sender's seq.
     (void)b_->spawn_fn("calc", [](akt::context& ctx) {
       if (auto* add = ctx.message<demo::Add>()) {
@@ -164,7 +167,14 @@ TEST_F(remote_test, messages_larger_than_a_read_arrive_whole_and_in_order_among_
       if (!body.empty()) body.back() = '!';  // the last byte of each frame is checked too
       demo::Greet g;
       g.set_name(body);
-      ASSERT_TRUE(remote_sink.tell(g));
+      // 13 MB in all: more than the sink's window (4 MiB), so the sender
+      // meets back-pressure and tries again once the sink caught up.
+      akt::status s;
+      ASSERT_TRUE(wait_until([&] {
+        s = remote_sink.tell(g);
+        return s || s.code() != akt::errc::backpressure;
+      }));
+      ASSERT_TRUE(s) << s.error().to_string();
       sent.push_back(std::move(body));
     }
   }
@@ -320,7 +330,11 @@ TEST_F(remote_test, an_undecodable_payload_fails_the_ask_and_dead_letters_the_te
   asio::ip::tcp::socket raw(io);
   raw.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), nb_->port()));
   std::string out;
-  wire::append_hello_frame(out, "raw", "127.0.0.1:1");
+  const std::string nonce(32, 'r');
+  wire::append_hello_frame(out, wire::hello_view{.protocol_version = wire::protocol_version,
+                                                 .system = "raw",
+                                                 .address = "127.0.0.1:1",
+                                                 .nonce = nonce});
   const auto receiver = "akt://beta@127.0.0.1:" + std::to_string(nb_->port()) + "/calc";
   wire::envelope_view tell;
   tell.kind = wire::envelope_kind::tell;

@@ -150,6 +150,12 @@ class actor_system : public spawner<actor_system> {
   // Tells every extension of a transport event (node up / down) and
   // publishes it on the event stream.
   void announce(const node_event& e);
+  // For transports: a message that reached no actor elsewhere (refused by
+  // another node, or meant for a node that is down) is counted in
+  // dead_letters(), seen by observers and published, like a local one.
+  // `why` should name the intended recipient. `count` alike messages are
+  // counted at once (observers and subscribers hear of them once).
+  void report_dead_letter(std::string_view type_name, error why, std::uint64_t count = 1);
   // The message types and actor kinds this system accepts from outside.
   type_registry& registry() noexcept;
 

@@ -47,6 +47,8 @@ enum class errc : std::uint16_t {
   timeout = 15,           // a wait (other than an ask) ran out of time
   unhandled = 16,         // the receiving actor did not handle the message (context::unhandled)
   no_reply = 17,          // whoever had to answer gave up (a response_promise dropped unanswered)
+  backpressure = 18,      // the receiver is behind: a transport's window or queue is full; retry later
+  not_permitted = 19,     // the receiving node does not permit this (remote stop, spawn, watch)
 };
 
 // The code's name, e.g. "dead_actor".

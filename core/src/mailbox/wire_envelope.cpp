@@ -12,17 +12,21 @@ wire_envelope::wire_envelope(decoder decode, std::uint32_t type_size, std::uint3
   kind = envelope_kind::wire;
 }
 
-envelope_ptr wire_envelope::make(decoder decode, std::string_view type, std::string_view bytes) {
+envelope_ptr wire_envelope::make(decoder decode, std::string_view type, std::string_view bytes,
+                                  ref_ptr<consumption_hook> hook, std::uint32_t cost) {
   const std::size_t size = sizeof(wire_envelope) + type.size() + bytes.size();
   void* memory = small_alloc(size);
   auto* e = ::new (memory) wire_envelope(decode, static_cast<std::uint32_t>(type.size()),
                                          static_cast<std::uint32_t>(bytes.size()), size);
   if (!type.empty()) std::memcpy(e->data(), type.data(), type.size());
   if (!bytes.empty()) std::memcpy(e->data() + type.size(), bytes.data(), bytes.size());
+  e->hook_ = std::move(hook);
+  e->cost_ = cost;
   return envelope_ptr(e);
 }
 
 envelope_ptr wire_envelope::decode() {
+  report_consumed();  // taken by its actor: the sender may send more
   envelope_ptr d = decode_(bytes());
   if (!d) return d;
   d->sender = std::move(sender);
@@ -32,6 +36,7 @@ envelope_ptr wire_envelope::decode() {
 }
 
 void wire_envelope::dispose() noexcept {
+  report_consumed();  // dropped (a dead letter): the credit still goes back
   const std::size_t size = allocated_;
   this->~wire_envelope();
   small_free(this, size);

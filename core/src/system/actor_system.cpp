@@ -104,6 +104,22 @@ void actor_system::announce(const node_event& e) {
 type_registry& actor_system::registry() noexcept {
   return core_->registry();
 }
+namespace {
+// What report_dead_letter hands to the dead-letter path: a message known
+// only by its type name.
+struct described_envelope final : detail::envelope {
+  explicit described_envelope(std::string_view name) : name_(name) {}
+  std::string type_name() const override { return name_; }
+  std::string name_;
+};
+}  // namespace
+
+void actor_system::report_dead_letter(std::string_view type_name, error why, std::uint64_t count) {
+  if (count == 0) return;
+  if (count > 1) core_->count_dead_letters(count - 1);
+  core_->dead_letter(detail::envelope_ptr(new described_envelope(type_name)), std::move(why), nullptr);
+}
+
 std::uint64_t actor_system::unhandled_messages() const noexcept {
   return core_->unhandled_messages();
 }

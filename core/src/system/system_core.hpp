@@ -71,6 +71,7 @@ class system_core final : public ref_counted {
   // asker does not wait out the whole timeout after that.
   void keep_unanswered(ref_ptr<reply_sink> ask) noexcept;
   std::uint64_t dead_letters() const noexcept { return dead_letters_.load(std::memory_order_relaxed); }
+  void count_dead_letters(std::uint64_t n) noexcept { dead_letters_.fetch_add(n, std::memory_order_relaxed); }
   std::uint64_t actor_count() const noexcept {
     const std::int64_t n = live_actors_.sum();
     return n > 0 ? static_cast<std::uint64_t>(n) : 0;

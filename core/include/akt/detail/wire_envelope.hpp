@@ -10,6 +10,10 @@
 //
 // One allocation: the header, then the type name and the payload inline.
 //
+// Flow control: a transport may attach a consumption_hook, told once when
+// the actor takes the message (decode) or when it is dropped (dispose
+// without decode), so the sender gets its credit back either way.
+//
 // Thread safety: as any envelope (one owner at a time).
 #pragma once
 
@@ -21,12 +25,19 @@
 
 namespace akt::detail {
 
+class consumption_hook : public ref_counted {
+ public:
+  // `cost` is what the transport attached to the message (its frame's size).
+  virtual void consumed(std::uint32_t cost) noexcept = 0;
+};
+
 class wire_envelope final : public envelope {
  public:
   // Makes a message from `bytes`, or null when they are not a valid one.
   using decoder = envelope_ptr (*)(std::string_view bytes);
 
-  static envelope_ptr make(decoder decode, std::string_view type, std::string_view bytes);
+  static envelope_ptr make(decoder decode, std::string_view type, std::string_view bytes,
+                           ref_ptr<consumption_hook> hook = {}, std::uint32_t cost = 0);
 
   // The decoded message, carrying this envelope's sender and reply sink;
   // null when the bytes are not a valid message of the type (this envelope
@@ -46,6 +57,12 @@ class wire_envelope final : public envelope {
   wire_envelope(decoder decode, std::uint32_t type_size, std::uint32_t bytes_size,
                 std::size_t allocated) noexcept;
   ~wire_envelope() override = default;
+  void report_consumed() noexcept {
+    if (hook_) {
+      hook_->consumed(cost_);
+      hook_.reset();
+    }
+  }
 
   const char* data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
   char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
@@ -55,6 +72,8 @@ class wire_envelope final : public envelope {
   std::uint32_t type_size_;
   std::uint32_t bytes_size_;
   std::size_t allocated_;
+  ref_ptr<consumption_hook> hook_;
+  std::uint32_t cost_ = 0;
 };
 
 }  // namespace akt::detail

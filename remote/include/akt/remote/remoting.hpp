@@ -18,7 +18,13 @@
 // original protobuf message and a sender it can reply to. Paths of a system
 // with remoting read akt://<system>@<host>:<port>/<name>.
 //
-// TLS (optionally mutual) through remoting_options::tls.
+// Secured by a shared secret (remoting_options::secret) or mutual TLS
+// (remoting_options::tls); see remoting_options for what each proves.
+//
+// A tell that cannot be delivered on the other side (no such actor, a full
+// mailbox, an unknown type, a refused command) is a dead letter there and is
+// reported back: the sending system counts it in dead_letters() too, as it
+// does messages to a node that is down.
 //
 // Messages crossing the wire must be Protocol Buffers messages registered
 // with sys->registry().register_message<T>() on both systems; an unregistered or
@@ -30,6 +36,7 @@
 // kept per (sender, receiver). A lost connection fails the asks waiting on
 // it at once (errc::dead_actor) and is re-opened, with backoff, on the next
 // send. Malformed, truncated or oversized frames close that connection only.
+// See docs/wire-protocol.md for the protocol.
 //
 // Thread safety: all members from any thread.
 #pragma once
@@ -44,6 +51,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace akt::remote {
 
@@ -59,13 +67,60 @@ struct tls_options {
   bool mutual = false;
 };
 
+// What peers may do to this node's actors beyond sending them messages and
+// looking them up (in the spirit of Akka's untrusted mode). Refused
+// commands get errc::not_permitted back, naming the option.
+struct remote_permissions {
+  bool stop = false;   // KIND_STOP: peers may stop local actors by path
+  bool watch = true;   // peers may watch local actors (death watch across nodes)
+  std::size_t max_watches_per_peer = 10'000;  // per connection; beyond: not_permitted
+  // Kinds (registry().register_kind<A>()) peers may spawn here; empty: none.
+  std::vector<std::string> spawnable_kinds{};
+};
+
 struct remoting_options {
   std::string host = "127.0.0.1";  // the address to listen on and to advertise
   std::uint16_t port = 0;          // 0 = pick a free port (see remoting::port())
-  std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::milliseconds heartbeat_interval{1000};  // a peer silent 3 intervals is dead
-  std::size_t max_frame_bytes = 16 * 1024 * 1024;
+
+  // Authentication. A node's address is what its peer proved, never what
+  // it claimed: with a shared `secret` both sides prove they hold it over
+  // fresh nonces (HMAC-SHA256; the secret never crosses the wire), and a
+  // peer that cannot is refused; with mutual TLS the peer's certificate
+  // must name the IP address it claims. A node with neither accepts any
+  // peer, trusts no peer's address (replies go back over the connection
+  // the request came on, and an unauthenticated peer is never dialled), and
+  // may bind only a loopback address, unless `insecure_no_authentication`.
+  std::string secret{};  // shared by every node of the system; at least 16 bytes
   std::optional<tls_options> tls{};  // unset = plain TCP
+  bool insecure_no_authentication = false;
+  remote_permissions permissions{};
+
+  // Failure detection: a peer silent for `silent_heartbeats` intervals is
+  // declared down (once): its asks fail, its watchers get Terminated,
+  // node_down is announced, messages still queued for it are dead letters.
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::uint32_t silent_heartbeats = 3;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds handshake_timeout{5000};  // connected to Hello and Proof done
+
+  // Resource limits. A frame over max_frame_bytes (or over 4 KiB before the
+  // handshake is done) closes its connection.
+  std::size_t max_frame_bytes = 16 * 1024 * 1024;
+  std::size_t max_connections = 1024;  // inbound connections at once; beyond: refused
+
+  // Back-pressure. Per receiving actor, at most `flow_window_bytes` of frames
+  // are in flight (sent, not yet taken by that actor): the receiver grants
+  // credit as it consumes. Beyond that window, or with more than
+  // `max_outbound_bytes` queued on a connection, tell returns
+  // errc::backpressure (after waiting up to `backpressure_wait` for credit,
+  // 0 = not at all). One slow actor fills only its own window: messages to
+  // the others on the same connection keep flowing. A receiver reads no
+  // more from a connection while `max_inbound_pending_bytes` of its frames
+  // wait in local mailboxes.
+  std::size_t flow_window_bytes = 4 * 1024 * 1024;
+  std::size_t max_outbound_bytes = 32 * 1024 * 1024;
+  std::size_t max_inbound_pending_bytes = 64 * 1024 * 1024;
+  std::chrono::milliseconds backpressure_wait{0};
 };
 
 namespace detail {
@@ -103,7 +158,9 @@ class remoting final : public akt::extension {
 
   // Counters for tests and metrics.
   std::uint64_t connections_opened() const noexcept;
-  std::uint64_t frames_rejected() const noexcept;
+  std::uint64_t frames_rejected() const noexcept;       // malformed, oversized, out of protocol
+  std::uint64_t handshakes_refused() const noexcept;    // failed authentication or handshake deadline
+  std::uint64_t backpressure_events() const noexcept;   // tells refused with errc::backpressure
 
   // akt::extension
   std::string_view name() const noexcept override { return "remote"; }

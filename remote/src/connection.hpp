@@ -1,0 +1,268 @@
+// connection: one TCP (or TLS) connection to another node, in both
+// directions. It runs the handshake (Hello, then a Proof of the shared
+// secret when the node has one), frames the bytes it reads, and writes
+// batched: whatever was queued while a write was in flight goes out in the
+// next single write.
+//
+// Every buffer is bounded: before the handshake is done frames are at most
+// 4 KiB and nothing but the handshake is written; afterwards the outbound
+// queue is bounded in bytes (remoting_options::max_outbound_bytes), the
+// read buffer by the frame limit, and reading pauses while too many of this
+// connection's messages wait in local mailboxes (flow control, flow.hpp).
+//
+// Thread safety: send / enqueue / close from any thread; the reader lock
+// (read_mu_) is held by whoever reads the socket (the I/O thread, or a
+// thread polling for its reply), from recv to the end of dispatch, so frames
+// are handled one at a time, in order. Lock order: read_mu_, then mu_.
+#pragma once
+
+#include <akt/akt.hpp>
+#include <akt/registry.hpp>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "address.hpp"
+#include "codec.hpp"
+#include "flow.hpp"
+#include "handshake.hpp"
+
+namespace akt::remote::detail {
+
+class node;
+
+// Bytes read from a socket and not yet framed. Reads go straight into its
+// free space, which is never zero-filled (a std::string resized by 64 KiB
+// before every read spent 2-3 us per read in memset, on the latency path).
+class read_buffer {
+ public:
+  // Room for at least `n` more bytes at the end (unread bytes move to the
+  // front, or the buffer grows, when needed).
+  char* reserve(std::size_t n);
+  void commit(std::size_t n) noexcept { end_ += n; }
+  std::string_view unread() const noexcept { return {data_.get() + start_, end_ - start_}; }
+  void consume(std::size_t n) noexcept {
+    start_ += n;
+    if (start_ == end_) start_ = end_ = 0;
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t capacity_ = 0;
+  std::size_t start_ = 0;
+  std::size_t end_ = 0;
+};
+
+// What a connection's reader remembers between messages (guarded by the
+// reader lock): a stream of messages to one actor, of one type, costs no
+// lookup. Bounded: past `max_entries` a map starts over.
+struct inbound_cache {
+  static constexpr std::size_t max_entries = 4096;
+  std::unordered_map<std::string, pid> local;  // receiver path -> local pid
+  std::unordered_map<std::string, akt::detail::ref_ptr<receiver_credit>> credits;  // receiver path -> credit
+  std::string last_receiver;                   // the path of...
+  pid last_target;                             // ...the last local delivery...
+  akt::detail::ref_ptr<receiver_credit> last_credit;  // ...and its credit
+  std::string last_type;                       // the last type decoded...
+  message_decoder last_decoder = nullptr;      // ...and its decoder (decoders are never removed)
+};
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  // `dialled`: the address we connect to (outbound); empty for an accepted one.
+  connection(node& owner, asio::ip::tcp::socket socket, std::string dialled);
+  ~connection();
+
+  void start_outbound(const asio::ip::tcp::endpoint& to, std::chrono::milliseconds timeout);
+  void start_inbound();
+
+  // Appends ready frames that are not flow-controlled (replies, failures,
+  // credits, heartbeats, commands); any thread. `urgent` (asks, replies):
+  // when the line is free the caller writes them itself at once instead of
+  // waking the I/O thread. Errors: dead_actor (closed), backpressure (the
+  // outbound queue is over twice its bound: the peer does not read).
+  status send(std::string_view frames, bool urgent = false);
+  // A ready message frame (an ask), flow-controlled like enqueue, written at
+  // once by the caller when the line is free.
+  status send_message(flow_slot& slot, std::string_view frame);
+  // Appends a message frame for `slot`'s receiver that `encode(queue)`
+  // writes, under the queue's lock (a tell encoded in place: no
+  // intermediate buffer), and charges its size to the slot. Errors:
+  // dead_actor (closed), backpressure (the slot's window or the queue is
+  // full, also after waiting up to remoting_options::backpressure_wait).
+  template <class Encode>
+  status enqueue(flow_slot& slot, Encode&& encode);
+  void close(const std::string& why);
+
+  // For a plain thread waiting for a reply from this peer: reads and
+  // handles what has arrived, on the calling thread, unless someone else is
+  // reading right now. Saves the I/O thread's wake-up on the reply's path.
+  // Plain TCP only (a TLS stream is read by the I/O thread alone).
+  void poll_read();
+
+  // Sender-side flow control: the window of one receiving actor on this
+  // connection (made on first use; see flow.hpp).
+  std::shared_ptr<flow_slot> slot_for(std::string_view receiver);
+  void on_credit(std::string_view receiver, std::uint64_t bytes);
+  // Receiver side: this connection's messages waiting in local mailboxes.
+  inbound_flow& inflow() noexcept { return *inflow_; }
+  const std::shared_ptr<inbound_flow>& inflow_shared() const noexcept { return inflow_; }
+  // Resumes reading paused by flow control (any thread).
+  void resume_reading();
+
+  // Reader state (the reader lock held: the I/O thread's read handler, or poll_read).
+  inbound_cache& cache() noexcept { return cache_; }
+
+  // The peer's address: the one dialled (outbound), else the one its Hello
+  // gave (proved when authenticated()). Stable once open.
+  const std::string& peer() const noexcept { return peer_; }
+  bool outbound() const noexcept { return outbound_; }
+  // The peer proved its address (shared secret, or a certificate naming it).
+  bool authenticated() const noexcept { return authenticated_; }
+  // An outbound connection, or an inbound one whose peer proved its address:
+  // messages to that address may use it, and a pid that came over it may
+  // be re-dialled.
+  bool trusted_address() const noexcept { return outbound_ || authenticated_; }
+  bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  // Microseconds (steady clock) when something last arrived.
+  std::int64_t last_heard_us() const noexcept { return last_heard_us_.load(std::memory_order_relaxed); }
+  // Messages queued or being written when the connection closed (dead letters).
+  std::uint64_t unsent_messages() const noexcept;
+
+ private:
+  void on_ready();  // connected (and TLS handshake done): send Hello, read
+  void on_hello(const hello_view& hello);
+  void on_proof(std::string_view mac);
+  void open();  // handshake done: user frames may flow
+  void refuse(const std::string& why);  // the handshake failed: count, close
+  bool handshake_frame(const frame_view& frame);  // false once closed
+
+  void kick_write_locked();  // with mu_ held
+  void do_write();
+  void do_read();        // TLS: asio reads into in_
+  void arm_read();       // plain TCP: wait, then drain_locked() under read_mu_
+  bool drain_locked();   // recv until nothing is left or reading pauses; false once closed
+  void on_bytes();
+  // With mu_ held: whether a message for `slot` may be queued now, after
+  // waiting up to backpressure_wait_ for credit. Error: backpressure, dead_actor.
+  status admit_locked(flow_slot& slot, std::unique_lock<std::mutex>& g);
+  error closed_error() const;
+
+  node& node_;
+  const std::int64_t window_;              // flow_window_bytes
+  const std::size_t max_outbound_;         // max_outbound_bytes
+  const std::chrono::milliseconds backpressure_wait_;
+  asio::ip::tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;  // null for plain TCP
+  asio::steady_timer deadline_;  // connect, then handshake
+  std::string peer_;
+  std::string claimed_;  // the address in the peer's Hello
+  const bool outbound_;
+  bool authenticated_ = false;  // set before open_, stable afterwards
+
+  // Handshake state (reader lock).
+  std::string my_nonce_;
+  std::string peer_nonce_;
+  std::string peer_system_;
+  bool hello_seen_ = false;
+  bool proof_expected_ = false;
+
+  std::mutex mu_;
+  std::condition_variable credit_cv_;  // with mu_: credit arrived, or closed
+  std::string handshake_out_;          // guarded by mu_: Hello and Proof, written first
+  std::string queued_;                 // guarded by mu_: frames waiting for the next write
+  std::uint64_t queued_messages_ = 0;  // guarded by mu_: message frames in queued_
+  std::uint64_t writing_messages_ = 0; // guarded by mu_: message frames in in_flight_
+  bool writing_ = false;               // guarded by mu_
+  bool ready_ = false;                 // guarded by mu_: connected (TLS done)
+  std::unordered_map<std::string, std::shared_ptr<flow_slot>> slots_;  // guarded by mu_
+  std::atomic<bool> open_{false};
+  std::atomic<bool> closed_{false};
+  std::atomic<std::int64_t> last_heard_us_{0};
+
+  std::string in_flight_;  // I/O thread: the buffer being written
+
+  std::mutex read_mu_;
+  std::atomic<bool> reading_{false};  // plain TCP reads have started
+  bool armed_ = false;                // I/O thread: a read wait is pending (plain TCP) / a read (TLS)
+  read_buffer in_;                    // guarded by read_mu_: bytes read, not yet framed
+  inbound_cache cache_;               // guarded by read_mu_
+  std::shared_ptr<inbound_flow> inflow_;
+};
+
+// The connection a remote pid used last: a stream of tells to one actor
+// skips the node's connection map and its mutex (perf: ~20% of a remote
+// tell's instructions on the sending thread), and finds its flow slot
+// without a lookup. Held weakly, so a pid never keeps a connection — and
+// its socket — alive past its node's io_context.
+//
+// A pid that came over an unauthenticated connection is bound to it
+// (`bound`): it is used while open, and its address is never dialled.
+class connection_handle {
+ public:
+  struct entry {
+    std::shared_ptr<connection> conn;
+    std::shared_ptr<flow_slot> slot;
+  };
+  connection_handle() = default;
+  // Before the handle is shared: use `c` first; with `bound`, only `c`.
+  void start_with(const std::shared_ptr<connection>& c, bool bound) noexcept {
+    conn_ = c;
+    bound_ = bound;
+  }
+
+  entry get() noexcept {
+    lock();
+    entry e{conn_.lock(), slot_};
+    busy_.clear(std::memory_order_release);
+    return e;
+  }
+  void set(const std::shared_ptr<connection>& c, std::shared_ptr<flow_slot> slot) noexcept {
+    lock();
+    conn_ = c;
+    slot_ = std::move(slot);
+    busy_.clear(std::memory_order_release);
+  }
+  // Bound to a connection whose peer's address may not be dialled.
+  bool bound() const noexcept { return bound_; }
+
+ private:
+  void lock() noexcept {
+    while (busy_.test_and_set(std::memory_order_acquire)) {
+      while (busy_.test(std::memory_order_relaxed)) std::this_thread::yield();  // held for a few instructions
+    }
+  }
+  std::atomic_flag busy_;
+  std::weak_ptr<connection> conn_;
+  std::shared_ptr<flow_slot> slot_;
+  bool bound_ = false;
+};
+
+}  // namespace akt::remote::detail
+
+namespace akt::remote::detail {
+
+template <class Encode>
+status connection::enqueue(flow_slot& slot, Encode&& encode) {
+  if (closed_.load(std::memory_order_acquire)) return closed_error();
+  std::unique_lock g(mu_);
+  if (auto s = admit_locked(slot, g); !s) return s;
+  const std::size_t before = queued_.size();
+  encode(queued_);
+  slot.in_flight.fetch_add(static_cast<std::int64_t>(queued_.size() - before), std::memory_order_relaxed);
+  ++queued_messages_;
+  kick_write_locked();
+  return {};
+}
+
+}  // namespace akt::remote::detail

@@ -1,0 +1,238 @@
+// What arrives from other nodes: one handler per envelope kind (the table
+// below), each answering over the connection the frame came on. Commands
+// beyond messaging (stop, watch, spawn) are checked against
+// remoting_options::permissions first.
+#include <akt/detail/wire_envelope.hpp>
+
+#include <algorithm>
+
+#include "address.hpp"
+#include "node.hpp"
+
+namespace akt::remote::detail {
+
+ref_ptr<reply_sink> make_remote_reply_sink(std::weak_ptr<node> n, std::weak_ptr<connection> via,
+                                           std::uint64_t correlation);
+
+const std::array<node::handler, 10> node::handlers_ = {
+    &node::on_message,     // tell
+    &node::on_message,     // ask
+    &node::on_answer,      // reply
+    &node::on_answer,      // failure
+    &node::on_lookup,      // lookup
+    &node::on_stop,        // stop
+    &node::on_watch,       // watch
+    &node::on_unwatch,     // unwatch
+    &node::on_terminated,  // terminated
+    &node::on_spawn,       // spawn
+};
+
+void node::on_frame(connection& from, const frame_view& frame, std::uint32_t cost) {
+  switch (frame.kind) {
+    case frame_kind::heartbeat:
+      return;
+    case frame_kind::credit:
+      from.on_credit(frame.credit.receiver, frame.credit.bytes);
+      return;
+    case frame_kind::envelope: {
+      const auto kind = static_cast<std::size_t>(frame.envelope.kind);  // < 10: checked by the codec
+      (this->*handlers_[kind])(from, frame.envelope, cost);
+      return;
+    }
+    case frame_kind::hello:
+    case frame_kind::proof:
+      break;
+  }
+  frame_rejected();
+  from.close("a handshake frame after the handshake");
+}
+
+// ---------------------------------------------------------------- messages
+
+trace_ref node::trace_from_wire(std::string_view traceparent) {
+  // A malformed traceparent is dropped (the message still goes through,
+  // untraced): tracing must never cost a message.
+  auto tc = trace_context::parse(traceparent);
+  if (!tc) {
+    system_.logger().debug("remoting: ignored a malformed traceparent: " + tc.error().message());
+    return {};
+  }
+  return std::move(*tc);
+}
+
+message_decoder node::decoder_for(inbound_cache& cache, std::string_view type) {
+  if (cache.last_decoder != nullptr && type == cache.last_type) return cache.last_decoder;
+  message_decoder d = system_.registry().find_decoder(type);
+  if (d != nullptr) {
+    cache.last_type.assign(type);
+    cache.last_decoder = d;
+  }
+  return d;
+}
+
+void node::refuse_message(connection& from, const envelope_view& env, const error& why) {
+  const bool is_ask = env.kind == envelope_kind::ask;
+  const std::string type = env.type.empty() ? std::string("message") : std::string(env.type.substr(0, 256));
+  system_.report_dead_letter(type, error(why.code(), "from " + from.peer() + " to " +
+                                                         std::string(env.receiver.substr(0, 256)) + ": " +
+                                                         why.message()));
+  send_failure(from, is_ask ? env.correlation_id : 0, why, env.receiver, env.type);
+}
+
+void node::on_message(connection& from, const envelope_view& env, std::uint32_t cost) {
+  const bool is_ask = env.kind == envelope_kind::ask;
+  inbound_cache& cache = from.cache();
+  auto decode = decoder_for(cache, env.type);
+  if (decode == nullptr) {
+    refuse_message(from, env,
+                   error(errc::invalid_argument, "unknown message type '" + std::string(env.type.substr(0, 256)) +
+                                                     "' at " + address() + ": registry().register_message<" +
+                                                     std::string(env.type.substr(0, 256)) + ">() there"));
+    return;
+  }
+  // The receiving actor: a stream of messages to one actor hits the last
+  // target without a lookup; a cached actor that stopped is looked up again
+  // (its name may have a new actor), and nothing dead stays cached.
+  if (!cache.last_target || env.receiver != cache.last_receiver || !cache.last_target.is_running()) {
+    auto cached = cache.local.find(std::string(env.receiver));
+    if (cached != cache.local.end() && !cached->second.is_running()) {
+      cache.local.erase(cached);
+      cached = cache.local.end();
+    }
+    if (cached == cache.local.end()) {
+      auto target = system_.lookup_local(env.receiver);
+      if (!target) {
+        cache.last_target = pid();
+        refuse_message(from, env, target.error());
+        return;
+      }
+      if (cache.local.size() >= inbound_cache::max_entries) cache.local.clear();
+      cached = cache.local.emplace(std::string(env.receiver), *target).first;
+    }
+    cache.last_receiver = cached->first;
+    cache.last_target = cached->second;
+    auto credit = cache.credits.find(cache.last_receiver);
+    if (credit == cache.credits.end()) {
+      if (cache.credits.size() >= inbound_cache::max_entries) cache.credits.clear();
+      credit = cache.credits
+                   .emplace(cache.last_receiver, ref_ptr<receiver_credit>::adopt(new receiver_credit(
+                                                     from.inflow_shared(), cache.last_receiver)))
+                   .first;
+    }
+    cache.last_credit = credit->second;
+  }
+  // Decoded by the receiving actor's worker, not here (see wire_envelope.hpp):
+  // this thread only frames and copies. The frame's size is owed back to
+  // the sender once the actor takes it (flow.hpp).
+  from.inflow().charge(cost);
+  envelope_ptr e = akt::detail::wire_envelope::make(
+      decode, env.type, env.payload, ref_ptr<akt::detail::consumption_hook>(cache.last_credit), cost);
+  if (!env.sender.empty()) e->sender = remote_ref_for(std::string(env.sender), &from);
+  if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent);
+  if (is_ask) e->reply_to = make_remote_reply_sink(weak_from_this(), from.weak_from_this(), env.correlation_id);
+  if (auto s = cache.last_target.ref()->deliver(std::move(e)); !s) {
+    // Counted here by the actor's mailbox (dead letters); an asker has its
+    // failure; a teller hears of it and counts it too.
+    cache.local.erase(cache.last_receiver);
+    cache.last_target = pid();
+    if (!is_ask) send_failure(from, 0, s.error(), env.receiver, env.type);
+  }
+}
+
+void node::on_answer(connection& from, const envelope_view& env, std::uint32_t) {
+  if (env.kind == envelope_kind::failure && env.correlation_id == 0) {
+    // Our message reached no actor there: a dead letter here too.
+    system_.report_dead_letter(
+        env.type.empty() ? std::string("message") : std::string(env.type.substr(0, 256)),
+        error(static_cast<errc>(env.error_code), from.peer() + " refused a message for " +
+                                                    std::string(env.receiver.substr(0, 256)) + ": " +
+                                                    std::string(env.error_message.substr(0, 1024))));
+    return;
+  }
+  auto p = pending_.take(env.correlation_id, &from);
+  if (!p) return;  // a late answer (the asker gave up), or one this connection may not give
+  if (env.kind == envelope_kind::failure) {
+    const auto code = env.error_code >= 1 && env.error_code <= 19 ? static_cast<errc>(env.error_code)
+                                                                  : errc::invalid_argument;
+    p->fail(error(code, std::string(env.error_message.substr(0, 1024))));
+    return;
+  }
+  if (p->found) {
+    p->found->set_value(result<std::string>(std::string(env.receiver)));
+    return;
+  }
+  auto decode = decoder_for(from.cache(), env.type);
+  envelope_ptr reply = decode ? decode(env.payload) : nullptr;
+  if (!reply) {
+    p->sink->fail(error(errc::invalid_argument, "the reply's type " + std::string(env.type.substr(0, 256)) +
+                                                    " is unknown here: registry().register_message<" +
+                                                    std::string(env.type.substr(0, 256)) + ">()"));
+    return;
+  }
+  if (!env.sender.empty()) reply->sender = remote_ref_for(std::string(env.sender), &from);
+  if (!env.traceparent.empty()) reply->trace = trace_from_wire(env.traceparent);
+  if (!p->sink->complete(reply)) system_.logger().debug("remoting: a late reply was dropped");
+}
+
+// ---------------------------------------------------------------- commands
+
+void node::answer_with_path(connection& to, std::uint64_t correlation, const result<pid>& found) {
+  if (!found) {
+    send_failure(to, correlation, found.error());
+    return;
+  }
+  const std::string path = found->path();
+  envelope_view reply;
+  reply.kind = envelope_kind::reply;
+  reply.correlation_id = correlation;
+  reply.receiver = path;
+  std::string frame;
+  append_envelope_frame(frame, reply);
+  (void)to.send(frame, /*urgent=*/true);
+}
+
+void node::on_lookup(connection& from, const envelope_view& env, std::uint32_t) {
+  answer_with_path(from, env.correlation_id, system_.lookup_local(env.receiver));
+}
+
+void node::on_stop(connection& from, const envelope_view& env, std::uint32_t) {
+  if (!options_.permissions.stop) {
+    send_failure(from, 0,
+                 error(errc::not_permitted, "node " + address() +
+                                                " does not permit remote stop (remoting_options::permissions.stop)"),
+                 env.receiver);
+    return;
+  }
+  if (auto target = system_.lookup_local(env.receiver)) (void)target->stop();
+}
+
+void node::on_spawn(connection& from, const envelope_view& env, std::uint32_t) {
+  const std::string kind(env.type.substr(0, 256));
+  const auto& allowed = options_.permissions.spawnable_kinds;
+  if (std::find(allowed.begin(), allowed.end(), kind) == allowed.end()) {
+    answer_with_path(from, env.correlation_id,
+                     error(errc::not_permitted, "node " + address() + " does not permit remote spawns of '" + kind +
+                                                    "' (remoting_options::permissions.spawnable_kinds)"));
+    return;
+  }
+  auto spawner = system_.registry().find_kind(kind);
+  if (!spawner) {
+    answer_with_path(from, env.correlation_id,
+                     error(errc::not_found, "no actor kind '" + kind + "' is registered at " + address()));
+    return;
+  }
+  // The new actor's pre_start is user code: it runs on a worker, in the
+  // inbound worker's turn, never on this thread (the I/O thread, a plain
+  // thread polling for its reply, or an idle worker's poll).
+  auto job = [self = weak_from_this(), spawner = std::move(spawner), via = from.weak_from_this(),
+              correlation = env.correlation_id, name = std::string(env.receiver)] {
+    auto n = self.lock();
+    auto c = via.lock();
+    if (n && c) n->answer_with_path(*c, correlation, spawner(n->system(), name));
+  };
+  if (auto s = inbound_worker_.tell(inbound_job{std::move(job)}); !s) {
+    answer_with_path(from, env.correlation_id, s.error());
+  }
+}
+
+}  // namespace akt::remote::detail
