@@ -22,6 +22,17 @@
 
 namespace bench {
 
+// The secured default: the nodes prove a shared secret in the handshake,
+// and a sender waits for credit rather than fail when it outruns the
+// receiver (flow control is on, as for every user).
+inline akt::remote::remoting_options node_options() {
+  return {.host = "127.0.0.1",
+          .port = 0,
+          .secret = "akt-bench-shared-secret-0123456789",
+          .backpressure_wait = std::chrono::seconds(10)};
+}
+
+
 inline void register_bench_messages(akt::actor_system& sys) {
   sys.registry().register_message<akt_bench::Payload>();
   sys.registry().register_message<akt_bench::Start>();
@@ -70,7 +81,7 @@ inline int serve(const std::function<void(akt::actor_system&)>& spawn_actors) {
   auto sys = start_system("server");
   register_bench_messages(*sys);
   spawn_actors(*sys);
-  auto node = akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0});
+  auto node = akt::remote::remoting::enable(*sys, node_options());
   if (!node) fail("remote server: " + node.error().to_string());
   std::printf("PORT %u\n", static_cast<unsigned>((*node)->port()));
   std::fflush(stdout);

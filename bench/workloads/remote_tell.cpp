@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   auto server = bench::start_server(argv[0], "remote_tell");
   auto sys = bench::start_system("client");
   bench::register_bench_messages(*sys);
-  auto* node = bench::value_or_fail(akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = 0}),
+  auto* node = bench::value_or_fail(akt::remote::remoting::enable(*sys, bench::node_options()),
                                     "enable remoting");
 
   auto target = bench::value_or_fail(

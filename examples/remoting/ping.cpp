@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <string>
 
@@ -48,7 +49,9 @@ int main(int argc, char** argv) {
   auto sys = akt::actor_system::launch("ping-node").value();
   sys->registry().register_message<demo::Ping>();
   sys->registry().register_message<demo::Pong>();
-  auto* node = akt::remote::remoting::enable(*sys).value();  // owned by the system
+  const char* secret = std::getenv("AKT_REMOTE_SECRET");  // the same on every node
+  auto* node =
+      akt::remote::remoting::enable(*sys, {.secret = secret ? secret : "demo-secret-change-me"}).value();  // owned by sys
   int status = 0;
   {
     auto pong = node->lookup("127.0.0.1", static_cast<std::uint16_t>(port), "pong", 5s);

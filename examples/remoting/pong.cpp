@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "messages.pb.h"
 
@@ -17,7 +18,11 @@ int main(int argc, char** argv) {
   sys->registry().register_message<demo::Ping>();             // what this node decodes
   sys->registry().register_message<demo::Pong>();
   const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 0);
-  auto node = akt::remote::remoting::enable(*sys, {.host = "127.0.0.1", .port = port});
+  // Nodes prove a shared secret to each other (HMAC over fresh nonces; the
+  // secret never crosses the wire). Take it from the environment in real use.
+  const char* secret = std::getenv("AKT_REMOTE_SECRET");
+  auto node = akt::remote::remoting::enable(
+      *sys, {.host = "127.0.0.1", .port = port, .secret = secret ? secret : "demo-secret-change-me"});
   if (!node) {
     std::fprintf(stderr, "remoting: %s\n", node.error().to_string().c_str());
     return 1;
