@@ -354,7 +354,7 @@ void connection::do_write() {
 }
 
 std::uint64_t connection::unsent_messages() const noexcept {
-  std::lock_guard g(const_cast<std::mutex&>(mu_));
+  std::lock_guard g(mu_);
   return queued_messages_ + writing_messages_;
 }
 

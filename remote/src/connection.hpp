@@ -72,6 +72,8 @@ struct inbound_cache {
   std::string last_receiver;                   // the path of...
   pid last_target;                             // ...the last local delivery...
   akt::detail::ref_ptr<receiver_credit> last_credit;  // ...and its credit
+  std::string last_sender;                     // the last sender path...
+  akt::detail::ref_ptr<akt::detail::actor_ref> last_sender_ref;  // ...and its pid (one per stream of messages)
   std::string last_type;                       // the last type decoded...
   message_decoder last_decoder = nullptr;      // ...and its decoder (decoders are never removed)
 };
@@ -177,7 +179,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool hello_seen_ = false;
   bool proof_expected_ = false;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable credit_cv_;  // with mu_: credit arrived, or closed
   std::string handshake_out_;          // guarded by mu_: Hello and Proof, written first
   std::string queued_;                 // guarded by mu_: frames waiting for the next write

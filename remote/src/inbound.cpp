@@ -127,7 +127,13 @@ void node::on_message(connection& from, const envelope_view& env, std::uint32_t 
   from.inflow().charge(cost);
   envelope_ptr e = akt::detail::wire_envelope::make(
       decode, env.type, env.payload, ref_ptr<akt::detail::consumption_hook>(cache.last_credit), cost);
-  if (!env.sender.empty()) e->sender = remote_ref_for(std::string(env.sender), &from);
+  if (!env.sender.empty()) {
+    if (!cache.last_sender_ref || env.sender != cache.last_sender) {
+      cache.last_sender.assign(env.sender);
+      cache.last_sender_ref = remote_ref_for(cache.last_sender, &from);
+    }
+    e->sender = cache.last_sender_ref;
+  }
   if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent);
   if (is_ask) e->reply_to = make_remote_reply_sink(weak_from_this(), from.weak_from_this(), env.correlation_id);
   if (auto s = cache.last_target.ref()->deliver(std::move(e)); !s) {

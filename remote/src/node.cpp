@@ -208,7 +208,12 @@ class remote_reply_sink final : public reply_sink {
     if (done_.exchange(true)) return false;
     auto n = node_.lock();
     auto c = via_.lock();
-    if (n && c) n->send_reply(c, correlation_, std::move(reply));
+    if (n && c) {
+      n->send_reply(c, correlation_, std::move(reply));
+    } else if (n) {
+      n->system().report_dead_letter(reply->type_name(),
+                                     error(errc::dead_actor, "a reply whose asker's connection closed"));
+    }
     return true;
   }
   void fail(error e) noexcept override {
@@ -385,12 +390,11 @@ result<pid> node::round_trip_for_path(const std::string& address, envelope_view 
   }
   result<std::string> path = answer.get();
   if (!path) return std::move(path).error();
-  auto parsed = parse_remote_path(*path);
-  if (!parsed || parsed->address != address) {
-    return error(errc::invalid_argument, address + " answered " + what + " with a path that is not its own: '" +
-                                             path->substr(0, 256) + "'");
+  if (!parse_remote_path(*path)) {
+    return error(errc::invalid_argument,
+                 address + " answered " + what + " with a malformed path: '" + path->substr(0, 256) + "'");
   }
-  return pid(remote_ref_for(*path, c.get()));
+  return pid(remote_ref_for(*path, c.get()));  // a path on another address stays bound to this connection
 }
 
 result<pid> node::lookup(const std::string& address, const std::string& name,

@@ -120,6 +120,8 @@ void node::on_closed(connection& c, const std::string& why) {
   if (!stopping && c.is_open()) {
     system_.logger().warn("remoting: connection to " + (peer.empty() ? std::string("a peer") : peer) +
                           " closed: " + why);
+  } else if (!stopping && c.outbound()) {
+    warn_limited("cannot reach " + peer + ": " + why);
   }
   // Messages that never left are dead letters here.
   if (const std::uint64_t unsent = c.unsent_messages(); unsent != 0) {
