@@ -137,11 +137,16 @@ void node::on_message(connection& from, const envelope_view& env, std::uint32_t 
   if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent);
   if (is_ask) e->reply_to = make_remote_reply_sink(weak_from_this(), from.weak_from_this(), env.correlation_id);
   if (auto s = cache.last_target.ref()->deliver(std::move(e)); !s) {
-    // Counted here by the actor's mailbox (dead letters); an asker has its
-    // failure; a teller hears of it and counts it too.
+    // A stopped actor's mailbox counted it (dead letters) and failed an
+    // asker; a teller hears of it and counts it too. A full mailbox refused
+    // it and did neither: counted here, and the asker or teller is told.
     cache.local.erase(cache.last_receiver);
     cache.last_target = pid();
-    if (!is_ask) send_failure(from, 0, s.error(), env.receiver, env.type);
+    if (s.code() == errc::mailbox_full) {
+      refuse_message(from, env, s.error());
+    } else if (!is_ask) {
+      send_failure(from, 0, s.error(), env.receiver, env.type);
+    }
   }
 }
 
