@@ -1,7 +1,8 @@
 // Behaviors: become replaces the current behavior, become_stacked pushes,
 // unbecome_stacked pops, unbecome goes back to receive with the stack
 // emptied; the message in hand finishes with the old behavior; a restart
-// starts over with receive.
+// starts over with receive. Pure protocol: the tests run on the
+// deterministic test_system.
 #include "test_util.hpp"
 
 #include <akt/akt.hpp>
@@ -79,12 +80,11 @@ std::string current_behavior(const akt::pid& a) {
 }
 
 struct behavior_fixture {
-  std::unique_ptr<akt::actor_system> sys = start_system("sys");
+  akt::testkit::test_system sys{"sys"};
   std::shared_ptr<recorder> log = std::make_shared<recorder>();
   akt::pid actor = spawn();
 
   akt::pid spawn() {
-    if (!sys) return {};
     auto r = sys->spawn<shifter>("shifter", log);
     if (!r) {
       ADD_FAILURE() << "spawn: " << outcome(r);
@@ -174,7 +174,8 @@ TEST(behavior, a_restart_resets_the_behavior_to_receive) {
 
   EXPECT_EQ(current_behavior(f.actor), "receive");
   EXPECT_EQ(f.log->items(), (std::vector<std::string>{"B:1", "receive:2"}));
-  EXPECT_TRUE(wait_until([&] { return f.actor.metrics().restarts == 1; })) << f.actor.metrics().restarts;
+  EXPECT_TRUE(after_run(f.sys, [&] { return f.actor.metrics().restarts == 1; }))
+      << f.actor.metrics().restarts;
 }
 
 }  // namespace

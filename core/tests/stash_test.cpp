@@ -1,7 +1,8 @@
 // Stash: stash() sets the message in hand aside, stash_size() counts them,
 // unstash() puts back the oldest, unstash_all() all of them in order ahead of
 // the mailbox; past system_options::stash_capacity stash fails with
-// errc::mailbox_full.
+// errc::mailbox_full. Pure protocol: the tests run on the deterministic
+// test_system, except the one whose asker is a thread of its own.
 #include "test_util.hpp"
 
 #include <akt/akt.hpp>
@@ -24,10 +25,6 @@ struct work {  // handled ("work:<n>", replying n * 10) or stashed
 };
 struct open_all {};  // from now on handle work; unstash_all()
 struct let_one {};   // handle one more work; unstash()
-struct hold {        // blocks the actor until `release` opens
-  std::shared_ptr<gate> entered;
-  std::shared_ptr<gate> release;
-};
 struct stash_size_query {};
 
 struct door_log {
@@ -56,9 +53,6 @@ class doorkeeper : public akt::actor {
     } else if (ctx.message<let_one>()) {
       ++allowance_;
       log_->unstashes.add(std::string("unstash:") + (ctx.unstash() ? "true" : "false"));
-    } else if (auto* h = ctx.message<hold>()) {
-      h->entered->open();
-      (void)h->release->wait_for(10s);
     } else if (ctx.message<stash_size_query>()) {
       (void)ctx.reply(ctx.stash_size());
     }
@@ -91,8 +85,7 @@ std::vector<std::string> works(std::initializer_list<int> ns) {
 }
 
 TEST(stash, stash_sets_the_message_in_hand_aside_and_stash_size_counts_it) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log = std::make_shared<door_log>();
   auto door = sys->spawn<doorkeeper>("door", log);
   ASSERT_TRUE(door);
@@ -105,23 +98,17 @@ TEST(stash, stash_sets_the_message_in_hand_aside_and_stash_size_counts_it) {
 }
 
 TEST(stash, unstash_all_replays_the_stash_in_order_before_messages_still_in_the_mailbox) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log = std::make_shared<door_log>();
   auto door = sys->spawn<doorkeeper>("door", log);
   ASSERT_TRUE(door);
   send_work(*door, {1, 2, 3});
   ASSERT_EQ(stash_size(*door), 3);
-
-  // Hold the actor so that open_all, 4 and 5 are all in the mailbox when
-  // open_all runs.
-  auto entered = std::make_shared<gate>();
-  auto release = std::make_shared<gate>();
-  ASSERT_TRUE(door->tell(hold{entered, release}));
-  ASSERT_TRUE(entered->wait_for());
+  // Told before the actor runs: open_all, 4 and 5 are all in the mailbox
+  // when open_all runs.
   ASSERT_TRUE(door->tell(open_all{}));
   send_work(*door, {4, 5});
-  release->open();
+  EXPECT_EQ(sys.mailbox_size(*door), 3u);
 
   EXPECT_EQ(stash_size(*door), 0);
   EXPECT_EQ(log->handled.items(), works({1, 2, 3, 4, 5}));
@@ -129,8 +116,7 @@ TEST(stash, unstash_all_replays_the_stash_in_order_before_messages_still_in_the_
 }
 
 TEST(stash, unstash_puts_back_only_the_oldest_stashed_message) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log = std::make_shared<door_log>();
   auto door = sys->spawn<doorkeeper>("door", log);
   ASSERT_TRUE(door);
@@ -148,8 +134,7 @@ TEST(stash, unstash_puts_back_only_the_oldest_stashed_message) {
 }
 
 TEST(stash, stash_past_the_capacity_fails_with_mailbox_full) {
-  auto sys = start_system("sys", {.stash_capacity = 2});
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys", {.stash_capacity = 2});
   auto log = std::make_shared<door_log>();
   auto door = sys->spawn<doorkeeper>("door", log);
   ASSERT_TRUE(door);
@@ -165,8 +150,7 @@ TEST(stash, stash_past_the_capacity_fails_with_mailbox_full) {
 }
 
 TEST(stash, unstash_with_nothing_stashed_does_nothing) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log = std::make_shared<door_log>();
   auto door = sys->spawn<doorkeeper>("door", log);
   ASSERT_TRUE(door);

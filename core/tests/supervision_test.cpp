@@ -1,6 +1,12 @@
 // Supervision: what a failure is (an exception escaping receive, or
 // context::fail), where the failing message goes, and what each directive and
 // strategy option does to the failing actor, its siblings and its children.
+//
+// Pure protocol: every test runs on the deterministic test_system (no worker
+// threads, a manual clock). Nothing runs until the test runs the system or
+// asks (a blocking ask from the test thread runs what is ready, and moves
+// the clock to the next timer when nothing is), so "queued while the actor
+// is busy" is simply "told before running", and a backoff is clock time.
 #include "test_util.hpp"
 
 #include <akt/akt.hpp>
@@ -20,6 +26,7 @@ namespace {
 using namespace akt_test;
 using namespace std::chrono_literals;
 
+using akt::testkit::test_system;
 using strategy_ptr = std::shared_ptr<const akt::supervisor_strategy>;
 
 struct increment {};
@@ -28,10 +35,6 @@ struct overflow {};   // throws std::overflow_error, derived from std::runtime_e
 struct logic_bug {};  // throws std::logic_error, not derived from std::runtime_error
 struct report {       // context::fail(error(code, ...)), no exception
   akt::errc code;
-};
-struct hold {  // blocks the actor in receive until `release` opens
-  std::shared_ptr<gate> entered;
-  std::shared_ptr<gate> release;
 };
 struct spawn_child {
   std::string name;
@@ -82,9 +85,6 @@ class worker : public akt::actor {
       throw std::logic_error("logic bug");
     } else if (auto* r = ctx.message<report>()) {
       ctx.fail(akt::error(r->code, "reported by the worker"));
-    } else if (auto* h = ctx.message<hold>()) {
-      h->entered->open();
-      (void)h->release->wait_for(10s);
     } else if (auto* s = ctx.message<spawn_child>()) {
       (void)ctx.reply(ctx.spawn<worker>(akt::spawn_options{.name = s->name, .supervisor = s->supervisor},
                                         probe_, label_ + "/" + s->name));
@@ -141,32 +141,31 @@ bool watch(const akt::pid& watcher, const akt::pid& target) {
   return r && *r;
 }
 
-bool restarts_reach(const akt::pid& w, std::uint64_t n) {
-  return wait_until([&] { return w.metrics().restarts >= n; }) && w.metrics().restarts == n;
+// Once everything ready has run, `w` has restarted exactly n times.
+bool restarts_reach(test_system& sys, const akt::pid& w, std::uint64_t n) {
+  return after_run(sys, [&] { return w.metrics().restarts == n; });
 }
 
 // --- what a failure is ---------------------------------------------------------
 
 TEST(supervision, an_exception_escaping_receive_counts_an_error_and_its_message_becomes_a_dead_letter) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
   const auto dead_before = sys->dead_letters();
 
   ASSERT_TRUE(w.tell(boom{}));
+  sys.run();
 
-  EXPECT_TRUE(wait_until([&] { return w.metrics().errors == 1; })) << w.metrics().errors;
-  EXPECT_TRUE(wait_until([&] { return sys->dead_letters() == dead_before + 1; }))
-      << "dead letters: " << sys->dead_letters() << ", before: " << dead_before;
+  EXPECT_EQ(w.metrics().errors, 1u);
+  EXPECT_EQ(sys->dead_letters(), dead_before + 1);
 }
 
 TEST(supervision, context_fail_is_a_failure_like_an_exception) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
   increment_times(w, 2);
   ASSERT_EQ(count(w), 2);
@@ -175,19 +174,17 @@ TEST(supervision, context_fail_is_a_failure_like_an_exception) {
   ASSERT_TRUE(w.tell(report{akt::errc::timeout}));
 
   EXPECT_EQ(count(w), 0) << "the default strategy restarts: a fresh instance";
-  EXPECT_TRUE(restarts_reach(w, 1)) << w.metrics().restarts;
+  EXPECT_TRUE(restarts_reach(sys, w, 1)) << w.metrics().restarts;
   EXPECT_EQ(w.metrics().errors, 1u);
-  EXPECT_TRUE(wait_until([&] { return sys->dead_letters() == dead_before + 1; }))
-      << "dead letters: " << sys->dead_letters() << ", before: " << dead_before;
+  EXPECT_EQ(sys->dead_letters(), dead_before + 1);
 }
 
 // --- restart ---------------------------------------------------------------------
 
 TEST(supervision, the_default_strategy_restarts_a_failing_actor_with_fresh_state) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
   increment_times(w, 3);
   ASSERT_EQ(count(w), 3);
@@ -196,36 +193,34 @@ TEST(supervision, the_default_strategy_restarts_a_failing_actor_with_fresh_state
 
   EXPECT_EQ(count(w), 0);
   EXPECT_TRUE(w.is_running());
-  EXPECT_TRUE(restarts_reach(w, 1)) << w.metrics().restarts;
+  EXPECT_TRUE(restarts_reach(sys, w, 1)) << w.metrics().restarts;
   EXPECT_EQ(count_of(p->log, "w:pre_start"), 2u);
   EXPECT_EQ(count_of(p->log, "w:post_stop"), 1u);
 }
 
 TEST(supervision, restart_runs_post_stop_on_the_old_instance_before_pre_start_on_the_new_one) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
 
   ASSERT_TRUE(w.tell(boom{}));
+  sys.run();
 
-  ASSERT_TRUE(wait_until([&] { return p->log.size() >= 3; })) << ::testing::PrintToString(p->log.items());
   EXPECT_EQ(p->log.items(), (std::vector<std::string>{"w:pre_start", "w:post_stop", "w:pre_start"}));
 }
 
 TEST(supervision, restarts_are_counted_and_never_reset) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
 
   for (int round = 1; round <= 3; ++round) {
     increment_times(w, 1);
     ASSERT_TRUE(w.tell(boom{}));
     EXPECT_EQ(count(w), 0) << "round " << round;
-    EXPECT_TRUE(restarts_reach(w, static_cast<std::uint64_t>(round)))
+    EXPECT_TRUE(restarts_reach(sys, w, static_cast<std::uint64_t>(round)))
         << "round " << round << ": " << w.metrics().restarts;
   }
   EXPECT_EQ(w.metrics().errors, 3u);
@@ -233,31 +228,25 @@ TEST(supervision, restarts_are_counted_and_never_reset) {
 }
 
 TEST(supervision, messages_queued_behind_the_failing_one_are_processed_after_the_restart) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
-  auto entered = std::make_shared<gate>();
-  auto release = std::make_shared<gate>();
-  ASSERT_TRUE(w.tell(hold{entered, release}));
-  ASSERT_TRUE(entered->wait_for());
 
-  // Queued while the actor is busy: the failure, then three increments.
+  // Queued before the actor runs: the failure, then three increments.
   ASSERT_TRUE(w.tell(boom{}));
   increment_times(w, 3);
-  release->open();
+  EXPECT_EQ(sys.mailbox_size(w), 4u);
 
   EXPECT_EQ(count(w), 3) << "the increments reach the fresh instance";
-  EXPECT_TRUE(restarts_reach(w, 1)) << w.metrics().restarts;
+  EXPECT_TRUE(restarts_reach(sys, w, 1)) << w.metrics().restarts;
   EXPECT_EQ(p->increments.load(), 3);
 }
 
 TEST(supervision, restart_stops_the_children_of_the_restarted_actor) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto parent = spawn_worker(*sys, p, "parent");
+  auto parent = spawn_worker(sys.system(), p, "parent");
   ASSERT_TRUE(parent);
   auto kid = add_worker(parent, "kid");
   ASSERT_TRUE(kid);
@@ -265,32 +254,26 @@ TEST(supervision, restart_stops_the_children_of_the_restarted_actor) {
   ASSERT_TRUE(parent.tell(boom{}));
 
   EXPECT_TRUE(kid.wait_stopped(5s)) << "the child of a restarted actor is stopped";
-  EXPECT_TRUE(restarts_reach(parent, 1)) << parent.metrics().restarts;
+  EXPECT_TRUE(restarts_reach(sys, parent, 1)) << parent.metrics().restarts;
   EXPECT_TRUE(parent.is_running());
-  EXPECT_TRUE(wait_until([&] { return parent.children().empty(); })) << parent.children().size();
+  EXPECT_TRUE(parent.children().empty()) << parent.children().size();
   EXPECT_EQ(count_of(p->log, "parent/kid:post_stop"), 1u);
   EXPECT_EQ(count_of(p->log, "parent/kid:pre_start"), 1u) << "the child is stopped, not restarted";
 }
 
 TEST(supervision, restart_by_hand_restarts_the_actor_and_keeps_its_queued_messages) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
-  auto entered = std::make_shared<gate>();
-  auto release = std::make_shared<gate>();
-  ASSERT_TRUE(w.tell(hold{entered, release}));
-  ASSERT_TRUE(entered->wait_for());
-  increment_times(w, 3);
+  increment_times(w, 3);  // queued: the actor has not run yet
   const auto dead_before = sys->dead_letters();
 
   auto s = w.restart();
-  release->open();
-
   ASSERT_TRUE(s) << outcome(s);
-  EXPECT_TRUE(restarts_reach(w, 1)) << w.metrics().restarts;
-  EXPECT_TRUE(wait_until([&] { return p->increments.load() == 3; })) << "handled: " << p->increments.load();
+
+  EXPECT_TRUE(restarts_reach(sys, w, 1)) << w.metrics().restarts;
+  EXPECT_EQ(p->increments.load(), 3) << "handled: " << p->increments.load();
   EXPECT_EQ(count_of(p->log, "w:pre_start"), 2u);
   EXPECT_EQ(count_of(p->log, "w:post_stop"), 1u);
   EXPECT_EQ(sys->dead_letters(), dead_before) << "no queued message was lost";
@@ -298,10 +281,9 @@ TEST(supervision, restart_by_hand_restarts_the_actor_and_keeps_its_queued_messag
 }
 
 TEST(supervision, restart_by_hand_of_a_stopped_actor_fails_with_dead_actor) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
   ASSERT_TRUE(w.stop());
   ASSERT_TRUE(w.wait_stopped(5s));
@@ -313,12 +295,11 @@ TEST(supervision, restart_by_hand_of_a_stopped_actor_fails_with_dead_actor) {
 // --- resume and stop -----------------------------------------------------------------
 
 TEST(supervision, resume_keeps_the_instance_and_its_state) {
-  auto sys = start_system(
+  test_system sys(
       "sys",
       {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::resume))});
-  ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
   increment_times(w, 3);
 
@@ -332,24 +313,21 @@ TEST(supervision, resume_keeps_the_instance_and_its_state) {
 }
 
 TEST(supervision, stop_directive_stops_the_actor_and_its_watcher_gets_terminated) {
-  auto sys = start_system(
+  test_system sys(
       "sys", {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::stop))});
-  ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
-  auto watcher = spawn_worker(*sys, p, "watcher");
+  auto w = spawn_worker(sys.system(), p, "w");
+  auto watcher = spawn_worker(sys.system(), p, "watcher");
   ASSERT_TRUE(w && watcher);
   ASSERT_TRUE(watch(watcher, w));
 
   ASSERT_TRUE(w.tell(boom{}));
 
   ASSERT_TRUE(w.wait_stopped(5s));
+  sys.run();
   EXPECT_FALSE(w.is_running());
   EXPECT_EQ(w.metrics().restarts, 0u);
-  EXPECT_TRUE(wait_until([&] { return p->log.contains("watcher:terminated:w"); }))
-      << ::testing::PrintToString(p->log.items());
-  EXPECT_GE(count(watcher), 0);  // every message queued for the watcher before this has been handled
-  EXPECT_EQ(count_of(p->log, "watcher:terminated:w"), 1u);
+  EXPECT_EQ(count_of(p->log, "watcher:terminated:w"), 1u) << ::testing::PrintToString(p->log.items());
   EXPECT_EQ(count_of(p->log, "w:post_stop"), 1u);
   EXPECT_EQ(count_of(p->log, "w:pre_start"), 1u);
 }
@@ -357,10 +335,9 @@ TEST(supervision, stop_directive_stops_the_actor_and_its_watcher_gets_terminated
 // --- escalate ----------------------------------------------------------------------------
 
 TEST(supervision, escalate_lets_the_grandparent_strategy_restart_the_parent_which_stops_the_child) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto gp = spawn_worker(*sys, p, "gp",
+  auto gp = spawn_worker(sys.system(), p, "gp",
                          share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::restart)));
   ASSERT_TRUE(gp);
   auto parent = add_worker(
@@ -372,7 +349,7 @@ TEST(supervision, escalate_lets_the_grandparent_strategy_restart_the_parent_whic
   ASSERT_TRUE(child.tell(boom{}));
 
   EXPECT_TRUE(child.wait_stopped(5s)) << "the restarted parent stops its child";
-  EXPECT_TRUE(restarts_reach(parent, 1)) << parent.metrics().restarts;
+  EXPECT_TRUE(restarts_reach(sys, parent, 1)) << parent.metrics().restarts;
   EXPECT_TRUE(parent.is_running());
   EXPECT_TRUE(gp.is_running());
   EXPECT_EQ(gp.metrics().restarts, 0u);
@@ -383,10 +360,9 @@ TEST(supervision, escalate_lets_the_grandparent_strategy_restart_the_parent_whic
 }
 
 TEST(supervision, escalate_to_a_grandparent_that_stops_stops_the_parent_and_its_child) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto gp = spawn_worker(*sys, p, "gp",
+  auto gp = spawn_worker(sys.system(), p, "gp",
                          share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::stop)));
   ASSERT_TRUE(gp);
   auto parent = add_worker(
@@ -401,16 +377,15 @@ TEST(supervision, escalate_to_a_grandparent_that_stops_stops_the_parent_and_its_
   EXPECT_TRUE(child.wait_stopped(5s));
   EXPECT_TRUE(gp.is_running());
   EXPECT_EQ(parent.metrics().restarts, 0u);
-  EXPECT_TRUE(wait_until([&] { return gp.children().empty(); })) << gp.children().size();
+  EXPECT_TRUE(after_run(sys, [&] { return gp.children().empty(); })) << gp.children().size();
 }
 
 // --- one_for_all ---------------------------------------------------------------------------
 
 TEST(supervision, one_for_all_restarts_every_child_when_one_fails) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys("sys");
   auto p = std::make_shared<probe>();
-  auto parent = spawn_worker(*sys, p, "parent", share(akt::supervisor_strategy::one_for_all()));
+  auto parent = spawn_worker(sys.system(), p, "parent", share(akt::supervisor_strategy::one_for_all()));
   ASSERT_TRUE(parent);
   auto a = add_worker(parent, "a");
   auto b = add_worker(parent, "b");
@@ -420,14 +395,14 @@ TEST(supervision, one_for_all_restarts_every_child_when_one_fails) {
   ASSERT_EQ(count(b), 2);
 
   ASSERT_TRUE(a.tell(boom{}));
+  sys.run();
 
   for (const char* kid : {"a", "b", "c"}) {
     const std::string started = std::string("parent/") + kid + ":pre_start";
-    EXPECT_TRUE(wait_until([&] { return count_of(p->log, started) == 2; }))
-        << started << " x" << count_of(p->log, started);
+    EXPECT_EQ(count_of(p->log, started), 2u) << started;
   }
   EXPECT_EQ(count(b), 0) << "the sibling got a fresh instance";
-  EXPECT_TRUE(restarts_reach(a, 1)) << a.metrics().restarts;
+  EXPECT_TRUE(restarts_reach(sys, a, 1)) << a.metrics().restarts;
   for (const auto& kid : {a, b, c}) EXPECT_TRUE(kid.is_running()) << kid.path();
   EXPECT_TRUE(parent.is_running());
   EXPECT_EQ(parent.metrics().restarts, 0u);
@@ -435,10 +410,10 @@ TEST(supervision, one_for_all_restarts_every_child_when_one_fails) {
 }
 
 TEST(supervision, one_for_all_with_stop_stops_every_child) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  test_system sys(
+      "sys", {.supervisor = share(akt::supervisor_strategy::one_for_all().otherwise(akt::directive::stop))});
   auto p = std::make_shared<probe>();
-  auto parent = spawn_worker(*sys, p, "parent",
+  auto parent = spawn_worker(sys.system(), p, "parent",
                              share(akt::supervisor_strategy::one_for_all().otherwise(akt::directive::stop)));
   ASSERT_TRUE(parent);
   auto a = add_worker(parent, "a");
@@ -450,27 +425,24 @@ TEST(supervision, one_for_all_with_stop_stops_every_child) {
 
   for (const auto& kid : {a, b, c}) EXPECT_TRUE(kid.wait_stopped(5s)) << kid.path();
   EXPECT_TRUE(parent.is_running());
-  EXPECT_TRUE(wait_until([&] { return parent.children().empty(); })) << parent.children().size();
+  EXPECT_TRUE(after_run(sys, [&] { return parent.children().empty(); })) << parent.children().size();
   EXPECT_EQ(count_of(p->log, "parent/b:pre_start"), 1u) << "stopped, not restarted";
 }
 
 TEST(supervision, one_for_all_stops_every_sibling_when_the_retry_budget_is_exhausted) {
-  auto sys =
-      start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_all().with_retries(1, 10s)),
-                           .deterministic = true});
-  ASSERT_TRUE(sys);
+  test_system sys("sys", {.supervisor = share(akt::supervisor_strategy::one_for_all().with_retries(1, 10s))});
   auto p = std::make_shared<probe>();
-  auto a = spawn_worker(*sys, p, "a");
-  auto b = spawn_worker(*sys, p, "b");
+  auto a = spawn_worker(sys.system(), p, "a");
+  auto b = spawn_worker(sys.system(), p, "b");
   ASSERT_TRUE(a && b);
 
   ASSERT_TRUE(a.tell(boom{}));  // within the budget: both restart
-  sys->run_ready();
+  sys.run();
   EXPECT_EQ(count_of(p->log, "a:pre_start"), 2u);
   EXPECT_EQ(count_of(p->log, "b:pre_start"), 2u);
 
   ASSERT_TRUE(a.tell(boom{}));  // past it: the group stops together
-  sys->run_ready();
+  sys.run();
   EXPECT_TRUE(a.wait_stopped(5s));
   EXPECT_TRUE(b.wait_stopped(5s)) << "the sibling stops with the child that exhausted the budget";
   EXPECT_EQ(count_of(p->log, "b:pre_start"), 2u) << "the sibling was restarted past the budget";
@@ -480,12 +452,11 @@ TEST(supervision, one_for_all_stops_every_sibling_when_the_retry_budget_is_exhau
 // --- rules -------------------------------------------------------------------------------------
 
 TEST(supervision, a_rule_for_an_exception_type_matches_derived_exceptions) {
-  auto sys = start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
-                                                          .on<std::runtime_error>(akt::directive::resume)
-                                                          .otherwise(akt::directive::stop))});
-  ASSERT_TRUE(sys);
+  test_system sys("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
+                                                  .on<std::runtime_error>(akt::directive::resume)
+                                                  .otherwise(akt::directive::stop))});
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
   increment_times(w, 2);
 
@@ -498,12 +469,11 @@ TEST(supervision, a_rule_for_an_exception_type_matches_derived_exceptions) {
 }
 
 TEST(supervision, a_failure_that_no_rule_matches_gets_the_otherwise_directive) {
-  auto sys = start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
-                                                          .on<std::runtime_error>(akt::directive::resume)
-                                                          .otherwise(akt::directive::stop))});
-  ASSERT_TRUE(sys);
+  test_system sys("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
+                                                  .on<std::runtime_error>(akt::directive::resume)
+                                                  .otherwise(akt::directive::stop))});
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
 
   ASSERT_TRUE(w.tell(logic_bug{}));  // std::logic_error is no std::runtime_error
@@ -513,13 +483,12 @@ TEST(supervision, a_failure_that_no_rule_matches_gets_the_otherwise_directive) {
 }
 
 TEST(supervision, rules_are_tried_in_order_and_the_first_match_decides) {
-  auto sys = start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
-                                                          .on<std::runtime_error>(akt::directive::resume)
-                                                          .on<std::overflow_error>(akt::directive::stop)
-                                                          .otherwise(akt::directive::stop))});
-  ASSERT_TRUE(sys);
+  test_system sys("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
+                                                  .on<std::runtime_error>(akt::directive::resume)
+                                                  .on<std::overflow_error>(akt::directive::stop)
+                                                  .otherwise(akt::directive::stop))});
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
   increment_times(w, 1);
 
@@ -530,13 +499,11 @@ TEST(supervision, rules_are_tried_in_order_and_the_first_match_decides) {
 }
 
 TEST(supervision, an_error_code_rule_matches_context_fail_with_that_code) {
-  auto sys =
-      start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
-                                                   .on(akt::errc::invalid_argument, akt::directive::stop)
-                                                   .otherwise(akt::directive::resume))});
-  ASSERT_TRUE(sys);
+  test_system sys("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
+                                                  .on(akt::errc::invalid_argument, akt::directive::stop)
+                                                  .otherwise(akt::directive::resume))});
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
   increment_times(w, 1);
 
@@ -553,13 +520,11 @@ TEST(supervision, an_error_code_rule_matches_context_fail_with_that_code) {
 }
 
 TEST(supervision, an_error_code_rule_does_not_match_an_exception) {
-  auto sys =
-      start_system("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
-                                                   .on(akt::errc::invalid_argument, akt::directive::stop)
-                                                   .otherwise(akt::directive::resume))});
-  ASSERT_TRUE(sys);
+  test_system sys("sys", {.supervisor = share(akt::supervisor_strategy::one_for_one()
+                                                  .on(akt::errc::invalid_argument, akt::directive::stop)
+                                                  .otherwise(akt::directive::resume))});
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
   increment_times(w, 1);
 
@@ -572,12 +537,11 @@ TEST(supervision, an_error_code_rule_does_not_match_an_exception) {
 // --- where the strategy comes from --------------------------------------------------------
 
 TEST(supervision, a_parent_without_a_strategy_supervises_with_the_system_default) {
-  auto sys = start_system(
+  test_system sys(
       "sys",
       {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::resume))});
-  ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
-  auto parent = spawn_worker(*sys, p, "parent");
+  auto parent = spawn_worker(sys.system(), p, "parent");
   ASSERT_TRUE(parent);
   auto kid = add_worker(parent, "kid");
   ASSERT_TRUE(kid);
@@ -591,13 +555,13 @@ TEST(supervision, a_parent_without_a_strategy_supervises_with_the_system_default
 }
 
 TEST(supervision, a_parent_strategy_overrides_the_system_default_for_its_children) {
-  auto sys = start_system(
+  test_system sys(
       "sys",
       {.supervisor = share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::resume))});
-  ASSERT_TRUE(sys);
   auto p = std::make_shared<probe>();
-  auto parent = spawn_worker(
-      *sys, p, "parent", share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::restart)));
+  auto parent =
+      spawn_worker(sys.system(), p, "parent",
+                   share(akt::supervisor_strategy::one_for_one().otherwise(akt::directive::restart)));
   ASSERT_TRUE(parent);
   auto kid = add_worker(parent, "kid");
   ASSERT_TRUE(kid);
@@ -606,26 +570,71 @@ TEST(supervision, a_parent_strategy_overrides_the_system_default_for_its_childre
   ASSERT_TRUE(kid.tell(boom{}));
 
   EXPECT_EQ(count(kid), 0) << "restarted, as the parent's strategy says";
-  EXPECT_TRUE(restarts_reach(kid, 1)) << kid.metrics().restarts;
+  EXPECT_TRUE(restarts_reach(sys, kid, 1)) << kid.metrics().restarts;
 }
 
 // --- retry budget and backoff -------------------------------------------------------------
 
 TEST(supervision, failures_within_the_retry_budget_keep_restarting_the_actor) {
-  auto sys = start_system(
-      "sys", {.supervisor = share(akt::supervisor_strategy::one_for_one().with_retries(3, 1000ms))});
-  ASSERT_TRUE(sys);
+  test_system sys("sys",
+                  {.supervisor = share(akt::supervisor_strategy::one_for_one().with_retries(3, 1000ms))});
   auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
+  auto w = spawn_worker(sys.system(), p, "w");
   ASSERT_TRUE(w);
 
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(w.tell(boom{}));
 
   EXPECT_EQ(count(w), 0);
   EXPECT_TRUE(w.is_running());
-  EXPECT_TRUE(restarts_reach(w, 3)) << w.metrics().restarts;
+  EXPECT_TRUE(restarts_reach(sys, w, 3)) << w.metrics().restarts;
 }
 
+TEST(supervision, a_fourth_failure_within_the_retry_window_stops_the_actor_and_its_watcher_gets_terminated) {
+  test_system sys("sys",
+                  {.supervisor = share(akt::supervisor_strategy::one_for_one().with_retries(3, 1000ms))});
+  auto p = std::make_shared<probe>();
+  auto w = spawn_worker(sys.system(), p, "w");
+  auto watcher = spawn_worker(sys.system(), p, "watcher");
+  ASSERT_TRUE(w && watcher);
+  ASSERT_TRUE(watch(watcher, w));
+
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(w.tell(boom{}));
+
+  ASSERT_TRUE(w.wait_stopped(5s));
+  sys.run();
+  EXPECT_EQ(w.metrics().restarts, 3u);
+  EXPECT_EQ(w.metrics().errors, 4u);
+  EXPECT_EQ(count_of(p->log, "watcher:terminated:w"), 1u) << ::testing::PrintToString(p->log.items());
+}
+
+TEST(supervision, backoff_delays_the_restart_and_messages_sent_meanwhile_are_processed_after_it) {
+  constexpr auto min_backoff = 200ms;
+  test_system sys(
+      "sys", {.supervisor = share(akt::supervisor_strategy::one_for_one().with_backoff(min_backoff, 1s))});
+  auto p = std::make_shared<probe>();
+  auto w = spawn_worker(sys.system(), p, "w");
+  ASSERT_TRUE(w);
+  increment_times(w, 2);
+  ASSERT_EQ(count(w), 2);
+
+  ASSERT_TRUE(w.tell(boom{}));
+  increment_times(w, 3);  // sent while the restart waits
+  sys.run();
+  EXPECT_EQ(w.metrics().restarts, 0u) << "the restart waits for its backoff";
+  EXPECT_EQ(p->increments.load(), 2) << "the messages sent meanwhile wait for the new instance";
+
+  sys.advance(min_backoff - 1ms);
+  EXPECT_EQ(w.metrics().restarts, 0u) << "not before the backoff";
+  EXPECT_EQ(p->increments.load(), 2);
+
+  sys.advance(1ms);
+  EXPECT_EQ(w.metrics().restarts, 1u);
+  EXPECT_EQ(p->increments.load(), 5);
+  EXPECT_EQ(count(w), 3) << "the messages sent during the backoff reach the new instance";
+  EXPECT_EQ(count_of(p->log, "w:pre_start"), 2u);
+}
+
+// Validation of a strategy's options, on a threaded system: no protocol runs.
 TEST(supervision, a_backoff_whose_max_is_below_its_min_or_a_negative_duration_is_rejected) {
   const auto max_below_min = share(akt::supervisor_strategy::one_for_one().with_backoff(200ms, 100ms));
   auto created = akt::actor_system::create("sys", {.supervisor = max_below_min});
@@ -653,51 +662,6 @@ TEST(supervision, a_backoff_whose_max_is_below_its_min_or_a_negative_duration_is
   EXPECT_TRUE(sys->spawn<silent_actor>(akt::spawn_options{
       .supervisor = share(akt::supervisor_strategy::one_for_one().with_backoff(10ms, 10ms))}))
       << "max equal to min is fine";
-}
-
-TEST(supervision, a_fourth_failure_within_the_retry_window_stops_the_actor_and_its_watcher_gets_terminated) {
-  auto sys = start_system(
-      "sys", {.supervisor = share(akt::supervisor_strategy::one_for_one().with_retries(3, 1000ms))});
-  ASSERT_TRUE(sys);
-  auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
-  auto watcher = spawn_worker(*sys, p, "watcher");
-  ASSERT_TRUE(w && watcher);
-  ASSERT_TRUE(watch(watcher, w));
-
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(w.tell(boom{}));
-
-  ASSERT_TRUE(w.wait_stopped(5s));
-  EXPECT_EQ(w.metrics().restarts, 3u);
-  EXPECT_EQ(w.metrics().errors, 4u);
-  EXPECT_TRUE(wait_until([&] { return p->log.contains("watcher:terminated:w"); }))
-      << ::testing::PrintToString(p->log.items());
-  EXPECT_GE(count(watcher), 0);  // flushes the watcher's mailbox
-  EXPECT_EQ(count_of(p->log, "watcher:terminated:w"), 1u);
-}
-
-TEST(supervision, backoff_delays_the_restart_and_messages_sent_meanwhile_are_processed_after_it) {
-  constexpr auto min_backoff = 200ms;
-  auto sys = start_system(
-      "sys", {.supervisor = share(akt::supervisor_strategy::one_for_one().with_backoff(min_backoff, 1s))});
-  ASSERT_TRUE(sys);
-  auto p = std::make_shared<probe>();
-  auto w = spawn_worker(*sys, p, "w");
-  ASSERT_TRUE(w);
-  increment_times(w, 2);
-  ASSERT_EQ(count(w), 2);
-
-  const auto failed_at = clock_type::now();
-  ASSERT_TRUE(w.tell(boom{}));
-  increment_times(w, 3);  // sent while the restart waits
-
-  EXPECT_EQ(count(w), 3) << "the messages sent during the backoff reach the new instance";
-  const auto answered_after = clock_type::now() - failed_at;
-  EXPECT_GE(answered_after, min_backoff / 2)
-      << "answered after " << std::chrono::duration_cast<std::chrono::milliseconds>(answered_after).count()
-      << " ms";
-  EXPECT_TRUE(restarts_reach(w, 1)) << w.metrics().restarts;
-  EXPECT_EQ(count_of(p->log, "w:pre_start"), 2u);
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
-// test_util.hpp — helpers shared by the core behaviour tests: bounded waits,
-// a one-shot gate that an actor can block on, a thread-safe recorder, a
-// recording logger, and a factory for started systems.
+// test_util.hpp — helpers shared by the core behaviour tests: bounded waits
+// (and their deterministic counterpart, after_run), a one-shot gate that an
+// actor can block on, a thread-safe recorder, a recording logger, and a
+// factory for started systems.
 //
 // Every wait here is bounded: a runtime bug makes a test fail with a message,
 // never hang.
 #pragma once
 
 #include <akt/akt.hpp>
+#include <akt/testkit/test_system.hpp>
 
 #include <gtest/gtest.h>
 
@@ -50,6 +52,15 @@ bool wait_until(Pred&& pred, std::chrono::nanoseconds timeout = default_deadline
     }
   }
   return true;
+}
+
+// The deterministic counterpart of wait_until, for protocol tests on a
+// test_system (no worker threads, a manual clock): runs every ready actor,
+// then tests `pred` once — nothing else would make it true later.
+template <class Pred>
+bool after_run(akt::testkit::test_system& t, Pred&& pred) {
+  t.run();
+  return pred();
 }
 
 // A one-shot gate: threads (or actors inside receive) wait until the test

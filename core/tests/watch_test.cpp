@@ -1,7 +1,9 @@
 // Death watch: a watcher gets exactly one akt::terminated naming the watched
 // actor, whatever ended it (a stop, its supervisor, its parent stopping, the
 // system shutting down), at once for an actor already stopped, and none after
-// unwatch.
+// unwatch. Pure protocol: the tests run on the deterministic test_system,
+// except the race between a first watch and a termination, which needs
+// threads.
 #include "test_util.hpp"
 
 #include <akt/akt.hpp>
@@ -97,13 +99,17 @@ std::string terminated_entry(const akt::pid& p) {
   return "terminated:" + p.path();
 }
 
+// On a threaded system: `entry` shows up before the deadline.
 bool saw(const watch_log& log, const std::string& entry) {
   return wait_until([&] { return log.seen.contains(entry); });
 }
+// On a test_system: `entry` is there once everything ready has run.
+bool saw(akt::testkit::test_system& sys, const watch_log& log, const std::string& entry) {
+  return after_run(sys, [&] { return log.seen.contains(entry); });
+}
 
 TEST(watch, a_watcher_gets_terminated_naming_the_actor_that_was_stopped) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log = std::make_shared<watch_log>();
   auto target = sys->spawn<silent_actor>("target");
   auto w = sys->spawn<watcher>("watcher", log);
@@ -112,7 +118,7 @@ TEST(watch, a_watcher_gets_terminated_naming_the_actor_that_was_stopped) {
 
   ASSERT_TRUE(target->stop());
 
-  EXPECT_TRUE(saw(*log, terminated_entry(*target))) << ::testing::PrintToString(log->seen.items());
+  EXPECT_TRUE(saw(sys, *log, terminated_entry(*target))) << ::testing::PrintToString(log->seen.items());
   EXPECT_EQ(log->last_terminated.get(), *target);
   ASSERT_TRUE(target->wait_stopped(5s));
   ASSERT_TRUE(flush(*w));
@@ -120,10 +126,9 @@ TEST(watch, a_watcher_gets_terminated_naming_the_actor_that_was_stopped) {
 }
 
 TEST(watch, a_watcher_gets_terminated_when_the_supervisor_stops_the_watched_actor) {
-  auto sys =
-      start_system("sys", {.supervisor = std::make_shared<const akt::supervisor_strategy>(
-                               akt::supervisor_strategy::one_for_one().otherwise(akt::directive::stop))});
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys(
+      "sys", {.supervisor = std::make_shared<const akt::supervisor_strategy>(
+                  akt::supervisor_strategy::one_for_one().otherwise(akt::directive::stop))});
   auto log = std::make_shared<watch_log>();
   auto target = sys->spawn<fragile>("target");
   auto w = sys->spawn<watcher>("watcher", log);
@@ -133,14 +138,13 @@ TEST(watch, a_watcher_gets_terminated_when_the_supervisor_stops_the_watched_acto
   ASSERT_TRUE(target->tell(boom{}));
 
   ASSERT_TRUE(target->wait_stopped(5s));
-  EXPECT_TRUE(saw(*log, terminated_entry(*target))) << ::testing::PrintToString(log->seen.items());
+  EXPECT_TRUE(saw(sys, *log, terminated_entry(*target))) << ::testing::PrintToString(log->seen.items());
   ASSERT_TRUE(flush(*w));
   EXPECT_EQ(count_of(log->seen, terminated_entry(*target)), 1u);
 }
 
 TEST(watch, a_watcher_gets_terminated_when_the_watched_actors_parent_stops) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log = std::make_shared<watch_log>();
   auto parent = sys->spawn<tree_node>("parent");
   auto w = sys->spawn<watcher>("watcher", log);
@@ -153,7 +157,7 @@ TEST(watch, a_watcher_gets_terminated_when_the_watched_actors_parent_stops) {
 
   ASSERT_TRUE(parent->wait_stopped(5s));
   EXPECT_FALSE(kid.is_running());
-  EXPECT_TRUE(saw(*log, terminated_entry(kid))) << ::testing::PrintToString(log->seen.items());
+  EXPECT_TRUE(saw(sys, *log, terminated_entry(kid))) << ::testing::PrintToString(log->seen.items());
   ASSERT_TRUE(flush(*w));
   EXPECT_EQ(log->seen.items(), std::vector<std::string>{terminated_entry(kid)})
       << "one terminated, for the watched child only";
@@ -179,8 +183,7 @@ class watching_parent : public akt::actor {
 };
 
 TEST(watch, a_parent_watching_its_child_gets_terminated_during_system_shutdown) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log = std::make_shared<recorder>();
   auto parent = sys->spawn<watching_parent>("parent", log);
   ASSERT_TRUE(parent);
@@ -195,8 +198,7 @@ TEST(watch, a_parent_watching_its_child_gets_terminated_during_system_shutdown) 
 }
 
 TEST(watch, watching_an_actor_that_already_stopped_delivers_terminated_at_once) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log = std::make_shared<watch_log>();
   auto target = sys->spawn<silent_actor>("target");
   auto w = sys->spawn<watcher>("watcher", log);
@@ -206,7 +208,7 @@ TEST(watch, watching_an_actor_that_already_stopped_delivers_terminated_at_once) 
 
   (void)ask_status(*w, watch_this{*target});
 
-  EXPECT_TRUE(saw(*log, terminated_entry(*target))) << ::testing::PrintToString(log->seen.items());
+  EXPECT_TRUE(saw(sys, *log, terminated_entry(*target))) << ::testing::PrintToString(log->seen.items());
   EXPECT_EQ(log->last_terminated.get(), *target);
   ASSERT_TRUE(flush(*w));
   EXPECT_EQ(count_of(log->seen, terminated_entry(*target)), 1u);
@@ -232,8 +234,7 @@ TEST(watch, a_first_watch_racing_the_termination_of_the_watched_actor_still_deli
 }
 
 TEST(watch, unwatch_before_the_stop_means_no_terminated) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto quitter_log = std::make_shared<watch_log>();
   auto control_log = std::make_shared<watch_log>();
   auto target = sys->spawn<silent_actor>("target");
@@ -248,17 +249,15 @@ TEST(watch, unwatch_before_the_stop_means_no_terminated) {
   ASSERT_TRUE(target->stop());
   ASSERT_TRUE(target->wait_stopped(5s));
 
-  // The control watcher still watches: once it has heard, a terminated for
-  // the quitter would have been sent too; the marker comes after it.
-  ASSERT_TRUE(saw(*control_log, terminated_entry(*target)));
-  ASSERT_TRUE(quitter->tell(marker{1}));
-  ASSERT_TRUE(saw(*quitter_log, "marker:1"));
-  EXPECT_EQ(quitter_log->seen.items(), std::vector<std::string>{"marker:1"});
+  // Everything has run: the control watcher, which still watches, heard;
+  // the quitter heard nothing.
+  sys.run();
+  EXPECT_EQ(control_log->seen.items(), std::vector<std::string>{terminated_entry(*target)});
+  EXPECT_TRUE(quitter_log->seen.items().empty()) << ::testing::PrintToString(quitter_log->seen.items());
 }
 
 TEST(watch, two_watchers_each_get_exactly_one_terminated) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log1 = std::make_shared<watch_log>();
   auto log2 = std::make_shared<watch_log>();
   auto target = sys->spawn<silent_actor>("target");
@@ -270,8 +269,8 @@ TEST(watch, two_watchers_each_get_exactly_one_terminated) {
 
   ASSERT_TRUE(target->stop());
 
-  EXPECT_TRUE(saw(*log1, terminated_entry(*target)));
-  EXPECT_TRUE(saw(*log2, terminated_entry(*target)));
+  EXPECT_TRUE(saw(sys, *log1, terminated_entry(*target)));
+  EXPECT_TRUE(saw(sys, *log2, terminated_entry(*target)));
   ASSERT_TRUE(target->wait_stopped(5s));
   ASSERT_TRUE(flush(*w1));
   ASSERT_TRUE(flush(*w2));
@@ -280,8 +279,7 @@ TEST(watch, two_watchers_each_get_exactly_one_terminated) {
 }
 
 TEST(watch, watching_the_same_actor_twice_still_delivers_one_terminated) {
-  auto sys = start_system("sys");
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");
   auto log = std::make_shared<watch_log>();
   auto target = sys->spawn<silent_actor>("target");
   auto w = sys->spawn<watcher>("watcher", log);
@@ -291,15 +289,14 @@ TEST(watch, watching_the_same_actor_twice_still_delivers_one_terminated) {
 
   ASSERT_TRUE(target->stop());
 
-  EXPECT_TRUE(saw(*log, terminated_entry(*target)));
+  EXPECT_TRUE(saw(sys, *log, terminated_entry(*target)));
   ASSERT_TRUE(target->wait_stopped(5s));
   ASSERT_TRUE(flush(*w));
   EXPECT_EQ(count_of(log->seen, terminated_entry(*target)), 1u);
 }
 
 TEST(watch, a_restart_of_the_watched_actor_sends_no_terminated) {
-  auto sys = start_system("sys");  // default strategy: restart
-  ASSERT_TRUE(sys);
+  akt::testkit::test_system sys("sys");  // default strategy: restart
   auto log = std::make_shared<watch_log>();
   auto target = sys->spawn<fragile>("target");
   auto w = sys->spawn<watcher>("watcher", log);
@@ -307,14 +304,14 @@ TEST(watch, a_restart_of_the_watched_actor_sends_no_terminated) {
   ASSERT_TRUE(watch(*w, *target));
 
   ASSERT_TRUE(target->tell(boom{}));
-  ASSERT_TRUE(wait_until([&] { return target->metrics().restarts == 1; })) << target->metrics().restarts;
-  ASSERT_TRUE(w->tell(marker{1}));
-  ASSERT_TRUE(saw(*log, "marker:1"));
-  EXPECT_EQ(log->seen.items(), std::vector<std::string>{"marker:1"}) << "a restarted actor has not stopped";
+  sys.run();
+  ASSERT_EQ(target->metrics().restarts, 1u);
+  EXPECT_TRUE(log->seen.items().empty())
+      << "a restarted actor has not stopped: " << ::testing::PrintToString(log->seen.items());
 
   // The watch outlives the restart.
   ASSERT_TRUE(target->stop());
-  EXPECT_TRUE(saw(*log, terminated_entry(*target))) << ::testing::PrintToString(log->seen.items());
+  EXPECT_TRUE(saw(sys, *log, terminated_entry(*target))) << ::testing::PrintToString(log->seen.items());
 }
 
 }  // namespace
@@ -328,22 +325,16 @@ struct numbered {
 };
 
 TEST(stop, a_graceful_stop_handles_the_messages_queued_before_it) {
-  auto sys = start_system("graceful");
-  ASSERT_TRUE(sys);
-  auto seen = std::make_shared<std::atomic<int>>(0);
-  auto g = std::make_shared<gate>();
-  auto a = sys->spawn_fn("counter", [seen, g](akt::context& ctx) {
-    if (ctx.message<numbered>()) {
-      (void)g->wait_for(10s);
-      ++*seen;
-    }
+  akt::testkit::test_system sys("graceful");
+  auto seen = std::make_shared<int>(0);
+  auto a = sys->spawn_fn("counter", [seen](akt::context& ctx) {
+    if (ctx.message<numbered>()) ++*seen;
   });
   ASSERT_TRUE(a);
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a->tell(numbered{i}));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a->tell(numbered{i}));  // queued: nothing runs yet
   ASSERT_TRUE(a->stop_gracefully());
-  g->open();
   ASSERT_TRUE(a->wait_stopped(10s));
-  EXPECT_EQ(seen->load(), 5) << "all five queued before the pill were handled";
+  EXPECT_EQ(*seen, 5) << "all five queued before the pill were handled";
 }
 
 TEST(stop, an_immediate_stop_drops_what_is_queued_to_dead_letters) {

@@ -1,25 +1,26 @@
-// actor_cell: one live actor. It owns the user's actor instance and its
-// mailbox, runs its turns on the dispatcher, and carries its lifecycle and
-// its place in the tree of actors. A pid points at a cell.
+// actor_cell: one live actor. It owns the user's actor instance and puts
+// together the parts that make it run, each in its own class:
+//   - its mailbox (mailbox/mailbox.hpp): the queue and the message count
+//     that schedules the actor;
+//   - its lifecycle (lifecycle.hpp): the state machine from starting to
+//     terminated, with restarts;
+//   - its children (child_tree.hpp): the list and the index by name;
+//   - the parts few actors use (cell_extras.hpp), allocated on first use.
+// The cell itself is the glue: it is what a pid points at (actor_ref) and
+// what the scheduler runs (runnable). Where its work is:
+//   actor_cell.cpp   enqueue (deliver, post) and the turn (run, handle)
+//   start_stop.cpp   start, stop, terminate; the user's hooks; passivation
+//   children.cpp     adopting, unlinking, finding and listing children
+//   supervise.cpp    failures and restarts (supervision/)
+//   watch.cpp        death watch
 //
-// The message count (`pending_`) is the heart of it. Every enqueue adds one
-// before pushing; the turn subtracts what it took, once, at its end:
-//   - the enqueue that moves it from 0 to 1 schedules the actor, so an actor
-//     is in at most one run queue and runs on one worker at a time;
-//   - a turn that brings it to 0 leaves the actor idle; otherwise the actor
-//     is run again;
-//   - while starting it holds an extra 1, so messages sent during pre_start
-//     wait until pre_start has finished;
-//   - mailbox size and the bounded-mailbox check read it.
-//
-// Lifecycle: starting -> running -> stopping -> terminated. Stopping asks
-// every child to stop and waits for the last one (children_stopped), then
-// runs post_stop and unlinks from the parent; the parent's list held the
-// reference that kept an unobserved actor alive.
+// A stopping actor asks every child to stop and waits for the last one
+// (children_stopped), then runs post_stop and unlinks from its parent; the
+// parent's list held the reference that kept an unobserved actor alive.
 //
 // Thread safety: deliver, request_stop and the read-only members are for any
-// thread. run() is called by one worker at a time (guaranteed by pending_).
-// The children list is guarded by `children_lock_`.
+// thread. run() is called by one worker at a time (the mailbox's count
+// guarantees it). The children list is guarded by the tree's lock.
 #pragma once
 
 #include <akt/actor.hpp>
@@ -36,21 +37,20 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
-#include "mailbox/mpsc_queue.hpp"
-#include "util/spinlock.hpp"
+#include "actor/child_tree.hpp"
+#include "actor/lifecycle.hpp"
+#include "dispatch/runnable.hpp"
+#include "mailbox/mailbox.hpp"
 
 namespace akt::detail {
 
 class system_core;
 
-enum class cell_state : std::uint8_t { starting, running, restarting, stopping, terminated };
-
 struct cell_extras;
 
-class actor_cell final : public actor_ref {
+class actor_cell final : public actor_ref, public runnable {
  public:
   actor_cell(system_core& system, actor_cell* parent, std::string name, std::uint64_t id,
              mailbox_options mailbox, ref_ptr<actor_factory> factory, std::unique_ptr<actor> instance,
@@ -63,7 +63,7 @@ class actor_cell final : public actor_ref {
   status add_watcher(actor_ref& watcher) noexcept override;
   void remove_watcher(actor_ref& watcher) noexcept override;
   status wait_stopped(std::chrono::nanoseconds timeout) const override;
-  bool is_running() const noexcept override;
+  bool is_running() const noexcept override { return life_.is_running(); }
   std::string name() const override;
   std::string path() const override;
   ref_ptr<actor_ref> parent() const override;
@@ -71,6 +71,13 @@ class actor_cell final : public actor_ref {
   actor_metrics metrics() const noexcept override;
   std::string_view kind() const noexcept override;
   actor_cell* as_local() noexcept override { return this; }
+
+  // runnable: one turn of up to `budget` messages. True if the actor still
+  // has messages (it stays scheduled and the caller must run it again);
+  // false if it went idle, after which the caller must not touch it.
+  bool run(std::uint32_t budget) noexcept override;
+  void abandon() noexcept override { release(); }
+  std::int64_t backlog() const noexcept override { return mailbox_.pending(); }
 
   // Set by spawn when an extension's before_bind accepted the actor's name.
   void set_bound() noexcept { bound_ = true; }
@@ -80,11 +87,6 @@ class actor_cell final : public actor_ref {
   // Runs pre_start on the calling thread, then opens the mailbox. On failure
   // the cell is stopped (synchronously when it spawned no children).
   status start();
-
-  // One turn of up to `budget` messages. Returns true if the actor still has
-  // messages (it stays scheduled and the caller must run it again); false if
-  // it went idle, after which the caller must not touch it.
-  bool run(std::uint32_t budget) noexcept;
 
   // Links a new child under this cell. Errors: name_taken, dead_actor.
   status adopt_child(actor_cell* child);
@@ -97,7 +99,6 @@ class actor_cell final : public actor_ref {
   // Enqueues `count` linked user envelopes at once (from the outbox);
   // returns how many messages the actor has now.
   std::int64_t enqueue_chain(envelope* first, envelope* last, std::uint32_t count) noexcept;
-  std::int64_t pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
 
   // Stops this actor at the end of the handler running now (no envelope).
   void stop_self() noexcept;
@@ -122,7 +123,7 @@ class actor_cell final : public actor_ref {
 
   system_core& system() const noexcept { return system_; }
   actor_cell* parent_cell() const noexcept { return parent_.get(); }
-  cell_state state() const noexcept { return state_.load(std::memory_order_acquire); }
+  cell_state state() const noexcept { return life_.state(); }
   bool is_guardian() const noexcept { return !parent_; }
   // The live actors under (and including, unless it is the guardian) this
   // one, each after its subtree, for reports.
@@ -130,24 +131,36 @@ class actor_cell final : public actor_ref {
 
  private:
   friend class akt::context;
+  friend class child_tree<actor_cell>;
+  child_tree_links<actor_cell>& tree_links() noexcept { return siblings_; }
+  const std::string* tree_name() const noexcept { return name_.get(); }
 
   ~actor_cell() override;
-  std::int64_t enqueue(envelope_ptr e) noexcept;  // returns the count before
+  void enqueue(envelope_ptr e) noexcept;
   void schedule() noexcept;
-  void handle(envelope_ptr& e) noexcept;  // may consume e
+  status refuse_full(envelope_ptr e) noexcept;  // a bounded mailbox is full
+  void handle(envelope_ptr& e) noexcept;        // may consume e
+  void handle_runtime(envelope_ptr& e) noexcept;
   void handle_user(envelope_ptr& e) noexcept;
   void handle_observed(envelope_ptr& e) noexcept;  // traced or observed: the slower path
   void call_receive(envelope_ptr& e) noexcept;
-  void begin_stop() noexcept;
-  void terminate() noexcept;
-  void unlink_child(actor_cell* child) noexcept;
+  void call_continuation(envelope_ptr& e) noexcept;
+  void count_error() noexcept;
   void reject(envelope_ptr e, std::string_view why) noexcept;
   void after_handler() noexcept;
+  envelope_ptr next_envelope(std::uint32_t& taken) noexcept;
+  bool holds_replay() const noexcept;  // messages wait in the replay list
+
+  // Lifecycle (start_stop.cpp): what the cell does for each transition.
+  void act(lifecycle::next step) noexcept;
+  void begin_stop() noexcept;
+  void terminate() noexcept;
+  void unlink_child(actor_cell* child) noexcept;  // child_tree.cpp
   // The lifecycle hooks, with their exceptions caught and described: the
   // one place start, restart and terminate call them.
   status call_pre_start() noexcept;
   void call_post_stop_and_destroy() noexcept;
-  envelope_ptr next_envelope(std::uint32_t& taken) noexcept;
+  void check_passivation() noexcept;
 
   // Supervision (supervise.cpp).
   void on_failure(failure_info f) noexcept;
@@ -155,68 +168,52 @@ class actor_cell final : public actor_ref {
   // the window it is, or nothing when the budget is spent (logged).
   std::optional<std::uint32_t> count_restart(const supervisor_strategy& strategy) noexcept;
   void begin_restart(std::chrono::milliseconds delay) noexcept;
-  void finish_restart_if_ready() noexcept;
   void finish_restart() noexcept;
-  void check_passivation() noexcept;
   // Death watch (watch.cpp).
   void notify_watchers() noexcept;
   bool accept_terminated(envelope& e) noexcept;
 
-  // Laid out for size (a million idle actors is a normal day) and for
-  // sharing. Cells are 16-byte aligned, so cache lines cannot be assigned;
-  // instead what senders touch on every tell sits at the front and what the
-  // running turn writes on every message at the back, more than 64 bytes
-  // apart, so they never share a line whatever the cell's address. (When
-  // they did, fanin ran at 21 or 31 M msgs/s depending on where the counter
-  // landed.) The 4-byte capacity_ fills the base's tail padding.
+  // Laid out for size (a million idle actors is a normal day: 224 bytes, a
+  // static_assert in actor_cell.cpp keeps it so) and for sharing. Cells are
+  // 16-byte aligned, so cache lines cannot be assigned; instead what
+  // senders touch on every tell sits at the front and what the running turn
+  // writes on every message at the back, more than 64 bytes apart, so they
+  // never share a line whatever the cell's address. (When they did, fanin
+  // ran at 21 or 31 M msgs/s depending on where the counter landed.) The
+  // mailbox and the tree let the fields after them use their tail padding.
 
-  // Front: read by senders on every tell, written per batch (the outbox
-  // hands over up to 64 at a time) or rarely.
-  std::uint32_t capacity_;                // 0 = unbounded; read-only after construction
-  std::atomic<std::int64_t> pending_{1};  // see the file comment; 1 = the start hold
-  mpsc_tail mailbox_;                     // the producers' end of the mailbox
-  std::atomic<bool> stop_requested_{false};
-  std::atomic<bool> slow_deliver_;  // capacity_ != 0 or observed_: deliver takes its slower path
-  overflow_policy overflow_;
-  mutable spinlock children_lock_;
-  std::atomic<cell_state> state_{cell_state::starting};  // read per message, written rarely
-  bool started_ok_ = false;                              // pre_start succeeded (post_stop runs only then)
-  bool holding_ = false;  // pending_ includes 1 for messages waiting in the replay list
-  bool bound_ = false;    // before_bind accepted the name (extensions are told at termination)
-  bool hooked_ = false;   // the extensions' after_start ran for it (after_terminate will)
+  // Front: read by senders on every tell (the stop flag, the bound), written
+  // per batch (the outbox hands over up to 64 at a time) or rarely.
+  lifecycle life_;
+  std::atomic<bool> slow_deliver_;  // bounded or observed_: deliver takes its slower path
+  bool started_ok_ = false;         // pre_start succeeded (post_stop runs only then)
+  bool bound_ = false;              // before_bind accepted the name (extensions are told at termination)
+  bool hooked_ = false;             // the extensions' after_start ran for it (after_terminate will)
+  [[no_unique_address]] mailbox mailbox_;  // its senders' end and count
+  std::uint32_t passivate_ms_ = 0;         // 0 = never; read by the turn
 
   // Middle: cold, or touched once per turn.
   system_core& system_;
-  ref_ptr<actor_cell> parent_;      // null for the guardian
-  ref_ptr<actor_factory> factory_;  // makes instance_ again on restart; released at termination
-  const std::string* kind_;         // the actor's C++ type (the factory's static name); null once terminated
+  ref_ptr<actor_cell> parent_;               // null for the guardian
+  ref_ptr<actor_factory> factory_;           // makes instance_ again on restart; released at termination
+  const std::string* kind_;                  // the actor's C++ type (the factory's static name)
   std::unique_ptr<const std::string> name_;  // null for anonymous actors ("$<id>")
   std::uint64_t id_;
-  std::atomic<std::int64_t> queued_{0};  // bounded only: envelopes deliver() counted, not yet taken
-  std::atomic<std::uint64_t> errors_{0};
-  // The tree. Sibling links are guarded by the *parent's* children_lock_;
-  // first_child_, child_count_ and named_children_ by this cell's.
-  actor_cell* first_child_ = nullptr;
-  actor_cell* prev_sibling_ = nullptr;
-  actor_cell* next_sibling_ = nullptr;
-  std::unique_ptr<std::unordered_map<std::string_view, actor_cell*>> named_children_;
-  actor_cell* wheel_next_ = nullptr;  // guarded by the passivation wheel's lock
-  std::uint32_t child_count_ = 0;
-  std::atomic<std::uint32_t> restarts_{0};
+  [[no_unique_address]] mutable child_tree<actor_cell> children_;
+  child_tree_links<actor_cell> siblings_;  // in the parent's children_, guarded by its lock
+  actor_cell* wheel_next_ = nullptr;       // guarded by the passivation wheel's lock
 
   // Back: the running turn's, written or read on every message; metrics()
   // reads the counters relaxed.
-  std::atomic<std::uint32_t> in_hand_{0};  // taken this turn, not yet subtracted from pending_
-  std::uint32_t passivate_ms_ = 0;         // 0 = never
-  mpsc_head next_in_mail_{mailbox_};       // the consumer's end of the mailbox
+  [[no_unique_address]] mailbox_cursor next_in_mail_{mailbox_};  // the mailbox's consumer end
+  std::atomic<bool> observed_{false};  // observers are installed: turns report to them
+  bool stop_after_handler_ = false;    // stop_self() was called by the running handler
+  bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
+  std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message
   std::unique_ptr<actor> instance_;
   std::atomic<cell_extras*> extras_{nullptr};  // owned; see extras()
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> processed_{0};
-  std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message
-  std::atomic<bool> observed_{false};             // observers are installed: turns report to them
-  bool stop_after_handler_ = false;               // stop_self() was called by the running handler
-  bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
 };
 
 // A runtime message (stop, restart, children stopped, ...) for a cell's mailbox.

@@ -1,12 +1,12 @@
 // cell_extras: what only some actors need — a supervisor strategy of their
-// own, restart history, watches, behaviors, a stash — kept out of the cell so
-// a million plain actors do not pay for it. Allocated on first use
-// (actor_cell::ensure_extras, under the cell's children_lock_) and freed with
-// the cell.
+// own, failure and restart counts and history, watches, behaviors, a stash —
+// kept out of the cell so a million plain actors do not pay for it.
+// Allocated on first use (actor_cell::ensure_extras, under the lock of the
+// cell's child tree) and freed with the cell.
 //
-// Thread safety: `watchers` is guarded by the owning cell's children_lock_
-// (other actors add themselves); everything else is touched only by the
-// actor's own turn.
+// Thread safety: `watchers` is guarded by the owning cell's tree lock (other
+// actors add themselves); the counters are atomics that metrics() reads from
+// any thread; everything else is touched only by the actor's own turn.
 #pragma once
 
 #include <akt/context.hpp>
@@ -14,7 +14,9 @@
 #include <akt/error.hpp>
 #include <akt/supervision.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -25,13 +27,13 @@ namespace akt::detail {
 struct cell_extras {
   std::shared_ptr<const supervisor_strategy> supervisor;  // for this actor's children
 
-  // Restarts within the supervisor's window (oldest first), and the state of
-  // a restart in progress.
+  // Failures and restarts so far (metrics), and the restarts within the
+  // supervisor's window (oldest first).
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint32_t> restarts{0};
   std::vector<std::chrono::steady_clock::time_point> restart_times;
-  bool restart_waits_for_children = false;
-  bool restart_waits_for_delay = false;
 
-  std::vector<ref_ptr<actor_ref>> watchers;  // guarded by the cell's children_lock_
+  std::vector<ref_ptr<actor_ref>> watchers;  // guarded by the cell's tree lock
   bool watchers_closed = false;              // guarded likewise: set at termination
   std::vector<ref_ptr<actor_ref>> watching;
 

@@ -1,5 +1,5 @@
 // Death watch: who is told when an actor stops. A watcher registers under
-// the watched cell's children_lock_; termination marks the cell terminated
+// the lock of the watched cell's child tree; termination marks the cell terminated
 // under that same lock and takes the list, so every watcher is told exactly
 // once — registered before (from the list) or after (at once, by
 // add_watcher) — and never twice.
@@ -8,6 +8,7 @@
 #include "system/system_core.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 namespace akt::detail {
 
@@ -34,7 +35,7 @@ envelope_ptr terminated_message(actor_cell& who) {
 status actor_cell::add_watcher(actor_ref& watcher) noexcept {
   cell_extras& x = ensure_extras();
   {
-    std::lock_guard g(children_lock_);
+    std::lock_guard g(children_);
     if (!x.watchers_closed && state() != cell_state::terminated) {
       x.watchers.push_back(ref_ptr<actor_ref>::share(&watcher));
       return {};
@@ -47,7 +48,7 @@ status actor_cell::add_watcher(actor_ref& watcher) noexcept {
 void actor_cell::remove_watcher(actor_ref& watcher) noexcept {
   cell_extras* x = extras();
   if (x == nullptr) return;
-  std::lock_guard g(children_lock_);
+  std::lock_guard g(children_);
   auto& w = x->watchers;
   const bool remote = watcher.as_local() == nullptr;
   const std::string path = remote ? watcher.path() : std::string();
@@ -63,8 +64,8 @@ void actor_cell::notify_watchers() noexcept {
   std::vector<ref_ptr<actor_ref>> watchers;
   cell_extras* x;
   {
-    std::lock_guard g(children_lock_);
-    state_.store(cell_state::terminated, std::memory_order_seq_cst);
+    std::lock_guard g(children_);
+    life_.terminated();
     // Read under the lock: a first watcher creates the extras under it (ensure_extras).
     x = extras();
     if (x != nullptr) {

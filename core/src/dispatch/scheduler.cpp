@@ -2,7 +2,6 @@
 
 #include <chrono>
 
-#include "actor/actor_cell.hpp"
 #include "timer/passivation_wheel.hpp"
 #include "util/futex.hpp"
 
@@ -32,7 +31,7 @@ constexpr int max_help_depth = 64;
 struct alignas(64) scheduler::worker {
   scheduler* owner = nullptr;
   std::size_t index = 0;
-  std::atomic<actor_cell*> next{nullptr};
+  std::atomic<runnable*> next{nullptr};
   run_queue local;
   std::atomic<std::uint32_t> sleeping{0};
   std::atomic<std::uint64_t> turns{0};  // turns started; unchanged for a while = stuck in a long one
@@ -78,13 +77,13 @@ void scheduler::stop() {
     if (w->thread.joinable()) w->thread.join();
   }
   // Whatever is still queued will not run again: drop the schedule references.
-  auto drop = [](actor_cell* c) {
-    if (c != nullptr) c->release();
+  auto drop = [](runnable* c) {
+    if (c != nullptr) c->abandon();
   };
-  while (actor_cell* c = global_.pop()) drop(c);
+  while (runnable* c = global_.pop()) drop(c);
   for (auto& w : workers_) {
     drop(w->next.exchange(nullptr));
-    while (actor_cell* c = w->local.pop()) drop(c);
+    while (runnable* c = w->local.pop()) drop(c);
   }
   // No worker is left to call the pollers. They may hold pids, whose cells
   // hold the system that holds this scheduler: kept, they would keep it all.
@@ -100,10 +99,10 @@ bool scheduler::on_worker_thread() const noexcept {
   return tls_worker != nullptr && tls_worker->owner == this;
 }
 
-void scheduler::schedule(actor_cell* c) noexcept {
+void scheduler::schedule(runnable* c) noexcept {
   worker* w = tls_worker;
   if (w != nullptr && w->owner == this) {
-    actor_cell* displaced = w->next.exchange(c, std::memory_order_acq_rel);
+    runnable* displaced = w->next.exchange(c, std::memory_order_acq_rel);
     if (displaced == nullptr) return;
     w->local.push(displaced);
   } else {
@@ -135,17 +134,17 @@ bool scheduler::has_visible_work() const noexcept {
   return false;
 }
 
-actor_cell* scheduler::find_work(worker& w, const std::uint64_t* stuck_since) {
+runnable* scheduler::find_work(worker& w, const std::uint64_t* stuck_since) {
   if (++w.tick % global_check_interval == 0) {
-    if (actor_cell* c = global_.pop()) return c;
+    if (runnable* c = global_.pop()) return c;
   }
-  if (actor_cell* c = w.next.exchange(nullptr, std::memory_order_acq_rel)) return c;
-  if (actor_cell* c = w.local.pop()) return c;
-  if (actor_cell* c = global_.pop()) return c;
+  if (runnable* c = w.next.exchange(nullptr, std::memory_order_acq_rel)) return c;
+  if (runnable* c = w.local.pop()) return c;
+  if (runnable* c = global_.pop()) return c;
   const std::size_t n = workers_.size();
   for (std::size_t i = 1; i < n; ++i) {
     worker& victim = *workers_[(w.index + i) % n];
-    if (actor_cell* c = victim.local.steal_half(w.local)) return c;
+    if (runnable* c = victim.local.steal_half(w.local)) return c;
   }
   if (stuck_since != nullptr) {
     // Take what waits in another worker's `next` slot only when that worker
@@ -159,7 +158,7 @@ actor_cell* scheduler::find_work(worker& w, const std::uint64_t* stuck_since) {
         continue;
       }
       if (victim.next.load(std::memory_order_relaxed) == nullptr) continue;
-      if (actor_cell* c = victim.next.exchange(nullptr, std::memory_order_acq_rel)) return c;
+      if (runnable* c = victim.next.exchange(nullptr, std::memory_order_acq_rel)) return c;
     }
   }
   return nullptr;
@@ -186,7 +185,7 @@ void scheduler::poll_when_idle() noexcept {
   }
 }
 
-actor_cell* scheduler::spin_for_work(worker& w) {
+runnable* scheduler::spin_for_work(worker& w) {
   if (spinning_.fetch_add(1, std::memory_order_seq_cst) >= max_spinners_) {
     spinning_.fetch_sub(1, std::memory_order_seq_cst);
     return nullptr;
@@ -202,7 +201,7 @@ actor_cell* scheduler::spin_for_work(worker& w) {
     // ready is found just below, in the same round (never left behind in
     // this worker's slots when the spin ends).
     poll_when_idle();
-    if (actor_cell* c = find_work(w, steal_next ? snapshot : nullptr)) {
+    if (runnable* c = find_work(w, steal_next ? snapshot : nullptr)) {
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
       if (has_visible_work()) notify();  // more than we can take: get another worker going
       return c;
@@ -235,7 +234,7 @@ void scheduler::park(worker& w) {
   refresh_coarse_clock();  // time has passed while parked
 }
 
-void scheduler::run_turns(worker& w, actor_cell* c) {
+void scheduler::run_turns(worker& w, runnable* c) {
   // Keep running the same actor while it has messages and nobody else waits:
   // no queue traffic, no wake-ups. Otherwise it goes to the back of the line.
   w.turns.fetch_add(1, std::memory_order_relaxed);
@@ -255,7 +254,7 @@ void scheduler::run_turns(worker& w, actor_cell* c) {
 void scheduler::run_worker(worker& w) {
   tls_worker = &w;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    actor_cell* c = find_work(w, nullptr);
+    runnable* c = find_work(w, nullptr);
     if (c == nullptr) c = spin_for_work(w);
     if (c == nullptr) {
       park(w);
@@ -266,20 +265,20 @@ void scheduler::run_worker(worker& w) {
   tls_worker = nullptr;
 }
 
-void scheduler::relieve(actor_cell* c) {
+void scheduler::relieve(runnable* c) {
   constexpr std::int64_t low_water = 64;
   worker* w = tls_worker;
   if (w == nullptr || w->owner != this || w->help_depth != 0) return;
-  actor_cell* expected = c;
+  runnable* expected = c;
   if (!w->next.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) return;
   ++w->help_depth;
   bool more = true;
-  while (more && c->pending() > low_water && !stopping_.load(std::memory_order_relaxed)) {
+  while (more && c->backlog() > low_water && !stopping_.load(std::memory_order_relaxed)) {
     more = c->run(throughput_);
   }
   --w->help_depth;
   if (!more) return;  // idle now; its schedule reference is gone
-  if (actor_cell* displaced = w->next.exchange(c, std::memory_order_acq_rel)) {
+  if (runnable* displaced = w->next.exchange(c, std::memory_order_acq_rel)) {
     w->local.push(displaced);
     notify();
   }
@@ -292,7 +291,7 @@ std::size_t scheduler::run_ready(std::size_t max_turns) {
   tls_worker = &w;
   std::size_t turns = 0;
   while (turns < max_turns) {
-    actor_cell* c = find_work(w, nullptr);
+    runnable* c = find_work(w, nullptr);
     if (c == nullptr) break;
     ++turns;
     if (c->run(throughput_)) global_.push(c);  // back of the line: the order stays fair and reproducible
@@ -306,7 +305,7 @@ bool scheduler::help_once() {
   if (w == nullptr || w->owner != this || w->help_depth >= max_help_depth) return false;
   // A worker blocked in an ask may take any `next` slot: the other workers
   // may be blocked too.
-  actor_cell* c = find_work(*w, any_worker);
+  runnable* c = find_work(*w, any_worker);
   if (c == nullptr) return false;
   ++w->help_depth;
   if (c->run(throughput_)) {

@@ -1,7 +1,8 @@
-// The dispatcher: a fixed pool of worker threads running actors that have
-// messages. An actor is "scheduled" when its message count goes from 0 to 1
-// (see actor_cell); it then sits in exactly one run queue until a worker
-// runs a turn of it (up to `throughput` messages).
+// The dispatcher: a fixed pool of worker threads running runnables
+// (runnable.hpp): actors that have messages. An actor is "scheduled" when
+// its message count goes from 0 to 1 (see mailbox.hpp); it then sits in
+// exactly one run queue until a worker runs a turn of it (up to
+// `throughput` messages). The scheduler knows nothing else of actors.
 //
 // Where a schedule goes:
 //   - from a worker of this dispatcher: the worker's `next` slot (run right
@@ -29,8 +30,6 @@
 
 namespace akt::detail {
 
-class actor_cell;
-
 class scheduler {
  public:
   // manual: no threads; run_ready() runs actors on the caller's thread.
@@ -45,7 +44,7 @@ class scheduler {
   void stop();
 
   // `c` carries the reference that keeps it alive while scheduled.
-  void schedule(actor_cell* c) noexcept;
+  void schedule(runnable* c) noexcept;
 
   // True on one of this dispatcher's workers.
   bool on_worker_thread() const noexcept;
@@ -53,12 +52,12 @@ class scheduler {
   // turn if there is one. Lets blocking asks inside actors make progress.
   bool help_once();
 
-  // Backpressure by helping: when an actor's backlog grows past a limit
+  // Backpressure by helping: when a runnable's backlog grows past a limit
   // and it waits in this worker's `next` slot (it is not running anywhere),
   // the sending worker runs its turns right away until the backlog is small.
   // Producers cannot bury a consumer, and the messages are consumed while
   // still in cache. No-op elsewhere, and never nested.
-  void relieve(actor_cell* c);
+  void relieve(runnable* c);
 
   // Called by an idle worker on each round of its spin before it parks
   // (the system's extensions' poll_idle); must not block. An empty
@@ -77,11 +76,11 @@ class scheduler {
   void run_worker(worker& w);
   // stuck_since: turn counts seen when spinning began (enables taking a
   // stuck worker's `next` slot); null otherwise.
-  actor_cell* find_work(worker& w, const std::uint64_t* stuck_since);
-  actor_cell* spin_for_work(worker& w);
+  runnable* find_work(worker& w, const std::uint64_t* stuck_since);
+  runnable* spin_for_work(worker& w);
   void park(worker& w);
   void notify();
-  void run_turns(worker& w, actor_cell* c);
+  void run_turns(worker& w, runnable* c);
   bool has_visible_work() const noexcept;
   void poll_when_idle() noexcept;
 

@@ -3,6 +3,9 @@
 // sibling, in that sibling's turn after a restart message).
 #include "supervision/supervise.hpp"
 
+#include <algorithm>
+#include <mutex>
+
 #include "actor/actor_cell.hpp"
 #include "actor/cell_extras.hpp"
 #include "system/system_core.hpp"
@@ -106,37 +109,19 @@ std::optional<std::uint32_t> actor_cell::count_restart(const supervisor_strategy
 }
 
 void actor_cell::begin_restart(std::chrono::milliseconds delay) noexcept {
-  cell_extras& x = ensure_extras();
   std::vector<ref_ptr<actor_ref>> kids;
   {
-    std::lock_guard g(children_lock_);
-    if (state() != cell_state::running) return;
-    state_.store(cell_state::restarting, std::memory_order_release);
-    for (actor_cell* c = first_child_; c != nullptr; c = c->next_sibling_) {
-      kids.push_back(ref_ptr<actor_ref>::share(c));
-    }
+    std::lock_guard g(children_);
+    if (!life_.begin_restart(!children_.empty(), delay.count() > 0)) return;
+    children_.for_each([&](actor_cell* c) { kids.push_back(ref_ptr<actor_ref>::share(c)); });
   }
-  x.restart_waits_for_children = !kids.empty();
-  x.restart_waits_for_delay = delay.count() > 0;
   for (auto& k : kids) (void)k->request_stop();  // a fresh instance starts without children (as in Akka)
-  if (x.restart_waits_for_delay) {
+  if (delay.count() > 0) {
     auto self = ref_ptr<actor_cell>::share(this);
     system_.timers().schedule_after(
         delay, [self] { self->post(make_runtime_envelope(envelope_kind::restart_now)); });
   }
-  finish_restart_if_ready();
-}
-
-void actor_cell::finish_restart_if_ready() noexcept {
-  const cell_extras* x = extras();
-  if (state() != cell_state::restarting || x == nullptr) return;
-  if (x->restart_waits_for_children || x->restart_waits_for_delay) return;
-  if (stop_requested_.load(std::memory_order_acquire)) {  // stopped while restarting
-    state_.store(cell_state::running, std::memory_order_release);
-    begin_stop();
-    return;
-  }
-  finish_restart();
+  act(life_.restart_step());
 }
 
 void actor_cell::finish_restart() noexcept {
@@ -157,8 +142,8 @@ void actor_cell::finish_restart() noexcept {
   }
   // Counted once the new instance's pre_start has run: whoever sees the
   // count also sees everything that pre_start did.
-  restarts_.fetch_add(1, std::memory_order_release);
-  state_.store(cell_state::running, std::memory_order_release);
+  x.restarts.fetch_add(1, std::memory_order_release);
+  life_.restarted();
   if (!started) {
     system_.log().error("restart of " + path() + " failed (" + started.error().to_string() +
                         "): stopping it");
