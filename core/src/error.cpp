@@ -54,6 +54,8 @@ std::string_view to_string(errc code) noexcept {
       return "backpressure";
     case errc::not_permitted:
       return "not_permitted";
+    case errc::unavailable:
+      return "unavailable";
   }
   return "unknown_error";
 }

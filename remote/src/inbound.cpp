@@ -163,7 +163,7 @@ void node::on_answer(connection& from, const envelope_view& env, std::uint32_t) 
   auto p = pending_.take(env.correlation_id, &from);
   if (!p) return;  // a late answer (the asker gave up), or one this connection may not give
   if (env.kind == envelope_kind::failure) {
-    const auto code = env.error_code >= 1 && env.error_code <= 19 ? static_cast<errc>(env.error_code)
+    const auto code = env.error_code >= 1 && env.error_code <= 20 ? static_cast<errc>(env.error_code)
                                                                   : errc::invalid_argument;
     p->fail(error(code, std::string(env.error_message.substr(0, 1024))));
     return;

@@ -102,6 +102,10 @@ class node : public std::enable_shared_from_this<node> {
   void frame_rejected() noexcept { frames_rejected_.fetch_add(1, std::memory_order_relaxed); }
   void backpressure_event() noexcept { backpressure_.fetch_add(1, std::memory_order_relaxed); }
 
+  // The node at `address` is gone (a membership extension said so): close
+  // its connections, which declares it down; tell watchers of its actors.
+  void forget(const std::string& address, const std::string& why);
+
   // A thread waiting for a reply from `address` reads it itself (see connection::poll_read).
   void poll_incoming(connection_handle& handle);
   // An idle worker reads one connection's socket (the next, round-robin):

@@ -141,6 +141,18 @@ void node::on_closed(connection& c, const std::string& why) {
   }
 }
 
+void node::forget(const std::string& address, const std::string& why) {
+  std::vector<std::shared_ptr<connection>> gone;
+  {
+    std::lock_guard g(peers_mu_);
+    for (const auto& c : all_) {
+      if (c->is_open() && c->trusted_address() && c->peer() == address) gone.push_back(c);  // open: peer() is stable
+    }
+  }
+  for (auto& c : gone) c->close(why);
+  drop_watches(address, nullptr, why);  // also when no connection was open
+}
+
 void node::heartbeat() {
   heartbeat_timer_.expires_after(options_.heartbeat_interval);
   heartbeat_timer_.async_wait([this](const asio::error_code& ec) {

@@ -45,6 +45,15 @@ std::optional<result<pid>> remoting::try_resolve(std::string_view name_or_path) 
   return node_->resolve(name_or_path);
 }
 
+void remoting::on_node_event(const node_event& e) noexcept {
+  if (e.kind != node_event_kind::left) return;
+  try {
+    node_->forget(e.address, "it left the cluster" + (e.reason.empty() ? std::string() : " (" + e.reason + ")"));
+  } catch (...) {
+    // Out of memory: its connection's own failure detection still applies.
+  }
+}
+
 void remoting::poll_idle() noexcept {
   try {
     node_->poll_some();  // idle workers read the sockets while they spin

@@ -49,6 +49,7 @@ enum class errc : std::uint16_t {
   no_reply = 17,          // whoever had to answer gave up (a response_promise dropped unanswered)
   backpressure = 18,      // the receiver is behind: a transport's window or queue is full; retry later
   not_permitted = 19,     // the receiving node does not permit this (remote stop, spawn, watch)
+  unavailable = 20,       // a service the operation needs (etcd) did not answer in time
 };
 
 // The code's name, e.g. "dead_actor".

@@ -29,6 +29,9 @@ enum class event_kind : std::uint8_t {
   unhandled_message,  // a message its actor did not match (context::unhandled)
   node_up,            // another node became reachable; `detail` is its address
   node_down,          // another node was lost; `detail` is "<address>: <why>"
+  member_joined,      // cluster: a node joined; `detail` is its address
+  member_left,        // cluster: a node left; `detail` is "<address>: <why>"
+  leader_changed,     // cluster: `detail` is the new leader's address (empty: none)
 };
 std::string_view to_string(event_kind k) noexcept;
 

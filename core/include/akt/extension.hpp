@@ -147,14 +147,16 @@ class actor_observer {
   }
 };
 
-enum class node_event_kind : std::uint8_t { up, down };
+// Transport: another node became reachable (up) or was lost (down).
+// Cluster membership: a member joined or left, or the leader changed
+// (`address` is the new leader's; empty when there is none).
+enum class node_event_kind : std::uint8_t { up, down, joined, left, leader_changed };
 std::string_view to_string(node_event_kind k) noexcept;
 
-// Another node became reachable (up) or was lost (down).
 struct node_event {
   node_event_kind kind;
   std::string address;  // "host:port"
-  std::string reason;   // for down: why ("silent for 3 heartbeats", "connection reset")
+  std::string reason;   // for down and left: why ("silent for 3 heartbeats", "lease expired")
 };
 
 class extension {

@@ -24,6 +24,12 @@ std::string_view to_string(event_kind k) noexcept {
       return "node_up";
     case event_kind::node_down:
       return "node_down";
+    case event_kind::member_joined:
+      return "member_joined";
+    case event_kind::member_left:
+      return "member_left";
+    case event_kind::leader_changed:
+      return "leader_changed";
   }
   return "unknown";
 }

@@ -8,7 +8,19 @@
 namespace akt {
 
 std::string_view to_string(node_event_kind k) noexcept {
-  return k == node_event_kind::up ? "up" : "down";
+  switch (k) {
+    case node_event_kind::up:
+      return "up";
+    case node_event_kind::down:
+      return "down";
+    case node_event_kind::joined:
+      return "joined";
+    case node_event_kind::left:
+      return "left";
+    case node_event_kind::leader_changed:
+      return "leader_changed";
+  }
+  return "unknown";
 }
 
 namespace detail {
@@ -179,9 +191,25 @@ void system_core::announce(const node_event& e) noexcept {
   const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
   for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->on_node_event(e);
   if (has_subscribers_.load(std::memory_order_relaxed)) {
-    const bool up = e.kind == node_event_kind::up;
-    publish_slow(up ? event_kind::node_up : event_kind::node_down, nullptr,
-                 up || e.reason.empty() ? e.address : e.address + ": " + e.reason);
+    event_kind kind = event_kind::node_up;
+    switch (e.kind) {
+      case node_event_kind::up:
+        kind = event_kind::node_up;
+        break;
+      case node_event_kind::down:
+        kind = event_kind::node_down;
+        break;
+      case node_event_kind::joined:
+        kind = event_kind::member_joined;
+        break;
+      case node_event_kind::left:
+        kind = event_kind::member_left;
+        break;
+      case node_event_kind::leader_changed:
+        kind = event_kind::leader_changed;
+        break;
+    }
+    publish_slow(kind, nullptr, e.reason.empty() ? e.address : e.address + ": " + e.reason);
   }
 }
 

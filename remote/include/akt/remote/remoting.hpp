@@ -169,6 +169,10 @@ class remoting final : public akt::extension {
   std::string node_address() const override;
   std::optional<result<pid>> try_resolve(std::string_view name_or_path) override;  // akt://sys@host:port/...
   void poll_idle() noexcept override;
+  // A membership extension (the cluster) says a node left: it is down here
+  // too, whether or not its connection noticed yet (watchers get
+  // Terminated, asks to it fail).
+  void on_node_event(const node_event& e) noexcept override;
 
  private:
   explicit remoting(std::shared_ptr<detail::node> node);

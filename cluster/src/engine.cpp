@@ -1,0 +1,415 @@
+#include "engine.hpp"
+
+#include <akt/remote/remoting.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+namespace akt::cluster::detail {
+
+namespace {
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const auto end = s.find(sep, start);
+    out.emplace_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+etcd_config config_of(const cluster_options& o) {
+  etcd_config c;
+  c.endpoints = o.etcd.endpoints;
+  c.username = o.etcd.username;
+  c.password = o.etcd.password;
+  if (o.etcd.tls) {
+    c.ca_file = o.etcd.tls->ca_file;
+    c.certificate_file = o.etcd.tls->certificate_file;
+    c.private_key_file = o.etcd.tls->private_key_file;
+  }
+  c.request_timeout = o.etcd.request_timeout;
+  return c;
+}
+
+}  // namespace
+
+engine::engine(actor_system& system, cluster_options options)
+    : system_(system), options_(std::move(options)), etcd_(config_of(options_)) {
+  if (options_.name.empty()) options_.name = system_.name();
+  prefix_ = "/akt/" + options_.name + "/";
+}
+
+engine::~engine() {
+  stop();
+}
+
+status engine::validate() const {
+  auto bad = [](const std::string& what) { return error(errc::invalid_argument, "cluster_options: " + what); };
+  if (options_.etcd.endpoints.empty()) return bad("etcd.endpoints is empty");
+  for (const auto& e : options_.etcd.endpoints) {
+    if (e.find(':') == std::string::npos) return bad("etcd endpoint '" + e + "' is not host:port");
+  }
+  if (options_.lease_ttl < std::chrono::seconds(2) || options_.lease_ttl > std::chrono::seconds(3600))
+    return bad("lease_ttl must be between 2 s and 1 h");
+  if (options_.etcd.request_timeout.count() <= 0) return bad("etcd.request_timeout must be positive");
+  if (options_.name.find('/') != std::string::npos) return bad("the cluster name may not contain '/'");
+  for (const auto& r : options_.roles) {
+    if (r.empty() || r.find_first_of(",\t\n") != std::string::npos) return bad("role '" + r + "' is empty or has , or a tab");
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- start / stop
+
+std::string engine::member_value() const {
+  std::string roles;
+  for (const auto& r : options_.roles) roles += (roles.empty() ? "" : ",") + r;
+  return system_.name() + "\t" + roles + "\t" + std::to_string(started_at_ms_);
+}
+
+status engine::register_self() {
+  auto lease = etcd_.grant_lease(options_.lease_ttl);
+  if (!lease) return error(lease.code(), "cluster: cannot register " + self_ + ": " + lease.error().message());
+  if (auto s = etcd_.put(member_key(self_), member_value(), *lease); !s) {
+    (void)etcd_.revoke_lease(*lease);
+    return error(s.code(), "cluster: cannot register " + self_ + ": " + s.error().message());
+  }
+  lease_.store(*lease);
+  return {};
+}
+
+status engine::start(remote::remoting& remoting) {
+  remoting_ = &remoting;
+  self_ = remoting.address();
+  started_at_ms_ = now_ms();
+  if (auto s = register_self(); !s) return s;
+  if (auto s = list_and_watch(); !s) {
+    (void)etcd_.revoke_lease(lease_.load());
+    return s;
+  }
+  runner_ = std::thread([this] { runner(); });
+  system_.logger().info("cluster: " + self_ + " joined cluster '" + options_.name + "' (" +
+                        std::to_string(members().size()) + " members)");
+  return {};
+}
+
+void engine::stop() {
+  {
+    std::lock_guard g(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (runner_.joinable()) runner_.join();
+  if (watch_) watch_->stop();
+  watch_.reset();
+  // Leaving: revoking the lease deletes this node's member key and every
+  // name it still holds, at once for every other node.
+  if (const std::int64_t lease = lease_.exchange(0); lease != 0) {
+    if (auto s = etcd_.revoke_lease(lease); !s) {
+      system_.logger().warn("cluster: could not leave cleanly (" + s.error().message() +
+                            "); the others forget this node when its lease expires");
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the view
+
+namespace {
+std::optional<member> parse_member(const etcd_kv& kv, std::string_view prefix) {
+  const auto fields = split(kv.value, '\t');
+  if (fields.size() != 3 || kv.key.size() <= prefix.size()) return std::nullopt;
+  member m;
+  m.address = kv.key.substr(prefix.size());
+  m.system = fields[0];
+  if (!fields[1].empty()) m.roles = split(fields[1], ',');
+  m.started_at_ms = std::atoll(fields[2].c_str());
+  m.joined_revision = kv.create_revision;
+  return m;
+}
+}  // namespace
+
+status engine::list_and_watch() {
+  auto all = etcd_.get_prefix(prefix_);
+  if (!all) return error(all.code(), "cluster: cannot read the cluster's state: " + all.error().message());
+  const std::string members_prefix = prefix_ + "members/";
+  const std::string names_prefix = prefix_ + "names/";
+  member_map fresh;
+  std::unordered_map<std::string, name_entry> fresh_names;
+  for (const auto& kv : all->kvs) {
+    if (kv.key.starts_with(members_prefix)) {
+      if (auto m = parse_member(kv, members_prefix)) fresh.emplace(m->address, std::move(*m));
+    } else if (kv.key.starts_with(names_prefix)) {
+      const auto tab = kv.value.find('\t');
+      if (tab != std::string::npos) {
+        fresh_names[kv.key.substr(names_prefix.size())] = name_entry{kv.value.substr(0, tab), kv.value.substr(tab + 1)};
+      }
+    }
+  }
+  {
+    std::lock_guard a(announce_mu_);
+    member_map before;
+    {
+      std::lock_guard g(view_mu_);
+      before.swap(members_);
+      members_ = fresh;
+      names_ = std::move(fresh_names);
+      revision_ = all->revision;
+    }
+    announce_changes(before, fresh, "its lease expired");
+  }
+  auto w = etcd_.watch(
+      prefix_, all->revision + 1,
+      [this](const std::vector<etcd_event>& events, std::int64_t revision) { on_events(events, revision); },
+      [this](status why) { on_watch_end(std::move(why)); });
+  if (!w) return error(w.code(), "cluster: cannot watch the cluster's state: " + w.error().message());
+  if (watch_) watch_->stop();
+  watch_ = std::move(*w);
+  return {};
+}
+
+void engine::on_events(const std::vector<etcd_event>& events, std::int64_t revision) {
+  const std::string members_prefix = prefix_ + "members/";
+  const std::string names_prefix = prefix_ + "names/";
+  std::lock_guard a(announce_mu_);
+  member_map before, after;
+  {
+    std::lock_guard g(view_mu_);
+    if (revision <= revision_) return;  // already in a newer listing
+    before = members_;
+    for (const auto& e : events) {
+      if (e.kv.key.starts_with(members_prefix)) {
+        const std::string address = e.kv.key.substr(members_prefix.size());
+        if (e.deleted) {
+          members_.erase(address);
+        } else if (auto m = parse_member(e.kv, members_prefix)) {
+          members_[address] = std::move(*m);
+        }
+      } else if (e.kv.key.starts_with(names_prefix)) {
+        const std::string name = e.kv.key.substr(names_prefix.size());
+        const auto tab = e.kv.value.find('\t');
+        if (e.deleted) {
+          names_.erase(name);
+        } else if (tab != std::string::npos) {
+          names_[name] = name_entry{e.kv.value.substr(0, tab), e.kv.value.substr(tab + 1)};
+        }
+      }
+    }
+    revision_ = revision;
+    after = members_;
+  }
+  announce_changes(before, after, "it left (its key was deleted or its lease expired)");
+}
+
+void engine::announce_changes(const member_map& before, const member_map& after, const std::string& why_left) {
+  auto oldest = [](const member_map& m) {
+    const member* best = nullptr;
+    for (const auto& [a, x] : m) {
+      if (best == nullptr || x.joined_revision < best->joined_revision) best = &x;
+    }
+    return best == nullptr ? std::string() : best->address;
+  };
+  for (const auto& [address, m] : after) {
+    if (!before.contains(address)) system_.announce(node_event{node_event_kind::joined, address, {}});
+  }
+  for (const auto& [address, m] : before) {
+    if (!after.contains(address)) system_.announce(node_event{node_event_kind::left, address, why_left});
+  }
+  const std::string was = oldest(before), now = oldest(after);
+  if (was != now) system_.announce(node_event{node_event_kind::leader_changed, now, {}});
+}
+
+void engine::on_watch_end(status why) {
+  {
+    std::lock_guard g(mu_);
+    if (stopping_) return;
+    relist_ = true;
+  }
+  system_.logger().warn("cluster: the watch of the cluster's state ended (" +
+                        (why ? std::string("closed") : why.error().message()) + "); listing again");
+  wake_.notify_all();
+}
+
+std::vector<member> engine::members() const {
+  std::vector<member> out;
+  {
+    std::lock_guard g(view_mu_);
+    for (const auto& [a, m] : members_) out.push_back(m);
+  }
+  std::sort(out.begin(), out.end(), [](const member& a, const member& b) { return a.joined_revision < b.joined_revision; });
+  return out;
+}
+
+std::optional<member> engine::leader() const {
+  auto all = members();
+  if (all.empty()) return std::nullopt;
+  return all.front();
+}
+
+std::vector<std::pair<std::string, std::string>> engine::names() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  {
+    std::lock_guard g(view_mu_);
+    for (const auto& [n, e] : names_) out.emplace_back(n, e.path);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string engine::path_of(std::string_view name) const {
+  std::lock_guard g(view_mu_);
+  auto it = names_.find(std::string(name));
+  return it == names_.end() ? std::string() : it->second.path;
+}
+
+result<pid> engine::lookup(std::string_view name) const {
+  std::string path, address;
+  {
+    std::lock_guard g(view_mu_);
+    auto it = names_.find(std::string(name));
+    if (it == names_.end()) {
+      return error(errc::not_found, "no actor named '" + std::string(name) + "' in cluster '" + options_.name + "'");
+    }
+    path = it->second.path;
+    address = it->second.address;
+  }
+  if (address == self_) return system_.lookup_local(name);
+  return remoting_->resolve(path);
+}
+
+// ---------------------------------------------------------------- names
+
+status engine::claim(std::string_view name, const std::string& path) {
+  const std::int64_t lease = lease_.load();
+  if (lease == 0) return error(errc::unavailable, "cluster: this node is not registered (etcd unreachable?)");
+  auto held = etcd_.create(name_key(name), self_ + "\t" + path, lease);
+  if (!held) {
+    return error(held.code(), "cannot claim the name '" + std::string(name) + "' in cluster '" + options_.name +
+                                  "': " + held.error().message());
+  }
+  if (*held) {
+    const std::string& value = (*held)->value;
+    const auto tab = value.find('\t');
+    return error(errc::name_taken, "the name '" + std::string(name) + "' is held in cluster '" + options_.name +
+                                       "' by " + (tab == std::string::npos ? value : value.substr(tab + 1)));
+  }
+  std::lock_guard g(claims_mu_);
+  claims_[std::string(name)] = path;
+  return {};
+}
+
+void engine::release(const std::string& name, const std::string& path) {
+  {
+    std::lock_guard g(claims_mu_);
+    auto it = claims_.find(name);
+    if (it == claims_.end() || it->second != path) return;
+    claims_.erase(it);
+  }
+  post([this, key = name_key(name), value = self_ + "\t" + path, name] {
+    if (auto r = etcd_.erase_if(key, value); !r) {
+      system_.logger().warn("cluster: could not release the name '" + name + "' (" + r.error().message() +
+                            "); it goes with this node's lease");
+    }
+  });
+}
+
+void engine::reclaim_names() {
+  std::unordered_map<std::string, std::string> mine;
+  {
+    std::lock_guard g(claims_mu_);
+    mine = claims_;
+  }
+  const std::int64_t lease = lease_.load();
+  for (const auto& [name, path] : mine) {
+    auto held = etcd_.create(name_key(name), self_ + "\t" + path, lease);
+    if (held && !*held) continue;  // ours again
+    if (held && (*held)->value == self_ + "\t" + path) continue;
+    // Another node took it meanwhile, or etcd failed us again: never two
+    // live actors under one name — ours stops.
+    system_.logger().warn("cluster: the name '" + name + "' could not be claimed again after the lease was lost (" +
+                          (held ? std::string("held by another node") : held.error().message()) +
+                          "); stopping the local actor");
+    {
+      std::lock_guard g(claims_mu_);
+      claims_.erase(name);
+    }
+    if (auto p = system_.lookup_local(name)) (void)p->stop();
+  }
+}
+
+// ---------------------------------------------------------------- runner
+
+void engine::post(std::function<void()> job) {
+  {
+    std::lock_guard g(mu_);
+    if (stopping_) return;
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_all();
+}
+
+void engine::keep_alive_once() {
+  const std::int64_t lease = lease_.load();
+  auto ttl = etcd_.keep_alive(lease);
+  if (!ttl) {
+    system_.logger().warn("cluster: keep-alive failed: " + ttl.error().message());
+    return;
+  }
+  if (*ttl > 0) return;
+  // The lease expired (a partition longer than lease_ttl): register again.
+  system_.logger().warn("cluster: this node's lease expired; registering again");
+  if (auto s = register_self(); !s) {
+    system_.logger().warn(s.error().message());
+    return;
+  }
+  reclaim_names();
+}
+
+void engine::runner() {
+  const auto beat = std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_ttl) / 3;
+  auto next_beat = std::chrono::steady_clock::now() + beat;
+  auto retry_backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    std::function<void()> job;
+    bool relist = false;
+    {
+      std::unique_lock g(mu_);
+      wake_.wait_until(g, next_beat, [&] { return stopping_ || !jobs_.empty() || relist_; });
+      if (stopping_) return;
+      if (!jobs_.empty()) {
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      relist = relist_;
+      relist_ = false;
+    }
+    if (job) job();
+    if (relist) {
+      if (auto s = list_and_watch(); !s) {
+        system_.logger().warn(s.error().message() + "; trying again in " +
+                              akt::detail::format_duration(std::chrono::nanoseconds(retry_backoff).count()));
+        std::this_thread::sleep_for(retry_backoff);  // bounded, on this thread only
+        retry_backoff = std::min(retry_backoff * 2, std::chrono::milliseconds(2000));
+        std::lock_guard g(mu_);
+        relist_ = true;
+      } else {
+        retry_backoff = std::chrono::milliseconds(100);
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_beat) {
+      keep_alive_once();
+      next_beat = std::chrono::steady_clock::now() + beat;
+    }
+  }
+}
+
+}  // namespace akt::cluster::detail

@@ -1,0 +1,373 @@
+#include "etcd/etcd_client.hpp"
+
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "etcd.grpc.pb.h"
+
+namespace akt::cluster::detail {
+
+namespace pb = etcdserverpb;
+using clock = std::chrono::steady_clock;
+
+std::string prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(end.back());
+    if (last < 0xff) {
+      ++last;
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\0');  // every key
+}
+
+namespace {
+
+etcd_kv from_pb(const pb::KeyValue& kv) {
+  return etcd_kv{kv.key(), kv.value(), kv.create_revision(), kv.mod_revision(), kv.lease()};
+}
+
+bool unavailable(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+bool token_expired(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+         s.error_message().find("invalid auth token") != std::string::npos;
+}
+
+std::string read_file(const std::string& path, bool& ok) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ok = static_cast<bool>(in);
+  return ss.str();
+}
+
+}  // namespace
+
+etcd_client::etcd_client(etcd_config config) : config_(std::move(config)) {
+  channels_.resize(config_.endpoints.size());
+}
+
+etcd_client::~etcd_client() = default;
+
+std::shared_ptr<grpc::Channel> etcd_client::channel_at(std::size_t i) {
+  std::lock_guard g(mu_);
+  if (!channels_[i]) {
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    if (!config_.ca_file.empty()) {
+      grpc::SslCredentialsOptions tls;
+      bool ok = true;
+      tls.pem_root_certs = read_file(config_.ca_file, ok);
+      if (!config_.certificate_file.empty()) {
+        tls.pem_cert_chain = read_file(config_.certificate_file, ok);
+        tls.pem_private_key = read_file(config_.private_key_file, ok);
+      }
+      credentials = grpc::SslCredentials(tls);
+    } else {
+      credentials = grpc::InsecureChannelCredentials();
+    }
+    grpc::ChannelArguments args;
+    // Reconnect soon after etcd comes back (gRPC waits up to 20 s by default).
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    channels_[i] = grpc::CreateCustomChannel(config_.endpoints[i], credentials, args);
+  }
+  return channels_[i];
+}
+
+void etcd_client::prepare(grpc::ClientContext& context, clock::time_point deadline) {
+  context.set_deadline(std::chrono::system_clock::now() + (deadline - clock::now()));
+  std::lock_guard g(mu_);
+  if (!token_.empty()) context.AddMetadata("token", token_);
+}
+
+status etcd_client::authenticate(std::size_t i, clock::time_point deadline) {
+  auto auth = pb::Auth::NewStub(channel_at(i));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + (deadline - clock::now()));
+  pb::AuthenticateRequest request;
+  request.set_name(config_.username);
+  request.set_password(config_.password);
+  pb::AuthenticateResponse response;
+  const grpc::Status s = auth->Authenticate(&context, request, &response);
+  if (!s.ok()) {
+    return error(unavailable(s) ? errc::unavailable : errc::invalid_argument,
+                 "etcd at " + config_.endpoints[i] + " refused the user '" + config_.username +
+                     "': " + s.error_message());
+  }
+  std::lock_guard g(mu_);
+  token_ = response.token();
+  return {};
+}
+
+template <class Call>
+status etcd_client::with_failover(const char* what, Call&& call) {
+  if (config_.endpoints.empty()) return error(errc::invalid_argument, "no etcd endpoints are configured");
+  const auto deadline = clock::now() + config_.request_timeout;
+  std::size_t first;
+  {
+    std::lock_guard g(mu_);
+    first = current_;
+  }
+  std::string failures;
+  bool need_token = !config_.username.empty();
+  {
+    std::lock_guard g(mu_);
+    need_token = need_token && token_.empty();
+  }
+  for (std::size_t attempt = 0; attempt < config_.endpoints.size() * 2; ++attempt) {
+    const std::size_t i = (first + attempt) % config_.endpoints.size();
+    if (clock::now() >= deadline) break;
+    if (need_token) {
+      if (auto s = authenticate(i, deadline); !s) {
+        if (s.code() != errc::unavailable) return s;
+        failures += "; " + s.error().message();
+        continue;
+      }
+      need_token = false;
+    }
+    grpc::ClientContext context;
+    prepare(context, deadline);
+    const grpc::Status s = call(channel_at(i), context);
+    if (s.ok()) {
+      std::lock_guard g(mu_);
+      current_ = i;
+      return {};
+    }
+    if (!config_.username.empty() && token_expired(s)) {
+      need_token = true;
+      continue;
+    }
+    if (!unavailable(s)) {
+      return error(errc::invalid_argument, std::string("etcd refused ") + what + ": " + s.error_message());
+    }
+    failures += "; " + config_.endpoints[i] + ": " + s.error_message();
+  }
+  return error(errc::unavailable, std::string("etcd did not answer ") + what + " within " +
+                                      akt::detail::format_duration(std::chrono::nanoseconds(config_.request_timeout).count()) +
+                                      (failures.empty() ? std::string() : " (" + failures.substr(2) + ")"));
+}
+
+result<etcd_range> etcd_client::get_prefix(const std::string& prefix) {
+  pb::RangeRequest request;
+  request.set_key(prefix);
+  request.set_range_end(prefix_end(prefix));
+  pb::RangeResponse response;
+  auto s = with_failover("a range read", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    return pb::KV::NewStub(ch)->Range(&c, request, &response);
+  });
+  if (!s) return std::move(s).error();
+  etcd_range out;
+  out.revision = response.header().revision();
+  out.kvs.reserve(static_cast<std::size_t>(response.kvs_size()));
+  for (const auto& kv : response.kvs()) out.kvs.push_back(from_pb(kv));
+  return out;
+}
+
+result<std::optional<etcd_kv>> etcd_client::get(const std::string& key) {
+  pb::RangeRequest request;
+  request.set_key(key);
+  pb::RangeResponse response;
+  auto s = with_failover("a read", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    return pb::KV::NewStub(ch)->Range(&c, request, &response);
+  });
+  if (!s) return std::move(s).error();
+  if (response.kvs_size() == 0) return std::optional<etcd_kv>();
+  return std::optional<etcd_kv>(from_pb(response.kvs(0)));
+}
+
+status etcd_client::put(const std::string& key, const std::string& value, std::int64_t lease) {
+  pb::PutRequest request;
+  request.set_key(key);
+  request.set_value(value);
+  request.set_lease(lease);
+  pb::PutResponse response;
+  return with_failover("a write", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    return pb::KV::NewStub(ch)->Put(&c, request, &response);
+  });
+}
+
+result<std::optional<etcd_kv>> etcd_client::create(const std::string& key, const std::string& value,
+                                                   std::int64_t lease) {
+  pb::TxnRequest request;
+  auto* absent = request.add_compare();
+  absent->set_key(key);
+  absent->set_target(pb::Compare::CREATE);
+  absent->set_result(pb::Compare::EQUAL);
+  absent->set_create_revision(0);  // no key of that name
+  auto* put = request.add_success()->mutable_request_put();
+  put->set_key(key);
+  put->set_value(value);
+  put->set_lease(lease);
+  request.add_failure()->mutable_request_range()->set_key(key);
+  pb::TxnResponse response;
+  auto s = with_failover("a claim", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    return pb::KV::NewStub(ch)->Txn(&c, request, &response);
+  });
+  if (!s) return std::move(s).error();
+  if (response.succeeded()) return std::optional<etcd_kv>();
+  for (const auto& r : response.responses()) {
+    if (r.has_response_range() && r.response_range().kvs_size() > 0) {
+      return std::optional<etcd_kv>(from_pb(r.response_range().kvs(0)));
+    }
+  }
+  return std::optional<etcd_kv>(etcd_kv{key, {}, 0, 0, 0});  // deleted meanwhile: still not ours
+}
+
+result<bool> etcd_client::erase_if(const std::string& key, const std::string& value) {
+  pb::TxnRequest request;
+  auto* same = request.add_compare();
+  same->set_key(key);
+  same->set_target(pb::Compare::VALUE);
+  same->set_result(pb::Compare::EQUAL);
+  same->set_value(value);
+  request.add_success()->mutable_request_delete_range()->set_key(key);
+  pb::TxnResponse response;
+  auto s = with_failover("a release", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    return pb::KV::NewStub(ch)->Txn(&c, request, &response);
+  });
+  if (!s) return std::move(s).error();
+  return response.succeeded();
+}
+
+status etcd_client::erase(const std::string& key) {
+  pb::DeleteRangeRequest request;
+  request.set_key(key);
+  pb::DeleteRangeResponse response;
+  return with_failover("a delete", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    return pb::KV::NewStub(ch)->DeleteRange(&c, request, &response);
+  });
+}
+
+result<std::int64_t> etcd_client::grant_lease(std::chrono::seconds ttl) {
+  pb::LeaseGrantRequest request;
+  request.set_ttl(ttl.count());
+  pb::LeaseGrantResponse response;
+  auto s = with_failover("a lease grant", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    return pb::Lease::NewStub(ch)->LeaseGrant(&c, request, &response);
+  });
+  if (!s) return std::move(s).error();
+  if (!response.error().empty()) return error(errc::invalid_argument, "etcd refused a lease: " + response.error());
+  return response.id();
+}
+
+status etcd_client::revoke_lease(std::int64_t lease) {
+  pb::LeaseRevokeRequest request;
+  request.set_id(lease);
+  pb::LeaseRevokeResponse response;
+  return with_failover("a lease revoke", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    return pb::Lease::NewStub(ch)->LeaseRevoke(&c, request, &response);
+  });
+}
+
+result<std::int64_t> etcd_client::keep_alive(std::int64_t lease) {
+  std::int64_t ttl = 0;
+  auto s = with_failover("a keep-alive", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    auto stream = pb::Lease::NewStub(ch)->LeaseKeepAlive(&c);
+    pb::LeaseKeepAliveRequest request;
+    request.set_id(lease);
+    pb::LeaseKeepAliveResponse response;
+    if (stream->Write(request) && stream->Read(&response)) ttl = response.ttl();
+    stream->WritesDone();
+    return stream->Finish();
+  });
+  if (!s) return std::move(s).error();
+  return ttl;
+}
+
+result<std::string> etcd_client::server_version() {
+  pb::StatusRequest request;
+  pb::StatusResponse response;
+  auto s = with_failover("a status", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+    return pb::Maintenance::NewStub(ch)->Status(&c, request, &response);
+  });
+  if (!s) return std::move(s).error();
+  return response.version();
+}
+
+// ---------------------------------------------------------------- watch
+
+etcd_client::watch_stream::~watch_stream() {
+  stop();
+}
+
+void etcd_client::watch_stream::stop() {
+  stopped_.store(true);
+  {
+    std::lock_guard g(mu_);
+    if (context_) context_->TryCancel();
+  }
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+result<std::unique_ptr<etcd_client::watch_stream>> etcd_client::watch(const std::string& prefix,
+                                                                       std::int64_t from_revision,
+                                                                       on_events_fn on_events, on_end_fn on_end) {
+  std::size_t i;
+  {
+    std::lock_guard g(mu_);
+    i = current_;
+  }
+  auto channel = channel_at(i);
+  auto w = std::unique_ptr<watch_stream>(new watch_stream());
+  w->context_ = std::make_shared<grpc::ClientContext>();
+  {
+    std::lock_guard g(mu_);
+    if (!token_.empty()) w->context_->AddMetadata("token", token_);
+  }
+  auto stream = std::shared_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>>(
+      pb::Watch::NewStub(channel)->Watch(w->context_.get()));
+  pb::WatchRequest request;
+  auto* create = request.mutable_create_request();
+  create->set_key(prefix);
+  create->set_range_end(prefix_end(prefix));
+  create->set_start_revision(from_revision);
+  if (!stream->Write(request)) {
+    return error(errc::unavailable, "etcd at " + config_.endpoints[i] + " refused a watch of " + prefix);
+  }
+  const std::string where = config_.endpoints[i];
+  w->thread_ = std::thread([w = w.get(), stream, on_events = std::move(on_events), on_end = std::move(on_end),
+                            where, prefix] {
+    pb::WatchResponse response;
+    status end;
+    while (stream->Read(&response)) {
+      if (response.compact_revision() != 0) {
+        end = error(errc::not_found, "the watch of " + prefix + " started at a compacted revision (" +
+                                         std::to_string(response.compact_revision()) + "): list again");
+        break;
+      }
+      if (response.canceled()) {
+        end = error(errc::unavailable, "etcd cancelled the watch of " + prefix + ": " + response.cancel_reason());
+        break;
+      }
+      if (response.events_size() == 0) continue;  // created, or progress
+      std::vector<etcd_event> events;
+      events.reserve(static_cast<std::size_t>(response.events_size()));
+      for (const auto& e : response.events()) {
+        events.push_back(etcd_event{e.type() == pb::Event::DELETE, from_pb(e.kv())});
+      }
+      on_events(events, response.header().revision());
+    }
+    {
+      std::lock_guard g(w->mu_);
+      w->context_->TryCancel();
+    }
+    const grpc::Status s = stream->Finish();
+    if (end && !w->stopped_.load()) {
+      end = error(errc::unavailable, "the watch of " + prefix + " at " + where + " ended: " +
+                                         (s.ok() ? std::string("closed by etcd") : s.error_message()));
+    }
+    if (w->stopped_.load()) end = status();
+    on_end(end);
+  });
+  return w;
+}
+
+}  // namespace akt::cluster::detail

@@ -1,0 +1,117 @@
+// A real etcd for the cluster tests: started on free loopback ports with a
+// fresh data directory, ready when it answers a status call (bounded
+// wait), stopped (SIGTERM, then SIGKILL) and cleaned up at the end.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "etcd/etcd_client.hpp"
+
+extern char** environ;
+
+namespace akt_test {
+
+inline std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class etcd_server {
+ public:
+  etcd_server() {
+    client_port_ = free_port();
+    peer_port_ = free_port();
+    dir_ = std::filesystem::temp_directory_path() / ("akt-etcd-" + std::to_string(::getpid()) + "-" +
+                                                     std::to_string(client_port_));
+    std::filesystem::remove_all(dir_);
+    start();
+  }
+  ~etcd_server() {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  etcd_server(const etcd_server&) = delete;
+  etcd_server& operator=(const etcd_server&) = delete;
+
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
+
+  void start() {
+    const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
+    const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+    std::vector<std::string> args = {AKT_ETCD_BINARY,
+                                     "--name=akt-test",
+                                     "--data-dir=" + dir_.string(),
+                                     "--listen-client-urls=" + client,
+                                     "--advertise-client-urls=" + client,
+                                     "--listen-peer-urls=" + peer,
+                                     "--initial-advertise-peer-urls=" + peer,
+                                     "--initial-cluster=akt-test=" + peer,
+                                     "--log-level=error",
+                                     "--logger=zap"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&files, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    if (posix_spawn(&pid_, AKT_ETCD_BINARY, &files, nullptr, argv.data(), environ) != 0) {
+      posix_spawn_file_actions_destroy(&files);
+      throw std::runtime_error("cannot start etcd (" AKT_ETCD_BINARY ")");
+    }
+    posix_spawn_file_actions_destroy(&files);
+    // Ready once it answers (bounded). A fresh client each time: a gRPC
+    // channel that failed to connect waits before it tries again.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < until) {
+      akt::cluster::detail::etcd_client probe({.endpoints = {endpoint()}, .request_timeout = std::chrono::milliseconds(300)});
+      if (probe.server_version()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    stop();
+    throw std::runtime_error("etcd did not become ready on " + endpoint() + " within 20 s");
+  }
+
+  // A test's etcd holds nothing worth a graceful shutdown (etcd 3.4 takes
+  // seconds over SIGTERM): killed, and its data kept for a restart.
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGCONT);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  void freeze() { ::kill(pid_, SIGSTOP); }
+  void thaw() { ::kill(pid_, SIGCONT); }
+
+ private:
+  std::uint16_t client_port_ = 0;
+  std::uint16_t peer_port_ = 0;
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace akt_test
