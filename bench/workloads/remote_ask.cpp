@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   auto server = bench::start_server(argv[0], "remote_ask");
   auto sys = bench::start_system("client");
   bench::register_bench_messages(*sys);
-  auto* node = bench::value_or_fail(akt::remote::remoting::enable(*sys, bench::node_options()),
-                                    "enable remoting");
+  auto* node =
+      bench::value_or_fail(akt::remote::remoting::enable(*sys, bench::node_options()), "enable remoting");
   auto echo = bench::value_or_fail(node->lookup("127.0.0.1", server.port, "echo", std::chrono::seconds(10)),
                                    "lookup echo");
 

@@ -25,13 +25,22 @@ namespace bench {
 // The secured default: the nodes prove a shared secret in the handshake,
 // and a sender waits for credit rather than fail when it outruns the
 // receiver (flow control is on, as for every user).
+// With AKT_BENCH_TLS_DIR set (ca.pem, node.pem, node.key for 127.0.0.1),
+// mutual TLS as well.
 inline akt::remote::remoting_options node_options() {
-  return {.host = "127.0.0.1",
-          .port = 0,
-          .secret = "akt-bench-shared-secret-0123456789",
-          .backpressure_wait = std::chrono::seconds(10)};
+  akt::remote::remoting_options o{.host = "127.0.0.1",
+                                  .port = 0,
+                                  .secret = "akt-bench-shared-secret-0123456789",
+                                  .backpressure_wait = std::chrono::seconds(10)};
+  if (const char* dir = std::getenv("AKT_BENCH_TLS_DIR")) {
+    const std::string d(dir);
+    o.tls = akt::remote::tls_options{.certificate_file = d + "/node.pem",
+                                     .private_key_file = d + "/node.key",
+                                     .ca_file = d + "/ca.pem",
+                                     .mutual = true};
+  }
+  return o;
 }
-
 
 inline void register_bench_messages(akt::actor_system& sys) {
   sys.registry().register_message<akt_bench::Payload>();

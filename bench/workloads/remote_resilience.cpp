@@ -43,7 +43,7 @@ int serve() {
   (void)sys->spawn_fn("mute", [held](akt::context& ctx) {  // takes asks, never answers
     if (ctx.is<akt_bench::Payload>()) held->push_back(ctx.make_response_promise().value());
   });
-  (void)sys->spawn_fn("stats", [slow = *slow](akt::context& ctx) {       // the slow mailbox and this RSS
+  (void)sys->spawn_fn("stats", [slow = *slow](akt::context& ctx) {  // the slow mailbox and this RSS
     if (ctx.is<akt_bench::Start>()) {
       akt_bench::Done d;
       d.set_count(static_cast<std::int64_t>(slow.metrics().mailbox_size));
@@ -83,7 +83,8 @@ void flood(const char* argv0) {
     akt_bench::Payload p;
     while (!stop.load()) {
       const auto t0 = bench::clock_type::now();
-      if (echo.ask<akt_bench::Done>(p, 5s)) latencies.push_back(bench::micros_between(t0, bench::clock_type::now()));
+      if (echo.ask<akt_bench::Done>(p, 5s))
+        latencies.push_back(bench::micros_between(t0, bench::clock_type::now()));
       std::this_thread::sleep_for(5ms);  // pacing, 200 asks a second
     }
   });
@@ -115,10 +116,14 @@ void flood(const char* argv0) {
   stop = true;
   asker.join();
   std::sort(latencies.begin(), latencies.end());
-  auto pct = [&](double q) { return latencies.empty() ? 0.0 : latencies[static_cast<std::size_t>(q * (latencies.size() - 1))]; };
+  auto pct = [&](double q) {
+    return latencies.empty() ? 0.0 : latencies[static_cast<std::size_t>(q * (latencies.size() - 1))];
+  };
   std::printf(
-      "flood (5 s at a 1 ms/message actor): tells ok %lld, refused with backpressure %lld, other errors %lld\n"
-      "  slow actor's mailbox at most %lld messages; receiver RSS %lld -> at most %lld KiB; sender RSS %lld -> %lld KiB\n"
+      "flood (5 s at a 1 ms/message actor): tells ok %lld, refused with backpressure %lld, other errors "
+      "%lld\n"
+      "  slow actor's mailbox at most %lld messages; receiver RSS %lld -> at most %lld KiB; sender RSS %lld "
+      "-> %lld KiB\n"
       "  the other actor on the same connection meanwhile: %zu asks, p50 %.0f us, p99 %.0f us\n",
       ok, refused, other, static_cast<long long>(max_mailbox), rss_before, max_rss, client_before, rss_kb(),
       latencies.size(), pct(0.5), pct(0.99));
@@ -135,13 +140,17 @@ void freeze(const char* argv0) {
   auto mute = bench::value_or_fail(node->lookup("127.0.0.1", server.port, "mute", 10s), "lookup mute");
   std::atomic<long long> down_at_us{0}, terminated_at_us{0};
   const auto t_origin = bench::clock_type::now();
-  auto since = [&] { return static_cast<long long>(bench::micros_between(t_origin, bench::clock_type::now())); };
+  auto since = [&] {
+    return static_cast<long long>(bench::micros_between(t_origin, bench::clock_type::now()));
+  };
   auto watcher = bench::value_or_fail(sys->spawn_fn("watcher",
                                                     [&, slow](akt::context& ctx) {
                                                       if (ctx.is<go_watch>()) (void)ctx.watch(slow);
-                                                      if (ctx.is<akt::terminated>()) terminated_at_us = since();
+                                                      if (ctx.is<akt::terminated>())
+                                                        terminated_at_us = since();
                                                       if (auto* e = ctx.message<akt::system_event>()) {
-                                                        if (e->kind == akt::event_kind::node_down) down_at_us = since();
+                                                        if (e->kind == akt::event_kind::node_down)
+                                                          down_at_us = since();
                                                       }
                                                     }),
                                       "watcher");
@@ -167,12 +176,16 @@ void freeze(const char* argv0) {
   p.set_data(bench::payload_bytes());
   long long ok = 0, errors = 0;
   while (since() - stopped_at < 4'000'000 && (down_at_us == 0 || terminated_at_us == 0 || failed < 20)) {
-    if (slow.tell(p)) ++ok; else ++errors;
+    if (slow.tell(p))
+      ++ok;
+    else
+      ++errors;
   }
   for (auto& t : askers) t.join();
   auto ms = [&](long long at) { return at == 0 ? -1.0 : static_cast<double>(at - stopped_at) / 1000.0; };
   std::printf(
-      "freeze (heartbeat 200 ms, 3 silent intervals = 600 ms): node down after %.0f ms, watcher's Terminated after "
+      "freeze (heartbeat 200 ms, 3 silent intervals = 600 ms): node down after %.0f ms, watcher's Terminated "
+      "after "
       "%.0f ms, %d/20 asks failed, the last after %.0f ms\n"
       "  tells meanwhile: %lld ok, %lld refused; client dead letters %llu\n",
       ms(down_at_us), ms(terminated_at_us), failed.load(), ms(last_failure_us), ok, errors,

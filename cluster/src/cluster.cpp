@@ -10,8 +10,9 @@ result<cluster*> cluster::enable(actor_system& system, cluster_options options) 
     return error(errc::invalid_argument, "cluster mode is already enabled on system " + system.name());
   }
   if (system.find_extension<remote::remoting>() == nullptr) {
-    return error(errc::invalid_argument, "cluster mode needs remoting: call remote::remoting::enable on system " +
-                                             system.name() + " first");
+    return error(
+        errc::invalid_argument,
+        "cluster mode needs remoting: call remote::remoting::enable on system " + system.name() + " first");
   }
   auto e = std::make_unique<detail::engine>(system, std::move(options));
   if (auto s = e->validate(); !s) return std::move(s).error();

@@ -22,7 +22,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
 }
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -53,7 +54,9 @@ engine::~engine() {
 }
 
 status engine::validate() const {
-  auto bad = [](const std::string& what) { return error(errc::invalid_argument, "cluster_options: " + what); };
+  auto bad = [](const std::string& what) {
+    return error(errc::invalid_argument, "cluster_options: " + what);
+  };
   if (options_.etcd.endpoints.empty()) return bad("etcd.endpoints is empty");
   for (const auto& e : options_.etcd.endpoints) {
     if (e.find(':') == std::string::npos) return bad("etcd endpoint '" + e + "' is not host:port");
@@ -63,7 +66,8 @@ status engine::validate() const {
   if (options_.etcd.request_timeout.count() <= 0) return bad("etcd.request_timeout must be positive");
   if (options_.name.find('/') != std::string::npos) return bad("the cluster name may not contain '/'");
   for (const auto& r : options_.roles) {
-    if (r.empty() || r.find_first_of(",\t\n") != std::string::npos) return bad("role '" + r + "' is empty or has , or a tab");
+    if (r.empty() || r.find_first_of(",\t\n") != std::string::npos)
+      return bad("role '" + r + "' is empty or has , or a tab");
   }
   return {};
 }
@@ -78,7 +82,8 @@ std::string engine::member_value() const {
 
 status engine::register_self() {
   auto lease = etcd_.grant_lease(options_.lease_ttl);
-  if (!lease) return error(lease.code(), "cluster: cannot register " + self_ + ": " + lease.error().message());
+  if (!lease)
+    return error(lease.code(), "cluster: cannot register " + self_ + ": " + lease.error().message());
   if (auto s = etcd_.put(member_key(self_), member_value(), *lease); !s) {
     (void)etcd_.revoke_lease(*lease);
     return error(s.code(), "cluster: cannot register " + self_ + ": " + s.error().message());
@@ -151,7 +156,8 @@ status engine::list_and_watch() {
     } else if (kv.key.starts_with(names_prefix)) {
       const auto tab = kv.value.find('\t');
       if (tab != std::string::npos) {
-        fresh_names[kv.key.substr(names_prefix.size())] = name_entry{kv.value.substr(0, tab), kv.value.substr(tab + 1)};
+        fresh_names[kv.key.substr(names_prefix.size())] =
+            name_entry{kv.value.substr(0, tab), kv.value.substr(tab + 1)};
       }
     }
   }
@@ -210,7 +216,8 @@ void engine::on_events(const std::vector<etcd_event>& events, std::int64_t revis
   announce_changes(before, after, "it left (its key was deleted or its lease expired)");
 }
 
-void engine::announce_changes(const member_map& before, const member_map& after, const std::string& why_left) {
+void engine::announce_changes(const member_map& before, const member_map& after,
+                              const std::string& why_left) {
   auto oldest = [](const member_map& m) {
     const member* best = nullptr;
     for (const auto& [a, x] : m) {
@@ -245,7 +252,8 @@ std::vector<member> engine::members() const {
     std::lock_guard g(view_mu_);
     for (const auto& [a, m] : members_) out.push_back(m);
   }
-  std::sort(out.begin(), out.end(), [](const member& a, const member& b) { return a.joined_revision < b.joined_revision; });
+  std::sort(out.begin(), out.end(),
+            [](const member& a, const member& b) { return a.joined_revision < b.joined_revision; });
   return out;
 }
 
@@ -277,7 +285,8 @@ result<pid> engine::lookup(std::string_view name) const {
     std::lock_guard g(view_mu_);
     auto it = names_.find(std::string(name));
     if (it == names_.end()) {
-      return error(errc::not_found, "no actor named '" + std::string(name) + "' in cluster '" + options_.name + "'");
+      return error(errc::not_found,
+                   "no actor named '" + std::string(name) + "' in cluster '" + options_.name + "'");
     }
     path = it->second.path;
     address = it->second.address;
@@ -293,14 +302,15 @@ status engine::claim(std::string_view name, const std::string& path) {
   if (lease == 0) return error(errc::unavailable, "cluster: this node is not registered (etcd unreachable?)");
   auto held = etcd_.create(name_key(name), self_ + "\t" + path, lease);
   if (!held) {
-    return error(held.code(), "cannot claim the name '" + std::string(name) + "' in cluster '" + options_.name +
-                                  "': " + held.error().message());
+    return error(held.code(), "cannot claim the name '" + std::string(name) + "' in cluster '" +
+                                  options_.name + "': " + held.error().message());
   }
   if (*held) {
     const std::string& value = (*held)->value;
     const auto tab = value.find('\t');
-    return error(errc::name_taken, "the name '" + std::string(name) + "' is held in cluster '" + options_.name +
-                                       "' by " + (tab == std::string::npos ? value : value.substr(tab + 1)));
+    return error(errc::name_taken, "the name '" + std::string(name) + "' is held in cluster '" +
+                                       options_.name + "' by " +
+                                       (tab == std::string::npos ? value : value.substr(tab + 1)));
   }
   std::lock_guard g(claims_mu_);
   claims_[std::string(name)] = path;
@@ -335,7 +345,8 @@ void engine::reclaim_names() {
     if (held && (*held)->value == self_ + "\t" + path) continue;
     // Another node took it meanwhile, or etcd failed us again: never two
     // live actors under one name — ours stops.
-    system_.logger().warn("cluster: the name '" + name + "' could not be claimed again after the lease was lost (" +
+    system_.logger().warn("cluster: the name '" + name +
+                          "' could not be claimed again after the lease was lost (" +
                           (held ? std::string("held by another node") : held.error().message()) +
                           "); stopping the local actor");
     {

@@ -53,7 +53,9 @@ class engine {
   };
   using member_map = std::map<std::string, member>;  // by address
 
-  std::string member_key(std::string_view address) const { return prefix_ + "members/" + std::string(address); }
+  std::string member_key(std::string_view address) const {
+    return prefix_ + "members/" + std::string(address);
+  }
   std::string name_key(std::string_view name) const { return prefix_ + "names/" + std::string(name); }
   std::string member_value() const;
   status register_self();
@@ -78,10 +80,10 @@ class engine {
   std::int64_t started_at_ms_ = 0;
 
   mutable std::mutex view_mu_;
-  member_map members_;                                  // guarded by view_mu_
+  member_map members_;                                 // guarded by view_mu_
   std::unordered_map<std::string, name_entry> names_;  // guarded by view_mu_
-  std::int64_t revision_ = 0;                           // guarded by view_mu_
-  std::mutex announce_mu_;  // announcements one at a time, in view order
+  std::int64_t revision_ = 0;                          // guarded by view_mu_
+  std::mutex announce_mu_;                             // announcements one at a time, in view order
 
   std::mutex claims_mu_;
   std::unordered_map<std::string, std::string> claims_;  // ours: name -> path (guarded by claims_mu_)

@@ -58,7 +58,8 @@ class cluster_test : public ::testing::Test {
         if (e->kind == akt::event_kind::member_joined || e->kind == akt::event_kind::member_left ||
             e->kind == akt::event_kind::leader_changed) {
           std::lock_guard g(ev->mu);
-          ev->seen.push_back(std::string(akt::to_string(e->kind)) + " " + e->detail.substr(0, e->detail.find(':', 10)));
+          ev->seen.push_back(std::string(akt::to_string(e->kind)) + " " +
+                             e->detail.substr(0, e->detail.find(':', 10)));
         }
       }
     });

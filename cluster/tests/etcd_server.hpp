@@ -4,11 +4,11 @@
 #pragma once
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <spawn.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -43,8 +43,8 @@ class etcd_server {
   etcd_server() {
     client_port_ = free_port();
     peer_port_ = free_port();
-    dir_ = std::filesystem::temp_directory_path() / ("akt-etcd-" + std::to_string(::getpid()) + "-" +
-                                                     std::to_string(client_port_));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("akt-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(client_port_));
     std::filesystem::remove_all(dir_);
     start();
   }
@@ -87,7 +87,8 @@ class etcd_server {
     // channel that failed to connect waits before it tries again.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < until) {
-      akt::cluster::detail::etcd_client probe({.endpoints = {endpoint()}, .request_timeout = std::chrono::milliseconds(300)});
+      akt::cluster::detail::etcd_client probe(
+          {.endpoints = {endpoint()}, .request_timeout = std::chrono::milliseconds(300)});
       if (probe.server_version()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

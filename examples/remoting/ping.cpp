@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   sys->registry().register_message<demo::Ping>();
   sys->registry().register_message<demo::Pong>();
   const char* secret = std::getenv("AKT_REMOTE_SECRET");  // the same on every node
-  auto* node =
-      akt::remote::remoting::enable(*sys, {.secret = secret ? secret : "demo-secret-change-me"}).value();  // owned by sys
+  auto* node = akt::remote::remoting::enable(*sys, {.secret = secret ? secret : "demo-secret-change-me"})
+                   .value();  // owned by sys
   int status = 0;
   {
     auto pong = node->lookup("127.0.0.1", static_cast<std::uint16_t>(port), "pong", 5s);

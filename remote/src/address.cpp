@@ -10,7 +10,8 @@ std::string node_address::to_string() const {
 
 result<node_address> parse_address(std::string_view address) {
   auto bad = [&](const std::string& why) {
-    return error(errc::invalid_argument, "'" + std::string(address) + "' is not a node address host:port: " + why);
+    return error(errc::invalid_argument,
+                 "'" + std::string(address) + "' is not a node address host:port: " + why);
   };
   if (address.size() > 64) return bad("too long");
   const auto colon = address.rfind(':');

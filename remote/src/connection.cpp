@@ -99,9 +99,9 @@ void connection::on_ready() {
   deadline_.expires_after(node_.options().handshake_timeout);
   deadline_.async_wait([self](const asio::error_code& ec) {
     if (!ec && !self->is_open()) {
-      self->refuse("no handshake within " + akt::detail::format_duration(
-                                                std::chrono::nanoseconds(self->node_.options().handshake_timeout)
-                                                    .count()));
+      self->refuse("no handshake within " +
+                   akt::detail::format_duration(
+                       std::chrono::nanoseconds(self->node_.options().handshake_timeout).count()));
     }
   });
   auto go = [self] {
@@ -109,12 +109,11 @@ void connection::on_ready() {
       std::lock_guard g(self->mu_);
       self->ready_ = true;
       const std::string address = self->node_.address();
-      append_hello_frame(self->handshake_out_,
-                         hello_view{.protocol_version = protocol_version,
-                                    .system = self->node_.system().name(),
-                                    .address = address,
-                                    .nonce = self->my_nonce_,
-                                    .secret = !self->node_.options().secret.empty()});
+      append_hello_frame(self->handshake_out_, hello_view{.protocol_version = protocol_version,
+                                                          .system = self->node_.system().name(),
+                                                          .address = address,
+                                                          .nonce = self->my_nonce_,
+                                                          .secret = !self->node_.options().secret.empty()});
       self->kick_write_locked();
     }
     if (self->tls_) {
@@ -158,7 +157,8 @@ bool connection::handshake_frame(const frame_view& frame) {
     proof_expected_ = false;
     on_proof(frame.proof);
   } else {
-    refuse(proof_expected_ ? "a Proof of the shared secret must follow the Hello" : "a frame out of the handshake");
+    refuse(proof_expected_ ? "a Proof of the shared secret must follow the Hello"
+                           : "a frame out of the handshake");
   }
   return !is_closed();
 }
@@ -204,8 +204,8 @@ void connection::on_hello(const hello_view& hello) {
     const std::string& initiator = outbound_ ? my_nonce_ : peer_nonce_;
     const std::string& acceptor = outbound_ ? peer_nonce_ : my_nonce_;
     const std::string mac =
-        make_proof(secret, outbound_ ? handshake_role::initiator : handshake_role::acceptor, initiator, acceptor,
-                   node_.system().name(), node_.address());
+        make_proof(secret, outbound_ ? handshake_role::initiator : handshake_role::acceptor, initiator,
+                   acceptor, node_.system().name(), node_.address());
     std::lock_guard g(mu_);
     append_proof_frame(handshake_out_, mac);
     proof_expected_ = true;
@@ -254,8 +254,8 @@ void connection::open() {
 // ---------------------------------------------------------------- writing
 
 error connection::closed_error() const {
-  return error(errc::dead_actor, "the connection to " + (peer_.empty() ? std::string("a peer") : peer_) +
-                                     " is closed");
+  return error(errc::dead_actor,
+               "the connection to " + (peer_.empty() ? std::string("a peer") : peer_) + " is closed");
 }
 
 status connection::admit_locked(flow_slot& slot, std::unique_lock<std::mutex>& g) {
@@ -269,11 +269,13 @@ status connection::admit_locked(flow_slot& slot, std::unique_lock<std::mutex>& g
   if (!full()) return {};
   node_.backpressure_event();
   if (queued_.size() >= max_outbound_) {
-    return error(errc::backpressure, "the queue to " + peer_ + " is full (" + std::to_string(queued_.size()) +
-                                         " bytes; remoting_options::max_outbound_bytes): the peer reads too slowly");
+    return error(errc::backpressure,
+                 "the queue to " + peer_ + " is full (" + std::to_string(queued_.size()) +
+                     " bytes; remoting_options::max_outbound_bytes): the peer reads too slowly");
   }
-  return error(errc::backpressure, "the receiving actor is behind: its window of " + std::to_string(window_) +
-                                       " bytes in flight from this node is full (remoting_options::flow_window_bytes)");
+  return error(errc::backpressure,
+               "the receiving actor is behind: its window of " + std::to_string(window_) +
+                   " bytes in flight from this node is full (remoting_options::flow_window_bytes)");
 }
 
 status connection::send(std::string_view frames, bool urgent) {
@@ -304,7 +306,8 @@ status connection::send_message(flow_slot& slot, std::string_view frame) {
   slot.in_flight.fetch_add(static_cast<std::int64_t>(frame.size()), std::memory_order_relaxed);
   if (!tls_ && ready_ && open_.load(std::memory_order_relaxed) && !writing_ && queued_.empty() &&
       handshake_out_.empty()) {
-    const ssize_t n = ::send(socket_.native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(socket_.native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(frame.size())) return {};
     if (n > 0) frame.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -366,7 +369,8 @@ std::shared_ptr<flow_slot> connection::slot_for(std::string_view receiver) {
   if (it != slots_.end()) return it->second;
   if (slots_.size() >= inbound_cache::max_entries) {
     // Forget idle slots (nothing in flight); busy ones keep their count.
-    std::erase_if(slots_, [](const auto& s) { return s.second->in_flight.load() <= 0 && s.second.use_count() == 1; });
+    std::erase_if(slots_,
+                  [](const auto& s) { return s.second->in_flight.load() <= 0 && s.second.use_count() == 1; });
   }
   auto slot = std::make_shared<flow_slot>();
   slots_.emplace(std::string(receiver), slot);
@@ -428,19 +432,21 @@ void connection::do_read() {
 void connection::arm_read() {
   if (armed_ || is_closed()) return;
   armed_ = true;
-  socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
-    self->armed_ = false;
-    if (ec) {
-      if (ec != asio::error::operation_aborted) self->close("read failed: " + ec.message());
-      return;
-    }
-    if (self->is_closed() || self->inflow_->paused()) return;  // resume_reading re-arms
-    // Re-armed before draining: bytes that arrive after the drain's last
-    // recv complete the new wait (epoll is edge-triggered under asio).
-    self->arm_read();
-    std::lock_guard g(self->read_mu_);
-    (void)self->drain_locked();
-  });
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const asio::error_code& ec) {
+                       self->armed_ = false;
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted)
+                           self->close("read failed: " + ec.message());
+                         return;
+                       }
+                       if (self->is_closed() || self->inflow_->paused()) return;  // resume_reading re-arms
+                       // Re-armed before draining: bytes that arrive after the drain's last
+                       // recv complete the new wait (epoll is edge-triggered under asio).
+                       self->arm_read();
+                       std::lock_guard g(self->read_mu_);
+                       (void)self->drain_locked();
+                     });
 }
 
 bool connection::drain_locked() {
@@ -481,13 +487,14 @@ void connection::on_bytes() {
     if (is_closed() || inflow_->paused()) return;
     std::size_t used = 0;
     const bool opened = is_open();
-    const decode_status s =
-        decode_frame(in_.unread(), opened ? node_.options().max_frame_bytes : handshake_frame_limit, frame, used);
+    const decode_status s = decode_frame(
+        in_.unread(), opened ? node_.options().max_frame_bytes : handshake_frame_limit, frame, used);
     if (s == decode_status::need_more) return;
     if (s != decode_status::frame) {
       node_.frame_rejected();
       if (!opened) {
-        refuse(s == decode_status::too_large ? "a handshake frame over 4 KiB" : "a malformed handshake frame");
+        refuse(s == decode_status::too_large ? "a handshake frame over 4 KiB"
+                                             : "a malformed handshake frame");
       } else {
         close(s == decode_status::too_large ? "frame over the size limit" : "malformed frame");
       }

@@ -69,13 +69,14 @@ struct inbound_cache {
   static constexpr std::size_t max_entries = 4096;
   std::unordered_map<std::string, pid> local;  // receiver path -> local pid
   std::unordered_map<std::string, akt::detail::ref_ptr<receiver_credit>> credits;  // receiver path -> credit
-  std::string last_receiver;                   // the path of...
-  pid last_target;                             // ...the last local delivery...
+  std::string last_receiver;                                                       // the path of...
+  pid last_target;                                    // ...the last local delivery...
   akt::detail::ref_ptr<receiver_credit> last_credit;  // ...and its credit
-  std::string last_sender;                     // the last sender path...
-  akt::detail::ref_ptr<akt::detail::actor_ref> last_sender_ref;  // ...and its pid (one per stream of messages)
-  std::string last_type;                       // the last type decoded...
-  message_decoder last_decoder = nullptr;      // ...and its decoder (decoders are never removed)
+  std::string last_sender;                            // the last sender path...
+  akt::detail::ref_ptr<akt::detail::actor_ref>
+      last_sender_ref;                     // ...and its pid (one per stream of messages)
+  std::string last_type;                   // the last type decoded...
+  message_decoder last_decoder = nullptr;  // ...and its decoder (decoders are never removed)
 };
 
 class connection : public std::enable_shared_from_this<connection> {
@@ -145,15 +146,15 @@ class connection : public std::enable_shared_from_this<connection> {
   void on_ready();  // connected (and TLS handshake done): send Hello, read
   void on_hello(const hello_view& hello);
   void on_proof(std::string_view mac);
-  void open();  // handshake done: user frames may flow
-  void refuse(const std::string& why);  // the handshake failed: count, close
+  void open();                                    // handshake done: user frames may flow
+  void refuse(const std::string& why);            // the handshake failed: count, close
   bool handshake_frame(const frame_view& frame);  // false once closed
 
   void kick_write_locked();  // with mu_ held
   void do_write();
-  void do_read();        // TLS: asio reads into in_
-  void arm_read();       // plain TCP: wait, then drain_locked() under read_mu_
-  bool drain_locked();   // recv until nothing is left or reading pauses; false once closed
+  void do_read();       // TLS: asio reads into in_
+  void arm_read();      // plain TCP: wait, then drain_locked() under read_mu_
+  bool drain_locked();  // recv until nothing is left or reading pauses; false once closed
   void on_bytes();
   // With mu_ held: whether a message for `slot` may be queued now, after
   // waiting up to backpressure_wait_ for credit. Error: backpressure, dead_actor.
@@ -161,12 +162,12 @@ class connection : public std::enable_shared_from_this<connection> {
   error closed_error() const;
 
   node& node_;
-  const std::int64_t window_;              // flow_window_bytes
-  const std::size_t max_outbound_;         // max_outbound_bytes
+  const std::int64_t window_;       // flow_window_bytes
+  const std::size_t max_outbound_;  // max_outbound_bytes
   const std::chrono::milliseconds backpressure_wait_;
   asio::ip::tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;  // null for plain TCP
-  asio::steady_timer deadline_;  // connect, then handshake
+  asio::steady_timer deadline_;                                     // connect, then handshake
   std::string peer_;
   std::string claimed_;  // the address in the peer's Hello
   const bool outbound_;
@@ -180,13 +181,13 @@ class connection : public std::enable_shared_from_this<connection> {
   bool proof_expected_ = false;
 
   mutable std::mutex mu_;
-  std::condition_variable credit_cv_;  // with mu_: credit arrived, or closed
-  std::string handshake_out_;          // guarded by mu_: Hello and Proof, written first
-  std::string queued_;                 // guarded by mu_: frames waiting for the next write
-  std::uint64_t queued_messages_ = 0;  // guarded by mu_: message frames in queued_
-  std::uint64_t writing_messages_ = 0; // guarded by mu_: message frames in in_flight_
-  bool writing_ = false;               // guarded by mu_
-  bool ready_ = false;                 // guarded by mu_: connected (TLS done)
+  std::condition_variable credit_cv_;   // with mu_: credit arrived, or closed
+  std::string handshake_out_;           // guarded by mu_: Hello and Proof, written first
+  std::string queued_;                  // guarded by mu_: frames waiting for the next write
+  std::uint64_t queued_messages_ = 0;   // guarded by mu_: message frames in queued_
+  std::uint64_t writing_messages_ = 0;  // guarded by mu_: message frames in in_flight_
+  bool writing_ = false;                // guarded by mu_
+  bool ready_ = false;                  // guarded by mu_: connected (TLS done)
   std::unordered_map<std::string, std::shared_ptr<flow_slot>> slots_;  // guarded by mu_
   std::atomic<bool> open_{false};
   std::atomic<bool> closed_{false};

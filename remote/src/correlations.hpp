@@ -25,7 +25,7 @@ class connection;
 struct pending_ask {
   akt::detail::ref_ptr<akt::detail::reply_sink> sink;        // an ask
   std::shared_ptr<std::promise<result<std::string>>> found;  // or a lookup / spawn: the full path
-  const connection* via = nullptr;                            // identity only, never dereferenced
+  const connection* via = nullptr;                           // identity only, never dereferenced
 
   void fail(const error& e) const {
     if (sink) sink->fail(e);

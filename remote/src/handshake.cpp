@@ -39,7 +39,8 @@ std::string make_proof(std::string_view secret, handshake_role prover, std::stri
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-           reinterpret_cast<const unsigned char*>(transcript.data()), transcript.size(), mac, &size) == nullptr) {
+           reinterpret_cast<const unsigned char*>(transcript.data()), transcript.size(), mac,
+           &size) == nullptr) {
     throw std::runtime_error("remoting: HMAC-SHA256 failed");
   }
   return std::string(reinterpret_cast<const char*>(mac), size);

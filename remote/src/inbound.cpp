@@ -73,9 +73,9 @@ message_decoder node::decoder_for(inbound_cache& cache, std::string_view type) {
 void node::refuse_message(connection& from, const envelope_view& env, const error& why) {
   const bool is_ask = env.kind == envelope_kind::ask;
   const std::string type = env.type.empty() ? std::string("message") : std::string(env.type.substr(0, 256));
-  system_.report_dead_letter(type, error(why.code(), "from " + from.peer() + " to " +
-                                                         std::string(env.receiver.substr(0, 256)) + ": " +
-                                                         why.message()));
+  system_.report_dead_letter(
+      type, error(why.code(), "from " + from.peer() + " to " + std::string(env.receiver.substr(0, 256)) +
+                                  ": " + why.message()));
   send_failure(from, is_ask ? env.correlation_id : 0, why, env.receiver, env.type);
 }
 
@@ -84,10 +84,11 @@ void node::on_message(connection& from, const envelope_view& env, std::uint32_t 
   inbound_cache& cache = from.cache();
   auto decode = decoder_for(cache, env.type);
   if (decode == nullptr) {
-    refuse_message(from, env,
-                   error(errc::invalid_argument, "unknown message type '" + std::string(env.type.substr(0, 256)) +
-                                                     "' at " + address() + ": registry().register_message<" +
-                                                     std::string(env.type.substr(0, 256)) + ">() there"));
+    refuse_message(
+        from, env,
+        error(errc::invalid_argument, "unknown message type '" + std::string(env.type.substr(0, 256)) +
+                                          "' at " + address() + ": registry().register_message<" +
+                                          std::string(env.type.substr(0, 256)) + ">() there"));
     return;
   }
   // The receiving actor: a stream of messages to one actor hits the last
@@ -135,7 +136,8 @@ void node::on_message(connection& from, const envelope_view& env, std::uint32_t 
     e->sender = cache.last_sender_ref;
   }
   if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent);
-  if (is_ask) e->reply_to = make_remote_reply_sink(weak_from_this(), from.weak_from_this(), env.correlation_id);
+  if (is_ask)
+    e->reply_to = make_remote_reply_sink(weak_from_this(), from.weak_from_this(), env.correlation_id);
   if (auto s = cache.last_target.ref()->deliver(std::move(e)); !s) {
     // A stopped actor's mailbox counted it (dead letters) and failed an
     // asker; a teller hears of it and counts it too. A full mailbox refused
@@ -156,8 +158,8 @@ void node::on_answer(connection& from, const envelope_view& env, std::uint32_t) 
     system_.report_dead_letter(
         env.type.empty() ? std::string("message") : std::string(env.type.substr(0, 256)),
         error(static_cast<errc>(env.error_code), from.peer() + " refused a message for " +
-                                                    std::string(env.receiver.substr(0, 256)) + ": " +
-                                                    std::string(env.error_message.substr(0, 1024))));
+                                                     std::string(env.receiver.substr(0, 256)) + ": " +
+                                                     std::string(env.error_message.substr(0, 1024))));
     return;
   }
   auto p = pending_.take(env.correlation_id, &from);
@@ -208,10 +210,11 @@ void node::on_lookup(connection& from, const envelope_view& env, std::uint32_t) 
 
 void node::on_stop(connection& from, const envelope_view& env, std::uint32_t) {
   if (!options_.permissions.stop) {
-    send_failure(from, 0,
-                 error(errc::not_permitted, "node " + address() +
-                                                " does not permit remote stop (remoting_options::permissions.stop)"),
-                 env.receiver);
+    send_failure(
+        from, 0,
+        error(errc::not_permitted,
+              "node " + address() + " does not permit remote stop (remoting_options::permissions.stop)"),
+        env.receiver);
     return;
   }
   if (auto target = system_.lookup_local(env.receiver)) (void)target->stop();
@@ -221,9 +224,10 @@ void node::on_spawn(connection& from, const envelope_view& env, std::uint32_t) {
   const std::string kind(env.type.substr(0, 256));
   const auto& allowed = options_.permissions.spawnable_kinds;
   if (std::find(allowed.begin(), allowed.end(), kind) == allowed.end()) {
-    answer_with_path(from, env.correlation_id,
-                     error(errc::not_permitted, "node " + address() + " does not permit remote spawns of '" + kind +
-                                                    "' (remoting_options::permissions.spawnable_kinds)"));
+    answer_with_path(
+        from, env.correlation_id,
+        error(errc::not_permitted, "node " + address() + " does not permit remote spawns of '" + kind +
+                                       "' (remoting_options::permissions.spawnable_kinds)"));
     return;
   }
   auto spawner = system_.registry().find_kind(kind);

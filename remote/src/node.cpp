@@ -70,9 +70,10 @@ status node::validate() const {
   }
   const bool authenticated = !o.secret.empty() || (o.tls && o.tls->mutual);
   if (!authenticated && !o.insecure_no_authentication && !is_loopback(o.host)) {
-    return bad_option("remoting on " + o.host +
-                      " (not loopback) needs authentication: set secret (shared by the nodes) or tls with mutual "
-                      "= true, or insecure_no_authentication = true to accept any peer");
+    return bad_option(
+        "remoting on " + o.host +
+        " (not loopback) needs authentication: set secret (shared by the nodes) or tls with mutual "
+        "= true, or insecure_no_authentication = true to accept any peer");
   }
   if (o.heartbeat_interval.count() <= 0 || o.silent_heartbeats == 0)
     return bad_option("heartbeat_interval and silent_heartbeats must be positive");
@@ -271,12 +272,15 @@ status node::send_envelope(const std::string& address, const std::string& receiv
   status s = route_to.conn->send_message(*route_to.slot, tls_frame);
   if (s && correlation != 0 && route_to.conn->is_closed()) {
     // Closed meanwhile: its close may have failed the pending asks before ours was added.
-    if (pending_.take(correlation, route_to.conn.get())) s = error(errc::dead_actor, "the connection to " + address + " was lost");
-    else return s;
+    if (pending_.take(correlation, route_to.conn.get()))
+      s = error(errc::dead_actor, "the connection to " + address + " was lost");
+    else
+      return s;
   }
   if (!s) {
     if (correlation != 0) pending_.erase(correlation);
-    system_.report_dead_letter(e->type_name(), error(s.code(), "to " + receiver + ": " + s.error().message()));
+    system_.report_dead_letter(e->type_name(),
+                               error(s.code(), "to " + receiver + ": " + s.error().message()));
   }
   return s;
 }
@@ -300,9 +304,9 @@ status node::send_wire(const std::string& address, const std::string& receiver,
   const payload_writer payload{m.byte_size(m.value), m.write, m.value};
   error why(errc::dead_actor, "");
   auto route_to = route(address, receiver, handle, &why);
-  status s = route_to.conn ? route_to.conn->enqueue(*route_to.slot, [&](std::string& queue) {
-    append_envelope_frame(queue, env, payload);
-  })
+  status s = route_to.conn ? route_to.conn->enqueue(
+                                 *route_to.slot,
+                                 [&](std::string& queue) { append_envelope_frame(queue, env, payload); })
                            : status(why);
   if (!s) [[unlikely]] {
     system_.report_dead_letter(m.type, error(s.code(), "to " + receiver + ": " + s.error().message()));
@@ -311,9 +315,15 @@ status node::send_wire(const std::string& address, const std::string& receiver,
 }
 
 status node::send_stop(const std::string& address, const std::string& receiver, connection_handle& handle) {
+  return send_command(address, envelope_kind::stop, receiver, {}, handle);
+}
+
+status node::send_command(const std::string& address, envelope_kind kind, const std::string& receiver,
+                          std::string_view sender, connection_handle& handle) {
   envelope_view env;
-  env.kind = envelope_kind::stop;
+  env.kind = kind;
   env.receiver = receiver;
+  env.sender = sender;
   error why(errc::dead_actor, "");
   auto route_to = route(address, receiver, handle, &why);
   if (!route_to.conn) return why;
@@ -342,8 +352,8 @@ void node::send_reply(const std::shared_ptr<connection>& via, std::uint64_t corr
   tls_frame.clear();
   append_envelope_frame(tls_frame, env);
   if (auto s = via->send(tls_frame, /*urgent=*/true); !s) {
-    system_.report_dead_letter(reply->type_name(), error(s.code(), "a reply to " + via->peer() + ": " +
-                                                                       s.error().message()));
+    system_.report_dead_letter(reply->type_name(),
+                               error(s.code(), "a reply to " + via->peer() + ": " + s.error().message()));
   }
 }
 

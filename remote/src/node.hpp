@@ -77,22 +77,26 @@ class node : public std::enable_shared_from_this<node> {
                    const akt::detail::wire_message& m, actor_ref* sender, const trace_context* trace,
                    connection_handle& handle);
   status send_stop(const std::string& address, const std::string& receiver, connection_handle& handle);
+  // A command frame (stop, watch, unwatch, terminated) for `receiver`, not flow-controlled.
+  status send_command(const std::string& address, envelope_kind kind, const std::string& receiver,
+                      std::string_view sender, connection_handle& handle);
   result<pid> lookup(const std::string& address, const std::string& name, std::chrono::nanoseconds timeout);
   result<pid> spawn(const std::string& address, const std::string& kind, const std::string& name,
                     std::chrono::nanoseconds timeout);
   result<pid> resolve(std::string_view path);
   // A reply or failure for an ask that came over `via`.
   void send_reply(const std::shared_ptr<connection>& via, std::uint64_t correlation, envelope_ptr reply);
-  void send_failure(connection& via, std::uint64_t correlation, const error& e, std::string_view receiver = {},
-                    std::string_view type = {});
+  void send_failure(connection& via, std::uint64_t correlation, const error& e,
+                    std::string_view receiver = {}, std::string_view type = {});
 
   // ---- death watch (watches.cpp): `watcher` (local) watches `target` on node `address`.
-  void watch(const std::string& address, const std::string& target, actor_ref& watcher, connection_handle& handle);
+  void watch(const std::string& address, const std::string& target, actor_ref& watcher,
+             connection_handle& handle);
   void unwatch(const std::string& address, const std::string& target, actor_ref& watcher,
                connection_handle& handle);
   // Tells the remote watcher `watcher_path` that local actor `target_path` stopped.
-  void send_terminated(const std::string& address, const std::string& watcher_path, const std::string& target_path,
-                       connection_handle& handle);
+  void send_terminated(const std::string& address, const std::string& watcher_path,
+                       const std::string& target_path, connection_handle& handle);
 
   // ---- from connections (I/O thread, or a reader holding the reader lock)
   void on_open(connection& c);
@@ -136,7 +140,7 @@ class node : public std::enable_shared_from_this<node> {
 
   // ---- inbound.cpp
   using handler = void (node::*)(connection&, const envelope_view&, std::uint32_t cost);
-  static const std::array<handler, 10> handlers_;  // by envelope_kind
+  static const std::array<handler, 10> handlers_;                                   // by envelope_kind
   void on_message(connection& from, const envelope_view& env, std::uint32_t cost);  // tell, ask
   void on_answer(connection& from, const envelope_view& env, std::uint32_t cost);   // reply, failure
   void on_lookup(connection& from, const envelope_view& env, std::uint32_t cost);
@@ -153,8 +157,8 @@ class node : public std::enable_shared_from_this<node> {
   trace_ref trace_from_wire(std::string_view traceparent);
   // Answers a LOOKUP or SPAWN: REPLY with the actor's full path, or FAILURE.
   void answer_with_path(connection& to, std::uint64_t correlation, const result<pid>& found);
-  result<pid> round_trip_for_path(const std::string& address, envelope_view env, std::chrono::nanoseconds timeout,
-                                  const std::string& what);
+  result<pid> round_trip_for_path(const std::string& address, envelope_view env,
+                                  std::chrono::nanoseconds timeout, const std::string& what);
 
   // ---- watches.cpp
   // Tells local watchers of actors on `address` that those actors are gone
@@ -194,12 +198,13 @@ class node : public std::enable_shared_from_this<node> {
     ref_ptr<actor_ref> watcher;
   };
   struct inbound_watch {
-    pid target;  // local
+    pid target;                  // local
     ref_ptr<actor_ref> watcher;  // remote, bound to the connection
   };
   std::mutex watches_mu_;
   std::unordered_map<std::string, std::vector<remote_watch>> watches_;  // ours, by node address
-  std::unordered_map<const connection*, std::vector<inbound_watch>> inbound_watches_;  // peers', by connection
+  std::unordered_map<const connection*, std::vector<inbound_watch>>
+      inbound_watches_;  // peers', by connection
 
   correlations pending_;
 

@@ -98,7 +98,8 @@ void node::on_closed(connection& c, const std::string& why) {
     std::lock_guard g(peers_mu_);
     auto self = c.shared_from_this();
     if (all_.erase(self) != 0 && !c.outbound()) --inbound_;
-    if (auto it = by_address_.find(peer); it != by_address_.end() && it->second.get() == &c) by_address_.erase(it);
+    if (auto it = by_address_.find(peer); it != by_address_.end() && it->second.get() == &c)
+      by_address_.erase(it);
     if (c.outbound() && !c.is_open()) {  // never reached it: wait longer before the next attempt
       auto& b = backoff_[peer];
       b = b.count() == 0 ? first_backoff : std::min(b * 2, max_backoff);
@@ -127,7 +128,8 @@ void node::on_closed(connection& c, const std::string& why) {
   if (const std::uint64_t unsent = c.unsent_messages(); unsent != 0) {
     system_.report_dead_letter(
         "message",
-        error(errc::dead_actor, std::to_string(unsent) + " message(s) unsent to " + peer + " when the connection closed (" + why + ")"),
+        error(errc::dead_actor, std::to_string(unsent) + " message(s) unsent to " + peer +
+                                    " when the connection closed (" + why + ")"),
         unsent);
   }
   // Asks that went out on it fail now, not at their timeout.
@@ -146,7 +148,8 @@ void node::forget(const std::string& address, const std::string& why) {
   {
     std::lock_guard g(peers_mu_);
     for (const auto& c : all_) {
-      if (c->is_open() && c->trusted_address() && c->peer() == address) gone.push_back(c);  // open: peer() is stable
+      if (c->is_open() && c->trusted_address() && c->peer() == address)
+        gone.push_back(c);  // open: peer() is stable
     }
   }
   for (auto& c : gone) c->close(why);
@@ -162,8 +165,9 @@ void node::heartbeat() {
       std::lock_guard g(peers_mu_);
       conns.assign(all_.begin(), all_.end());
     }
-    const auto silent_limit = std::chrono::duration_cast<std::chrono::microseconds>(options_.heartbeat_interval).count() *
-                              static_cast<std::int64_t>(options_.silent_heartbeats);
+    const auto silent_limit =
+        std::chrono::duration_cast<std::chrono::microseconds>(options_.heartbeat_interval).count() *
+        static_cast<std::int64_t>(options_.silent_heartbeats);
     std::string beat;
     append_heartbeat_frame(beat, static_cast<std::uint64_t>(steady_us()));
     for (auto& c : conns) {

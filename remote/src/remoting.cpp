@@ -40,7 +40,7 @@ std::string remoting::node_address() const {
 std::optional<result<pid>> remoting::try_resolve(std::string_view name_or_path) {
   if (!detail::looks_remote(name_or_path)) return std::nullopt;  // not a remote path
   auto parsed = detail::parse_remote_path(name_or_path);
-  if (!parsed) return result<pid>(std::move(parsed).error());  // malformed: say what is wrong
+  if (!parsed) return result<pid>(std::move(parsed).error());    // malformed: say what is wrong
   if (parsed->address == node_->address()) return std::nullopt;  // ours: the local tree answered
   return node_->resolve(name_or_path);
 }
@@ -48,7 +48,8 @@ std::optional<result<pid>> remoting::try_resolve(std::string_view name_or_path) 
 void remoting::on_node_event(const node_event& e) noexcept {
   if (e.kind != node_event_kind::left) return;
   try {
-    node_->forget(e.address, "it left the cluster" + (e.reason.empty() ? std::string() : " (" + e.reason + ")"));
+    node_->forget(e.address,
+                  "it left the cluster" + (e.reason.empty() ? std::string() : " (" + e.reason + ")"));
   } catch (...) {
     // Out of memory: its connection's own failure detection still applies.
   }
@@ -74,7 +75,8 @@ std::string remoting::address() const {
 
 result<pid> remoting::lookup(std::string_view host, std::uint16_t port, std::string_view name,
                              std::chrono::nanoseconds timeout) {
-  if (name.empty() || name.size() > 1024) return error(errc::invalid_name, "a lookup needs a name (at most 1 KiB)");
+  if (name.empty() || name.size() > 1024)
+    return error(errc::invalid_name, "a lookup needs a name (at most 1 KiB)");
   return node_->lookup(std::string(host) + ":" + std::to_string(port), std::string(name), timeout);
 }
 

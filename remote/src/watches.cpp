@@ -15,17 +15,9 @@ void node::watch(const std::string& address, const std::string& target, actor_re
     std::lock_guard g(watches_mu_);
     watches_[address].push_back(remote_watch{target, ref_ptr<actor_ref>::share(&watcher)});
   }
-  envelope_view env;
-  env.kind = envelope_kind::watch;
-  env.receiver = target;
-  const std::string from = watcher.path();
-  env.sender = from;
-  error why(errc::dead_actor, "");
-  auto route_to = route(address, target, handle, &why);
-  std::string frame;
-  append_envelope_frame(frame, env);
-  status s = route_to.conn ? route_to.conn->send(frame) : status(why);
-  if (!s) drop_watches(address, &target, s.error().message());
+  if (auto s = send_command(address, envelope_kind::watch, target, watcher.path(), handle); !s) {
+    drop_watches(address, &target, s.error().message());
+  }
 }
 
 void node::unwatch(const std::string& address, const std::string& target, actor_ref& watcher,
@@ -38,31 +30,12 @@ void node::unwatch(const std::string& address, const std::string& target, actor_
       if (it->second.empty()) watches_.erase(it);
     }
   }
-  envelope_view env;
-  env.kind = envelope_kind::unwatch;
-  env.receiver = target;
-  const std::string from = watcher.path();
-  env.sender = from;
-  error why(errc::dead_actor, "");
-  if (auto route_to = route(address, target, handle, &why); route_to.conn) {
-    std::string frame;
-    append_envelope_frame(frame, env);
-    (void)route_to.conn->send(frame);
-  }
+  (void)send_command(address, envelope_kind::unwatch, target, watcher.path(), handle);
 }
 
 void node::send_terminated(const std::string& address, const std::string& watcher_path,
                            const std::string& target_path, connection_handle& handle) {
-  envelope_view env;
-  env.kind = envelope_kind::terminated;
-  env.receiver = watcher_path;
-  env.sender = target_path;
-  error why(errc::dead_actor, "");
-  if (auto route_to = route(address, watcher_path, handle, &why); route_to.conn) {
-    std::string frame;
-    append_envelope_frame(frame, env);
-    (void)route_to.conn->send(frame);
-  }
+  (void)send_command(address, envelope_kind::terminated, watcher_path, target_path, handle);
 }
 
 void node::drop_watches(const std::string& address, const std::string* only_target, const std::string& why) {
@@ -91,29 +64,32 @@ void node::drop_watches(const std::string& address, const std::string* only_targ
 void node::on_watch(connection& from, const envelope_view& env, std::uint32_t) {
   const remote_permissions& may = options_.permissions;
   if (!may.watch) {
-    send_failure(from, 0,
-                 error(errc::not_permitted,
-                       "node " + address() + " does not permit remote watch (remoting_options::permissions.watch)"),
-                 env.receiver);
+    send_failure(
+        from, 0,
+        error(errc::not_permitted,
+              "node " + address() + " does not permit remote watch (remoting_options::permissions.watch)"),
+        env.receiver);
     return;
   }
   auto target = system_.lookup_local(env.receiver);
   auto watcher = remote_ref_for(std::string(env.sender), &from);
   if (!target) {  // nothing there: gone
-    (void)watcher->deliver(akt::detail::make_envelope(terminated{pid(remote_ref_for(std::string(env.receiver), nullptr))}));
+    (void)watcher->deliver(
+        akt::detail::make_envelope(terminated{pid(remote_ref_for(std::string(env.receiver), nullptr))}));
     return;
   }
   {
     std::lock_guard g(watches_mu_);
     auto& held = inbound_watches_[&from];
     if (held.size() >= may.max_watches_per_peer) {
-      std::erase_if(held, [](const inbound_watch& w) { return !w.target.is_running(); });  // stopped meanwhile
+      std::erase_if(held,
+                    [](const inbound_watch& w) { return !w.target.is_running(); });  // stopped meanwhile
     }
     if (held.size() >= may.max_watches_per_peer) {
       send_failure(from, 0,
-                   error(errc::not_permitted, "node " + address() + " allows a peer " +
-                                                  std::to_string(may.max_watches_per_peer) +
-                                                  " watches (remoting_options::permissions.max_watches_per_peer)"),
+                   error(errc::not_permitted,
+                         "node " + address() + " allows a peer " + std::to_string(may.max_watches_per_peer) +
+                             " watches (remoting_options::permissions.max_watches_per_peer)"),
                    env.receiver);
       return;
     }

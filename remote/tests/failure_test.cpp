@@ -175,9 +175,8 @@ class failure : public ::testing::Test {
       if (e == nullptr || !e->detail.starts_with(address)) return;
       if (e->kind == akt::event_kind::node_up) seen->up.fetch_add(1);
       if (e->kind == akt::event_kind::node_down && seen->down.fetch_add(1) == 0) {
-        seen->first_down_us.store(std::chrono::duration_cast<std::chrono::microseconds>(
-                                      steady::now().time_since_epoch())
-                                      .count());
+        seen->first_down_us.store(
+            std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch()).count());
       }
     });
     EXPECT_TRUE(listener);
@@ -219,13 +218,20 @@ TEST_F(failure, a_node_accepts_again_after_running_out_of_file_descriptors) {
     EXPECT_TRUE(peer.stderr_contains("accept failed", 5s))
         << "the accept error is not logged; stderr: " << peer.stderr_text();
   }  // all closed: the peer's descriptors come back
-  auto* net = make_client();
+  // The peer first drains its backlog of closed connections, pausing its
+  // accepts while descriptors run short: that can take seconds under the
+  // sanitizers on two busy cores. Short handshakes here, so a connection
+  // made while it still cannot accept is retried soon.
+  auto* net = make_client({.connect_timeout = 1s, .handshake_timeout = 1s});
   ASSERT_NE(net, nullptr);
   akt::result<akt::pid> echo = akt::error(akt::errc::timeout, "not tried");
-  EXPECT_TRUE(wait_until([&] {
-    echo = net->lookup("127.0.0.1", peer.port(), "echo", 1s);
-    return echo.has_value();
-  })) << "the peer never answered a new connection again: " << echo.error().to_string();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        echo = net->lookup("127.0.0.1", peer.port(), "echo", 1s);
+        return echo.has_value();
+      },
+      30s))
+      << "the peer never answered a new connection again: " << echo.error().to_string();
   ASSERT_TRUE(echo);
   demo::Ping ping;
   ping.set_seq(3);
@@ -298,9 +304,8 @@ TEST_F(failure, a_peer_frozen_under_traffic_is_declared_down_once_and_everything
         (after ? ok_after : ok_before).fetch_add(1);
       } else if (s.code() == akt::errc::backpressure || s.code() == akt::errc::dead_actor) {
         if (after && refused_after.fetch_add(1) == 0) {
-          first_refusal_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                 steady::now().time_since_epoch())
-                                 .count();
+          first_refusal_us =
+              std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch()).count();
         }
       } else {
         other_errors.fetch_add(1);
@@ -334,7 +339,8 @@ TEST_F(failure, a_peer_frozen_under_traffic_is_declared_down_once_and_everything
   ASSERT_TRUE(wait_until([&] { return events->down.load() >= 1; }, 5s)) << "no node_down";
   const auto down_after = std::chrono::microseconds(events->first_down_us.load()) -
                           std::chrono::duration_cast<std::chrono::microseconds>(frozen_at.time_since_epoch());
-  EXPECT_LT(down_after, detection_bound + slack) << "declared down after " << down_after.count() / 1000 << " ms";
+  EXPECT_LT(down_after, detection_bound + slack)
+      << "declared down after " << down_after.count() / 1000 << " ms";
   EXPECT_GE(down_after, silent * interval - interval) << "declared down before the peer was silent that long";
 
   // Tells go on for a while after: they are refused (the window is full, or
@@ -352,7 +358,8 @@ TEST_F(failure, a_peer_frozen_under_traffic_is_declared_down_once_and_everything
   EXPECT_GE(client_->dead_letters() - dead_before, refused_after.load())
       << "each refused tell is counted in dead_letters()";
   std::printf("[ frozen   ] node_down %lld ms after SIGSTOP; after it: %llu tells ok, %llu refused\n",
-              static_cast<long long>(down_after.count() / 1000), static_cast<unsigned long long>(ok_after.load()),
+              static_cast<long long>(down_after.count() / 1000),
+              static_cast<unsigned long long>(ok_after.load()),
               static_cast<unsigned long long>(refused_after.load()));
 
   // Thawed, the same peer is reached again: reconnecting works.
@@ -372,7 +379,8 @@ TEST_F(failure, a_killed_peer_restarted_on_its_port_is_reached_again) {
   auto first = std::make_unique<peer_process>(std::vector<std::string>{"--heartbeat-ms", "200"});
   ASSERT_TRUE(first->ok()) << first->why();
   const std::uint16_t port = first->port();
-  auto* net = make_client({.heartbeat_interval = 200ms, .connect_timeout = 500ms, .handshake_timeout = 500ms});
+  auto* net =
+      make_client({.heartbeat_interval = 200ms, .connect_timeout = 500ms, .handshake_timeout = 500ms});
   ASSERT_NE(net, nullptr);
   auto events = watch_node_events(first->address());
   auto echo = net->lookup("127.0.0.1", port, "echo", 5s).value();

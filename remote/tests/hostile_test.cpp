@@ -45,7 +45,8 @@ class hostile : public ::testing::Test {
   // A started system with remoting: "calc" answers Add with Sum, "echo"
   // answers Ping with Pong of the same seq (to whoever sent it).
   node make(const char* name, akt::remote::remoting_options options = {}, std::size_t workers = 0) {
-    auto sys = akt::actor_system::create(name, {.workers = workers, .logger = akt::make_discard_logger()}).value();
+    auto sys =
+        akt::actor_system::create(name, {.workers = workers, .logger = akt::make_discard_logger()}).value();
     EXPECT_TRUE(sys->start());
     auto& types = sys->registry();
     types.register_message<demo::Ping>();
@@ -241,7 +242,8 @@ TEST_F(hostile, a_remote_spawn_of_a_kind_not_listed_is_not_permitted) {
 TEST_F(hostile, watches_beyond_max_watches_per_peer_are_refused) {
   auto beta = make("beta", {.permissions = {.max_watches_per_peer = 3}});
   std::vector<akt::pid> targets;
-  for (int i = 0; i < 5; ++i) targets.push_back(beta.sys->spawn_fn("t" + std::to_string(i), [](akt::context&) {}).value());
+  for (int i = 0; i < 5; ++i)
+    targets.push_back(beta.sys->spawn_fn("t" + std::to_string(i), [](akt::context&) {}).value());
   raw_peer raw(beta.net->port());
   ASSERT_TRUE(raw.connected());
   std::string why;
@@ -284,7 +286,7 @@ TEST_F(hostile, watches_beyond_max_watches_per_peer_are_refused) {
 
 TEST_F(hostile, a_node_never_dials_an_address_an_unauthenticated_client_names) {
   auto beta = make("beta");
-  raw_listener named;  // the "sender's node": nobody may connect here
+  raw_listener named;    // the "sender's node": nobody may connect here
   raw_listener claimed;  // the address the client's Hello claims
   ASSERT_NE(named.port(), 0);
   ASSERT_NE(claimed.port(), 0);
@@ -491,7 +493,8 @@ TEST_F(hostile, a_flooded_slow_actor_pushes_back_and_its_neighbour_keeps_answeri
     const auto in_box = slow->metrics().mailbox_size;
     most = std::max<std::size_t>(most, in_box);
     return taken->load() == 1 && in_box + 1 == ok;
-  })) << "mailbox " << slow->metrics().mailbox_size << ", admitted " << ok;
+  })) << "mailbox "
+      << slow->metrics().mailbox_size << ", admitted " << ok;
   EXPECT_LE(most, mailbox_bound) << "the slow actor's mailbox stays within flow_window_bytes / message size";
 
   // Meanwhile: tells to the slow actor keep being refused, and calc on the
@@ -523,8 +526,10 @@ TEST_F(hostile, a_tell_to_an_unknown_remote_name_is_a_dead_letter_on_both_sides)
   const auto a0 = alpha.sys->dead_letters();
   const auto b0 = beta.sys->dead_letters();
   EXPECT_TRUE(ghost.tell(demo::Ping{})) << "a tell does not wait for the other side";
-  EXPECT_TRUE(wait_until([&] { return beta.sys->dead_letters() == b0 + 1; })) << "counted where it was refused";
-  EXPECT_TRUE(wait_until([&] { return alpha.sys->dead_letters() == a0 + 1; })) << "and by the sender, told by a FAILURE";
+  EXPECT_TRUE(wait_until([&] { return beta.sys->dead_letters() == b0 + 1; }))
+      << "counted where it was refused";
+  EXPECT_TRUE(wait_until([&] { return alpha.sys->dead_letters() == a0 + 1; }))
+      << "and by the sender, told by a FAILURE";
   EXPECT_EQ(beta.sys->dead_letters(), b0 + 1);
   EXPECT_EQ(alpha.sys->dead_letters(), a0 + 1);
 }
@@ -625,7 +630,8 @@ TEST_F(hostile, a_reused_name_gets_the_first_tell_and_ask_after_its_reuse) {
   ASSERT_TRUE(spawn_worker(2, got2)) << "the name is reused";
   p.set_seq(20);
   ASSERT_TRUE(worker.tell(p));
-  EXPECT_TRUE(wait_until([&] { return got2->load() == 20; })) << "the first tell after reuse reached the new actor";
+  EXPECT_TRUE(wait_until([&] { return got2->load() == 20; }))
+      << "the first tell after reuse reached the new actor";
   auto r2 = worker.ask<demo::Pong>(p, 5s);
   ASSERT_TRUE(r2) << "the first ask after reuse: " << r2.error().to_string();
   EXPECT_EQ(r2->seq(), 2);
@@ -689,7 +695,8 @@ TEST_F(hostile, without_authentication_a_node_binds_only_loopback_unless_insecur
   ASSERT_FALSE(open) << "bound 0.0.0.0 with no authentication";
   EXPECT_EQ(open.code(), akt::errc::invalid_argument);
   EXPECT_NE(open.error().message().find("needs authentication"), std::string::npos) << open.error().message();
-  EXPECT_NE(open.error().message().find("insecure_no_authentication"), std::string::npos) << open.error().message();
+  EXPECT_NE(open.error().message().find("insecure_no_authentication"), std::string::npos)
+      << open.error().message();
 
   auto short_secret = akt::remote::remoting::enable(*sys, {.host = "0.0.0.0", .secret = "fifteen bytes!!"});
   ASSERT_FALSE(short_secret) << "a 15-byte secret was accepted";
@@ -699,13 +706,15 @@ TEST_F(hostile, without_authentication_a_node_binds_only_loopback_unless_insecur
   auto short_on_loopback = akt::remote::remoting::enable(*sys, {.secret = "short"});
   ASSERT_FALSE(short_on_loopback) << "a short secret is refused on loopback too";
 
-  auto insecure = akt::remote::remoting::enable(*sys, {.host = "0.0.0.0", .insecure_no_authentication = true});
+  auto insecure =
+      akt::remote::remoting::enable(*sys, {.host = "0.0.0.0", .insecure_no_authentication = true});
   ASSERT_TRUE(insecure) << "the named insecure mode binds: " << insecure.error().to_string();
   ASSERT_TRUE(sys->stop());
 
   auto secured_sys = akt::actor_system::create("secured", {.logger = akt::make_discard_logger()}).value();
   ASSERT_TRUE(secured_sys->start());
-  auto secured = akt::remote::remoting::enable(*secured_sys, {.host = "0.0.0.0", .secret = "sixteen bytes!!!"});
+  auto secured =
+      akt::remote::remoting::enable(*secured_sys, {.host = "0.0.0.0", .secret = "sixteen bytes!!!"});
   EXPECT_TRUE(secured) << "16 bytes of secret are enough: " << secured.error().to_string();
   ASSERT_TRUE(secured_sys->stop());
 }
@@ -755,7 +764,8 @@ TEST_F(hostile, nodes_with_different_secrets_or_one_without_cannot_talk) {
   ASSERT_FALSE(calc) << "a lookup across different secrets succeeded";
   EXPECT_EQ(calc.code(), akt::errc::dead_actor) << calc.error().to_string();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s) << "refused at the handshake, not at the timeout";
-  EXPECT_TRUE(wait_until([&] { return alpha.net->handshakes_refused() + beta.net->handshakes_refused() >= 1; }));
+  EXPECT_TRUE(
+      wait_until([&] { return alpha.net->handshakes_refused() + beta.net->handshakes_refused() >= 1; }));
 
   auto from_plain = plain.net->lookup("127.0.0.1", alpha.net->port(), "calc", 5s);
   ASSERT_FALSE(from_plain) << "a node without the secret looked up an actor";

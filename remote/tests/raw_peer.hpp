@@ -189,7 +189,8 @@ class raw_peer {
   // The proof this client owes as the initiator, for `secret`, claiming
   // `system` and `address` (needs the node's Hello).
   std::string my_proof(std::string_view secret, std::string_view system, std::string_view address) const {
-    return wire::make_proof(secret, wire::handshake_role::initiator, nonce_, node_hello_->nonce, system, address);
+    return wire::make_proof(secret, wire::handshake_role::initiator, nonce_, node_hello_->nonce, system,
+                            address);
   }
 
   // The v2 handshake as the initiator: Hello (claiming `system`, `address`),
@@ -214,8 +215,9 @@ class raw_peer {
     auto p = next(within);
     if (!p) return fail(eof_ ? "closed by the node after our Proof" : "no Proof from the node");
     if (p->kind != wire::frame_kind::proof) return fail("the node's second frame is not a Proof");
-    const std::string expected = wire::make_proof(secret, wire::handshake_role::acceptor, nonce_, node_hello_->nonce,
-                                                  node_hello_->system, node_hello_->address);
+    const std::string expected =
+        wire::make_proof(secret, wire::handshake_role::acceptor, nonce_, node_hello_->nonce,
+                         node_hello_->system, node_hello_->address);
     if (!wire::same_proof(expected, p->proof)) return fail("the node's Proof is wrong");
     // The node decides on our proof after sending its own: a refusal shows
     // as the connection closing; a heartbeat round trip would not prove
@@ -307,7 +309,8 @@ class raw_listener {
     sockaddr_in at{};
     at.sin_family = AF_INET;
     at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || ::listen(fd_, 16) != 0) return;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 || ::listen(fd_, 16) != 0)
+      return;
     socklen_t len = sizeof at;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&at), &len);
     port_ = ntohs(at.sin_port);

@@ -114,7 +114,8 @@ TEST_F(tls_test, a_certificate_from_an_untrusted_authority_is_refused) {
   // Under TLS 1.3 the server rejects the client's certificate after the
   // client has finished its side: the count may land a moment later.
   const auto until = std::chrono::steady_clock::now() + 5s;
-  while (nb->handshakes_refused() + na->handshakes_refused() == 0 && std::chrono::steady_clock::now() < until) {
+  while (nb->handshakes_refused() + na->handshakes_refused() == 0 &&
+         std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_GE(nb->handshakes_refused() + na->handshakes_refused(), 1u) << "the failed handshake is counted";

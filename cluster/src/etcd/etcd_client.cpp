@@ -32,7 +32,8 @@ etcd_kv from_pb(const pb::KeyValue& kv) {
 }
 
 bool unavailable(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 
 bool token_expired(const grpc::Status& s) {
@@ -150,9 +151,10 @@ status etcd_client::with_failover(const char* what, Call&& call) {
     }
     failures += "; " + config_.endpoints[i] + ": " + s.error_message();
   }
-  return error(errc::unavailable, std::string("etcd did not answer ") + what + " within " +
-                                      akt::detail::format_duration(std::chrono::nanoseconds(config_.request_timeout).count()) +
-                                      (failures.empty() ? std::string() : " (" + failures.substr(2) + ")"));
+  return error(errc::unavailable,
+               std::string("etcd did not answer ") + what + " within " +
+                   akt::detail::format_duration(std::chrono::nanoseconds(config_.request_timeout).count()) +
+                   (failures.empty() ? std::string() : " (" + failures.substr(2) + ")"));
 }
 
 result<etcd_range> etcd_client::get_prefix(const std::string& prefix) {
@@ -160,9 +162,10 @@ result<etcd_range> etcd_client::get_prefix(const std::string& prefix) {
   request.set_key(prefix);
   request.set_range_end(prefix_end(prefix));
   pb::RangeResponse response;
-  auto s = with_failover("a range read", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    return pb::KV::NewStub(ch)->Range(&c, request, &response);
-  });
+  auto s =
+      with_failover("a range read", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+        return pb::KV::NewStub(ch)->Range(&c, request, &response);
+      });
   if (!s) return std::move(s).error();
   etcd_range out;
   out.revision = response.header().revision();
@@ -250,11 +253,13 @@ result<std::int64_t> etcd_client::grant_lease(std::chrono::seconds ttl) {
   pb::LeaseGrantRequest request;
   request.set_ttl(ttl.count());
   pb::LeaseGrantResponse response;
-  auto s = with_failover("a lease grant", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    return pb::Lease::NewStub(ch)->LeaseGrant(&c, request, &response);
-  });
+  auto s =
+      with_failover("a lease grant", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+        return pb::Lease::NewStub(ch)->LeaseGrant(&c, request, &response);
+      });
   if (!s) return std::move(s).error();
-  if (!response.error().empty()) return error(errc::invalid_argument, "etcd refused a lease: " + response.error());
+  if (!response.error().empty())
+    return error(errc::invalid_argument, "etcd refused a lease: " + response.error());
   return response.id();
 }
 
@@ -262,22 +267,24 @@ status etcd_client::revoke_lease(std::int64_t lease) {
   pb::LeaseRevokeRequest request;
   request.set_id(lease);
   pb::LeaseRevokeResponse response;
-  return with_failover("a lease revoke", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    return pb::Lease::NewStub(ch)->LeaseRevoke(&c, request, &response);
-  });
+  return with_failover("a lease revoke",
+                       [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+                         return pb::Lease::NewStub(ch)->LeaseRevoke(&c, request, &response);
+                       });
 }
 
 result<std::int64_t> etcd_client::keep_alive(std::int64_t lease) {
   std::int64_t ttl = 0;
-  auto s = with_failover("a keep-alive", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    auto stream = pb::Lease::NewStub(ch)->LeaseKeepAlive(&c);
-    pb::LeaseKeepAliveRequest request;
-    request.set_id(lease);
-    pb::LeaseKeepAliveResponse response;
-    if (stream->Write(request) && stream->Read(&response)) ttl = response.ttl();
-    stream->WritesDone();
-    return stream->Finish();
-  });
+  auto s =
+      with_failover("a keep-alive", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
+        auto stream = pb::Lease::NewStub(ch)->LeaseKeepAlive(&c);
+        pb::LeaseKeepAliveRequest request;
+        request.set_id(lease);
+        pb::LeaseKeepAliveResponse response;
+        if (stream->Write(request) && stream->Read(&response)) ttl = response.ttl();
+        stream->WritesDone();
+        return stream->Finish();
+      });
   if (!s) return std::move(s).error();
   return ttl;
 }
@@ -308,8 +315,9 @@ void etcd_client::watch_stream::stop() {
 }
 
 result<std::unique_ptr<etcd_client::watch_stream>> etcd_client::watch(const std::string& prefix,
-                                                                       std::int64_t from_revision,
-                                                                       on_events_fn on_events, on_end_fn on_end) {
+                                                                      std::int64_t from_revision,
+                                                                      on_events_fn on_events,
+                                                                      on_end_fn on_end) {
   std::size_t i;
   {
     std::lock_guard g(mu_);
@@ -333,40 +341,41 @@ result<std::unique_ptr<etcd_client::watch_stream>> etcd_client::watch(const std:
     return error(errc::unavailable, "etcd at " + config_.endpoints[i] + " refused a watch of " + prefix);
   }
   const std::string where = config_.endpoints[i];
-  w->thread_ = std::thread([w = w.get(), stream, on_events = std::move(on_events), on_end = std::move(on_end),
-                            where, prefix] {
-    pb::WatchResponse response;
-    status end;
-    while (stream->Read(&response)) {
-      if (response.compact_revision() != 0) {
-        end = error(errc::not_found, "the watch of " + prefix + " started at a compacted revision (" +
-                                         std::to_string(response.compact_revision()) + "): list again");
-        break;
-      }
-      if (response.canceled()) {
-        end = error(errc::unavailable, "etcd cancelled the watch of " + prefix + ": " + response.cancel_reason());
-        break;
-      }
-      if (response.events_size() == 0) continue;  // created, or progress
-      std::vector<etcd_event> events;
-      events.reserve(static_cast<std::size_t>(response.events_size()));
-      for (const auto& e : response.events()) {
-        events.push_back(etcd_event{e.type() == pb::Event::DELETE, from_pb(e.kv())});
-      }
-      on_events(events, response.header().revision());
-    }
-    {
-      std::lock_guard g(w->mu_);
-      w->context_->TryCancel();
-    }
-    const grpc::Status s = stream->Finish();
-    if (end && !w->stopped_.load()) {
-      end = error(errc::unavailable, "the watch of " + prefix + " at " + where + " ended: " +
-                                         (s.ok() ? std::string("closed by etcd") : s.error_message()));
-    }
-    if (w->stopped_.load()) end = status();
-    on_end(end);
-  });
+  w->thread_ = std::thread(
+      [w = w.get(), stream, on_events = std::move(on_events), on_end = std::move(on_end), where, prefix] {
+        pb::WatchResponse response;
+        status end;
+        while (stream->Read(&response)) {
+          if (response.compact_revision() != 0) {
+            end = error(errc::not_found, "the watch of " + prefix + " started at a compacted revision (" +
+                                             std::to_string(response.compact_revision()) + "): list again");
+            break;
+          }
+          if (response.canceled()) {
+            end = error(errc::unavailable,
+                        "etcd cancelled the watch of " + prefix + ": " + response.cancel_reason());
+            break;
+          }
+          if (response.events_size() == 0) continue;  // created, or progress
+          std::vector<etcd_event> events;
+          events.reserve(static_cast<std::size_t>(response.events_size()));
+          for (const auto& e : response.events()) {
+            events.push_back(etcd_event{e.type() == pb::Event::DELETE, from_pb(e.kv())});
+          }
+          on_events(events, response.header().revision());
+        }
+        {
+          std::lock_guard g(w->mu_);
+          w->context_->TryCancel();
+        }
+        const grpc::Status s = stream->Finish();
+        if (end && !w->stopped_.load()) {
+          end = error(errc::unavailable, "the watch of " + prefix + " at " + where + " ended: " +
+                                             (s.ok() ? std::string("closed by etcd") : s.error_message()));
+        }
+        if (w->stopped_.load()) end = status();
+        on_end(end);
+      });
   return w;
 }
 

@@ -14,8 +14,9 @@ int main(int argc, char** argv) {
   if (argc < 4) return 2;
   auto sys = akt::actor_system::launch("peer", {.logger = akt::make_discard_logger()}).value();
   auto* remoting = akt::remote::remoting::enable(*sys, {.secret = "cluster-test-secret-0123"}).value();
-  auto c = akt::cluster::cluster::enable(
-      *sys, {.etcd = {.endpoints = {argv[1]}}, .name = argv[2], .lease_ttl = std::chrono::seconds(std::atoi(argv[3]))});
+  auto c = akt::cluster::cluster::enable(*sys, {.etcd = {.endpoints = {argv[1]}},
+                                                .name = argv[2],
+                                                .lease_ttl = std::chrono::seconds(std::atoi(argv[3]))});
   if (!c) {
     std::fprintf(stderr, "%s\n", c.error().to_string().c_str());
     return 1;

@@ -13,7 +13,7 @@ wire_envelope::wire_envelope(decoder decode, std::uint32_t type_size, std::uint3
 }
 
 envelope_ptr wire_envelope::make(decoder decode, std::string_view type, std::string_view bytes,
-                                  ref_ptr<consumption_hook> hook, std::uint32_t cost) {
+                                 ref_ptr<consumption_hook> hook, std::uint32_t cost) {
   const std::size_t size = sizeof(wire_envelope) + type.size() + bytes.size();
   void* memory = small_alloc(size);
   auto* e = ::new (memory) wire_envelope(decode, static_cast<std::uint32_t>(type.size()),

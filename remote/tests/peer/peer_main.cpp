@@ -82,12 +82,13 @@ int main(int argc, char** argv) {
   types.register_message<demo::Pong>();
   types.register_message<demo::Add>();
   types.register_message<demo::Sum>();
-  auto net = akt::remote::remoting::enable(*sys, {.host = "127.0.0.1",
-                                                  .port = a.port,
-                                                  .secret = a.secret,
-                                                  .heartbeat_interval = std::chrono::milliseconds(a.heartbeat_ms),
-                                                  .silent_heartbeats = static_cast<std::uint32_t>(a.silent),
-                                                  .handshake_timeout = std::chrono::milliseconds(a.handshake_ms)});
+  auto net =
+      akt::remote::remoting::enable(*sys, {.host = "127.0.0.1",
+                                           .port = a.port,
+                                           .secret = a.secret,
+                                           .heartbeat_interval = std::chrono::milliseconds(a.heartbeat_ms),
+                                           .silent_heartbeats = static_cast<std::uint32_t>(a.silent),
+                                           .handshake_timeout = std::chrono::milliseconds(a.handshake_ms)});
   if (!net) {
     std::fprintf(stderr, "peer: %s\n", net.error().to_string().c_str());
     return 4;

@@ -58,7 +58,7 @@ struct etcd_tls {
 
 struct etcd_options {
   std::vector<std::string> endpoints{"127.0.0.1:2379"};  // host:port each; tried in turn when one fails
-  std::string username{};  // etcd authentication, when enabled there
+  std::string username{};                                // etcd authentication, when enabled there
   std::string password{};
   std::optional<etcd_tls> tls{};
   std::chrono::milliseconds request_timeout{3000};  // every etcd call
@@ -75,7 +75,7 @@ struct member {
   std::string address;  // remoting's host:port
   std::string system;
   std::vector<std::string> roles;
-  std::int64_t started_at_ms = 0;   // system clock, milliseconds since the epoch
+  std::int64_t started_at_ms = 0;    // system clock, milliseconds since the epoch
   std::int64_t joined_revision = 0;  // etcd's creation revision of its key: lower is older
 };
 

@@ -71,8 +71,8 @@ struct tls_options {
 // looking them up (in the spirit of Akka's untrusted mode). Refused
 // commands get errc::not_permitted back, naming the option.
 struct remote_permissions {
-  bool stop = false;   // KIND_STOP: peers may stop local actors by path
-  bool watch = true;   // peers may watch local actors (death watch across nodes)
+  bool stop = false;                          // KIND_STOP: peers may stop local actors by path
+  bool watch = true;                          // peers may watch local actors (death watch across nodes)
   std::size_t max_watches_per_peer = 10'000;  // per connection; beyond: not_permitted
   // Kinds (registry().register_kind<A>()) peers may spawn here; empty: none.
   std::vector<std::string> spawnable_kinds{};
@@ -90,7 +90,7 @@ struct remoting_options {
   // peer, trusts no peer's address (replies go back over the connection
   // the request came on, and an unauthenticated peer is never dialled), and
   // may bind only a loopback address, unless `insecure_no_authentication`.
-  std::string secret{};  // shared by every node of the system; at least 16 bytes
+  std::string secret{};              // shared by every node of the system; at least 16 bytes
   std::optional<tls_options> tls{};  // unset = plain TCP
   bool insecure_no_authentication = false;
   remote_permissions permissions{};
@@ -158,9 +158,9 @@ class remoting final : public akt::extension {
 
   // Counters for tests and metrics.
   std::uint64_t connections_opened() const noexcept;
-  std::uint64_t frames_rejected() const noexcept;       // malformed, oversized, out of protocol
-  std::uint64_t handshakes_refused() const noexcept;    // failed authentication or handshake deadline
-  std::uint64_t backpressure_events() const noexcept;   // tells refused with errc::backpressure
+  std::uint64_t frames_rejected() const noexcept;      // malformed, oversized, out of protocol
+  std::uint64_t handshakes_refused() const noexcept;   // failed authentication or handshake deadline
+  std::uint64_t backpressure_events() const noexcept;  // tells refused with errc::backpressure
 
   // akt::extension
   std::string_view name() const noexcept override { return "remote"; }
