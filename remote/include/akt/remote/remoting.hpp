@@ -117,7 +117,7 @@ struct remoting_options {
   // the others on the same connection keep flowing. A receiver reads no
   // more from a connection while `max_inbound_pending_bytes` of its frames
   // wait in local mailboxes.
-  std::size_t flow_window_bytes = 4 * 1024 * 1024;
+  std::size_t flow_window_bytes = 16 * 1024 * 1024;  // ~10 ms of a fast stream: smaller windows stall it
   std::size_t max_outbound_bytes = 32 * 1024 * 1024;
   std::size_t max_inbound_pending_bytes = 64 * 1024 * 1024;
   std::chrono::milliseconds backpressure_wait{0};
