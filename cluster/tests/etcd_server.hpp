@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -40,13 +41,19 @@ inline std::uint16_t free_port() {
 
 class etcd_server {
  public:
-  etcd_server() {
-    client_port_ = free_port();
-    peer_port_ = free_port();
+  // A single-member etcd, started at once.
+  etcd_server() : etcd_server(free_port(), free_port(), "akt-test", "") { start(); }
+  // A member of a larger cluster (`initial_cluster`: "name=http://...,..."),
+  // started by the caller (all members at once: each waits for a quorum).
+  etcd_server(std::uint16_t client_port, std::uint16_t peer_port, std::string name,
+              std::string initial_cluster)
+      : client_port_(client_port),
+        peer_port_(peer_port),
+        name_(std::move(name)),
+        initial_cluster_(std::move(initial_cluster)) {
     dir_ = std::filesystem::temp_directory_path() /
            ("akt-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(client_port_));
     std::filesystem::remove_all(dir_);
-    start();
   }
   ~etcd_server() {
     stop();
@@ -58,19 +65,23 @@ class etcd_server {
 
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
 
-  void start() {
+  std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer_port_); }
+
+  void start(bool wait = true) {
     const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
-    const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
-    std::vector<std::string> args = {AKT_ETCD_BINARY,
-                                     "--name=akt-test",
-                                     "--data-dir=" + dir_.string(),
-                                     "--listen-client-urls=" + client,
-                                     "--advertise-client-urls=" + client,
-                                     "--listen-peer-urls=" + peer,
-                                     "--initial-advertise-peer-urls=" + peer,
-                                     "--initial-cluster=akt-test=" + peer,
-                                     "--log-level=error",
-                                     "--logger=zap"};
+    const std::string peer = peer_url();
+    std::vector<std::string> args = {
+        AKT_ETCD_BINARY,
+        "--name=" + name_,
+        "--data-dir=" + dir_.string(),
+        "--listen-client-urls=" + client,
+        "--advertise-client-urls=" + client,
+        "--listen-peer-urls=" + peer,
+        "--initial-advertise-peer-urls=" + peer,
+        "--initial-cluster=" + (initial_cluster_.empty() ? name_ + "=" + peer : initial_cluster_),
+        "--initial-cluster-token=akt-" + std::to_string(::getpid()),
+        "--log-level=error",
+        "--logger=zap"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -83,6 +94,10 @@ class etcd_server {
       throw std::runtime_error("cannot start etcd (" AKT_ETCD_BINARY ")");
     }
     posix_spawn_file_actions_destroy(&files);
+    if (wait) wait_ready();
+  }
+
+  void wait_ready() {
     // Ready once it answers (bounded). A fresh client each time: a gRPC
     // channel that failed to connect waits before it tries again.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -111,8 +126,39 @@ class etcd_server {
  private:
   std::uint16_t client_port_ = 0;
   std::uint16_t peer_port_ = 0;
+  std::string name_;
+  std::string initial_cluster_;
   std::filesystem::path dir_;
   pid_t pid_ = -1;
+};
+
+// Three etcd members on loopback, one cluster.
+class etcd_cluster {
+ public:
+  etcd_cluster() {
+    std::string initial;
+    std::vector<std::pair<std::uint16_t, std::uint16_t>> ports;
+    for (int i = 0; i < 3; ++i) {
+      ports.emplace_back(free_port(), free_port());
+      initial += (i == 0 ? "" : ",") + std::string("m") + std::to_string(i) +
+                 "=http://127.0.0.1:" + std::to_string(ports.back().second);
+    }
+    for (int i = 0; i < 3; ++i) {
+      members_.push_back(
+          std::make_unique<etcd_server>(ports[i].first, ports[i].second, "m" + std::to_string(i), initial));
+    }
+    for (auto& m : members_) m->start(/*wait=*/false);
+    for (auto& m : members_) m->wait_ready();
+  }
+  etcd_server& member(int i) { return *members_[static_cast<std::size_t>(i)]; }
+  std::vector<std::string> endpoints() const {
+    std::vector<std::string> out;
+    for (auto& m : members_) out.push_back(m->endpoint());
+    return out;
+  }
+
+ private:
+  std::vector<std::unique_ptr<etcd_server>> members_;
 };
 
 }  // namespace akt_test
