@@ -123,9 +123,17 @@ status etcd_client::with_failover(const char* what, Call&& call) {
     std::lock_guard g(mu_);
     need_token = need_token && token_.empty();
   }
-  for (std::size_t attempt = 0; attempt < config_.endpoints.size() * 2; ++attempt) {
+  // Every endpoint in turn until the deadline; after a round in which none
+  // answered (etcd electing a leader, all members restarting), a short
+  // pause before the next round.
+  for (std::size_t attempt = 0; clock::now() < deadline; ++attempt) {
     const std::size_t i = (first + attempt) % config_.endpoints.size();
-    if (clock::now() >= deadline) break;
+    if (attempt != 0 && i == first) {
+      std::this_thread::sleep_for(
+          std::min<clock::duration>(std::chrono::milliseconds(100), deadline - clock::now()));
+      if (clock::now() >= deadline) break;
+      failures.clear();  // the last round's reasons are the ones to report
+    }
     if (need_token) {
       if (auto s = authenticate(i, deadline); !s) {
         if (s.code() != errc::unavailable) return s;
