@@ -52,14 +52,32 @@ std::string read_file(const std::string& path, bool& ok) {
 }  // namespace
 
 etcd_client::etcd_client(etcd_config config) : config_(std::move(config)) {
-  channels_.resize(config_.endpoints.size());
+  endpoints_.resize(config_.endpoints.size());
 }
 
 etcd_client::~etcd_client() = default;
 
-std::shared_ptr<grpc::Channel> etcd_client::channel_at(std::size_t i) {
+// gRPC stubs are safe for concurrent calls: one set per endpoint serves
+// every call, with no allocation per call.
+struct etcd_client::endpoint {
+  explicit endpoint(const std::shared_ptr<grpc::Channel>& c)
+      : channel(c),
+        kv(pb::KV::NewStub(c)),
+        lease(pb::Lease::NewStub(c)),
+        watch(pb::Watch::NewStub(c)),
+        maintenance(pb::Maintenance::NewStub(c)),
+        auth(pb::Auth::NewStub(c)) {}
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::KV::Stub> kv;
+  std::unique_ptr<pb::Lease::Stub> lease;
+  std::unique_ptr<pb::Watch::Stub> watch;
+  std::unique_ptr<pb::Maintenance::Stub> maintenance;
+  std::unique_ptr<pb::Auth::Stub> auth;
+};
+
+std::shared_ptr<etcd_client::endpoint> etcd_client::endpoint_at(std::size_t i) {
   std::lock_guard g(mu_);
-  if (!channels_[i]) {
+  if (!endpoints_[i]) {
     std::shared_ptr<grpc::ChannelCredentials> credentials;
     if (!config_.ca_file.empty()) {
       grpc::SslCredentialsOptions tls;
@@ -78,9 +96,10 @@ std::shared_ptr<grpc::Channel> etcd_client::channel_at(std::size_t i) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    channels_[i] = grpc::CreateCustomChannel(config_.endpoints[i], credentials, args);
+    endpoints_[i] =
+        std::make_shared<endpoint>(grpc::CreateCustomChannel(config_.endpoints[i], credentials, args));
   }
-  return channels_[i];
+  return endpoints_[i];
 }
 
 void etcd_client::prepare(grpc::ClientContext& context, clock::time_point deadline) {
@@ -90,14 +109,14 @@ void etcd_client::prepare(grpc::ClientContext& context, clock::time_point deadli
 }
 
 status etcd_client::authenticate(std::size_t i, clock::time_point deadline) {
-  auto auth = pb::Auth::NewStub(channel_at(i));
+  auto ep = endpoint_at(i);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + (deadline - clock::now()));
   pb::AuthenticateRequest request;
   request.set_name(config_.username);
   request.set_password(config_.password);
   pb::AuthenticateResponse response;
-  const grpc::Status s = auth->Authenticate(&context, request, &response);
+  const grpc::Status s = ep->auth->Authenticate(&context, request, &response);
   if (!s.ok()) {
     return error(unavailable(s) ? errc::unavailable : errc::invalid_argument,
                  "etcd at " + config_.endpoints[i] + " refused the user '" + config_.username +
@@ -144,7 +163,7 @@ status etcd_client::with_failover(const char* what, Call&& call) {
     }
     grpc::ClientContext context;
     prepare(context, deadline);
-    const grpc::Status s = call(channel_at(i), context);
+    const grpc::Status s = call(*endpoint_at(i), context);
     if (s.ok()) {
       std::lock_guard g(mu_);
       current_ = i;
@@ -170,10 +189,9 @@ result<etcd_range> etcd_client::get_prefix(const std::string& prefix) {
   request.set_key(prefix);
   request.set_range_end(prefix_end(prefix));
   pb::RangeResponse response;
-  auto s =
-      with_failover("a range read", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-        return pb::KV::NewStub(ch)->Range(&c, request, &response);
-      });
+  auto s = with_failover("a range read", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.kv->Range(&c, request, &response);
+  });
   if (!s) return std::move(s).error();
   etcd_range out;
   out.revision = response.header().revision();
@@ -186,9 +204,8 @@ result<std::optional<etcd_kv>> etcd_client::get(const std::string& key) {
   pb::RangeRequest request;
   request.set_key(key);
   pb::RangeResponse response;
-  auto s = with_failover("a read", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    return pb::KV::NewStub(ch)->Range(&c, request, &response);
-  });
+  auto s = with_failover(
+      "a read", [&](endpoint& ep, grpc::ClientContext& c) { return ep.kv->Range(&c, request, &response); });
   if (!s) return std::move(s).error();
   if (response.kvs_size() == 0) return std::optional<etcd_kv>();
   return std::optional<etcd_kv>(from_pb(response.kvs(0)));
@@ -200,9 +217,8 @@ status etcd_client::put(const std::string& key, const std::string& value, std::i
   request.set_value(value);
   request.set_lease(lease);
   pb::PutResponse response;
-  return with_failover("a write", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    return pb::KV::NewStub(ch)->Put(&c, request, &response);
-  });
+  return with_failover(
+      "a write", [&](endpoint& ep, grpc::ClientContext& c) { return ep.kv->Put(&c, request, &response); });
 }
 
 result<std::optional<etcd_kv>> etcd_client::create(const std::string& key, const std::string& value,
@@ -219,9 +235,8 @@ result<std::optional<etcd_kv>> etcd_client::create(const std::string& key, const
   put->set_lease(lease);
   request.add_failure()->mutable_request_range()->set_key(key);
   pb::TxnResponse response;
-  auto s = with_failover("a claim", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    return pb::KV::NewStub(ch)->Txn(&c, request, &response);
-  });
+  auto s = with_failover(
+      "a claim", [&](endpoint& ep, grpc::ClientContext& c) { return ep.kv->Txn(&c, request, &response); });
   if (!s) return std::move(s).error();
   if (response.succeeded()) return std::optional<etcd_kv>();
   for (const auto& r : response.responses()) {
@@ -241,9 +256,8 @@ result<bool> etcd_client::erase_if(const std::string& key, const std::string& va
   same->set_value(value);
   request.add_success()->mutable_request_delete_range()->set_key(key);
   pb::TxnResponse response;
-  auto s = with_failover("a release", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    return pb::KV::NewStub(ch)->Txn(&c, request, &response);
-  });
+  auto s = with_failover(
+      "a release", [&](endpoint& ep, grpc::ClientContext& c) { return ep.kv->Txn(&c, request, &response); });
   if (!s) return std::move(s).error();
   return response.succeeded();
 }
@@ -252,8 +266,8 @@ status etcd_client::erase(const std::string& key) {
   pb::DeleteRangeRequest request;
   request.set_key(key);
   pb::DeleteRangeResponse response;
-  return with_failover("a delete", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    return pb::KV::NewStub(ch)->DeleteRange(&c, request, &response);
+  return with_failover("a delete", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.kv->DeleteRange(&c, request, &response);
   });
 }
 
@@ -261,10 +275,9 @@ result<std::int64_t> etcd_client::grant_lease(std::chrono::seconds ttl) {
   pb::LeaseGrantRequest request;
   request.set_ttl(ttl.count());
   pb::LeaseGrantResponse response;
-  auto s =
-      with_failover("a lease grant", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-        return pb::Lease::NewStub(ch)->LeaseGrant(&c, request, &response);
-      });
+  auto s = with_failover("a lease grant", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.lease->LeaseGrant(&c, request, &response);
+  });
   if (!s) return std::move(s).error();
   if (!response.error().empty())
     return error(errc::invalid_argument, "etcd refused a lease: " + response.error());
@@ -275,24 +288,22 @@ status etcd_client::revoke_lease(std::int64_t lease) {
   pb::LeaseRevokeRequest request;
   request.set_id(lease);
   pb::LeaseRevokeResponse response;
-  return with_failover("a lease revoke",
-                       [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-                         return pb::Lease::NewStub(ch)->LeaseRevoke(&c, request, &response);
-                       });
+  return with_failover("a lease revoke", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.lease->LeaseRevoke(&c, request, &response);
+  });
 }
 
 result<std::int64_t> etcd_client::keep_alive(std::int64_t lease) {
   std::int64_t ttl = 0;
-  auto s =
-      with_failover("a keep-alive", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-        auto stream = pb::Lease::NewStub(ch)->LeaseKeepAlive(&c);
-        pb::LeaseKeepAliveRequest request;
-        request.set_id(lease);
-        pb::LeaseKeepAliveResponse response;
-        if (stream->Write(request) && stream->Read(&response)) ttl = response.ttl();
-        stream->WritesDone();
-        return stream->Finish();
-      });
+  auto s = with_failover("a keep-alive", [&](endpoint& ep, grpc::ClientContext& c) {
+    auto stream = ep.lease->LeaseKeepAlive(&c);
+    pb::LeaseKeepAliveRequest request;
+    request.set_id(lease);
+    pb::LeaseKeepAliveResponse response;
+    if (stream->Write(request) && stream->Read(&response)) ttl = response.ttl();
+    stream->WritesDone();
+    return stream->Finish();
+  });
   if (!s) return std::move(s).error();
   return ttl;
 }
@@ -300,8 +311,8 @@ result<std::int64_t> etcd_client::keep_alive(std::int64_t lease) {
 result<std::string> etcd_client::server_version() {
   pb::StatusRequest request;
   pb::StatusResponse response;
-  auto s = with_failover("a status", [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& c) {
-    return pb::Maintenance::NewStub(ch)->Status(&c, request, &response);
+  auto s = with_failover("a status", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.maintenance->Status(&c, request, &response);
   });
   if (!s) return std::move(s).error();
   return response.version();
@@ -331,7 +342,7 @@ result<std::unique_ptr<etcd_client::watch_stream>> etcd_client::watch(const std:
     std::lock_guard g(mu_);
     i = current_;
   }
-  auto channel = channel_at(i);
+  auto ep = endpoint_at(i);
   auto w = std::unique_ptr<watch_stream>(new watch_stream());
   w->context_ = std::make_shared<grpc::ClientContext>();
   {
@@ -339,7 +350,7 @@ result<std::unique_ptr<etcd_client::watch_stream>> etcd_client::watch(const std:
     if (!token_.empty()) w->context_->AddMetadata("token", token_);
   }
   auto stream = std::shared_ptr<grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>>(
-      pb::Watch::NewStub(channel)->Watch(w->context_.get()));
+      ep->watch->Watch(w->context_.get()));
   pb::WatchRequest request;
   auto* create = request.mutable_create_request();
   create->set_key(prefix);
@@ -350,7 +361,8 @@ result<std::unique_ptr<etcd_client::watch_stream>> etcd_client::watch(const std:
   }
   const std::string where = config_.endpoints[i];
   w->thread_ = std::thread(
-      [w = w.get(), stream, on_events = std::move(on_events), on_end = std::move(on_end), where, prefix] {
+      [w = w.get(), ep, stream, on_events = std::move(on_events), on_end = std::move(on_end), where, prefix] {
+        (void)ep;  // the channel lives as long as the stream
         pb::WatchResponse response;
         status end;
         while (stream->Read(&response)) {

@@ -107,20 +107,20 @@ class etcd_client {
                                               on_events_fn on_events, on_end_fn on_end);
 
  private:
-  struct endpoint;
+  struct endpoint;  // a channel and its stubs, made once per endpoint
   // Calls `call(channel, context)` on the current endpoint, then the next
   // ones while they are unavailable, with the token when authenticating.
   template <class Call>
   status with_failover(const char* what, Call&& call);
-  std::shared_ptr<grpc::Channel> channel_at(std::size_t i);
+  std::shared_ptr<endpoint> endpoint_at(std::size_t i);
   void prepare(grpc::ClientContext& context, std::chrono::steady_clock::time_point deadline);
   status authenticate(std::size_t endpoint_index, std::chrono::steady_clock::time_point deadline);
 
   etcd_config config_;
   std::mutex mu_;
-  std::vector<std::shared_ptr<grpc::Channel>> channels_;  // guarded by mu_, made on first use
-  std::size_t current_ = 0;                               // guarded by mu_
-  std::string token_;                                     // guarded by mu_
+  std::vector<std::shared_ptr<endpoint>> endpoints_;  // guarded by mu_, made on first use
+  std::size_t current_ = 0;                           // guarded by mu_
+  std::string token_;                                 // guarded by mu_
 };
 
 }  // namespace akt::cluster::detail
