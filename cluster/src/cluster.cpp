@@ -28,7 +28,9 @@ status cluster::start(actor_system& system) {
   return engine_->start(*remoting);
 }
 
-void cluster::stopping() {}
+void cluster::stopping() {
+  engine_->leave();  // singletons move to a member that stays
+}
 
 void cluster::stop() {
   engine_->stop();
@@ -52,6 +54,32 @@ std::vector<std::pair<std::string, std::string>> cluster::names() const {
 }
 result<pid> cluster::lookup(std::string_view name) const {
   return engine_->lookup(name);
+}
+
+result<pid> cluster::await(std::string_view name, std::chrono::nanoseconds timeout, const pid* stale) const {
+  return engine_->await_other(name, std::chrono::steady_clock::now() + timeout, stale);
+}
+
+status cluster::by_name(std::string_view name, std::chrono::nanoseconds timeout,
+                        const std::function<status(const pid&)>& send) const {
+  return engine_->by_name(name, timeout, send);
+}
+
+result<pid> cluster::spawn_on(std::string_view kind, std::string_view name, placement where,
+                              std::chrono::nanoseconds timeout) {
+  return engine_->spawn_on(kind, name, where, timeout);
+}
+
+result<pid> cluster::spawn_singleton(std::string_view name, std::string_view kind, singleton_options options) {
+  return engine_->spawn_singleton(name, kind, options);
+}
+
+status cluster::stop_singleton(std::string_view name) {
+  return engine_->stop_singleton(name);
+}
+
+std::vector<std::pair<std::string, std::string>> cluster::singletons() const {
+  return engine_->singletons();
 }
 
 std::optional<result<pid>> cluster::try_resolve(std::string_view name_or_path) {

@@ -74,17 +74,21 @@ status engine::validate() const {
 
 // ---------------------------------------------------------------- start / stop
 
-std::string engine::member_value() const {
-  std::string roles;
-  for (const auto& r : options_.roles) roles += (roles.empty() ? "" : ",") + r;
-  return system_.name() + "\t" + roles + "\t" + std::to_string(started_at_ms_);
+std::string engine::member_value(std::uint64_t load, const std::vector<std::string>& kinds) const {
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
+    return out;
+  };
+  return system_.name() + "\t" + join(options_.roles) + "\t" + std::to_string(started_at_ms_) + "\t" +
+         std::to_string(load) + "\t" + join(kinds);
 }
 
 status engine::register_self() {
   auto lease = etcd_.grant_lease(options_.lease_ttl);
   if (!lease)
     return error(lease.code(), "cluster: cannot register " + self_ + ": " + lease.error().message());
-  if (auto s = etcd_.put(member_key(self_), member_value(), *lease); !s) {
+  if (auto s = etcd_.put(member_key(self_), member_value(advertised_load_, advertised_kinds_), *lease); !s) {
     (void)etcd_.revoke_lease(*lease);
     return error(s.code(), "cluster: cannot register " + self_ + ": " + s.error().message());
   }
@@ -96,6 +100,10 @@ status engine::start(remote::remoting& remoting) {
   remoting_ = &remoting;
   self_ = remoting.address();
   started_at_ms_ = now_ms();
+  advertised_load_ = system_.actor_count();
+  for (auto& k : system_.registry().kinds()) {
+    if (k.find_first_of(",\t\n") == std::string::npos) advertised_kinds_.push_back(std::move(k));
+  }
   if (auto s = register_self(); !s) return s;
   if (auto s = list_and_watch(); !s) {
     (void)etcd_.revoke_lease(lease_.load());
@@ -131,48 +139,75 @@ void engine::stop() {
 
 namespace {
 std::optional<member> parse_member(const etcd_kv& kv, std::string_view prefix) {
+  // system, roles, started, then (newer nodes) load and kinds.
   const auto fields = split(kv.value, '\t');
-  if (fields.size() != 3 || kv.key.size() <= prefix.size()) return std::nullopt;
+  if (fields.size() < 3 || kv.key.size() <= prefix.size()) return std::nullopt;
   member m;
   m.address = kv.key.substr(prefix.size());
   m.system = fields[0];
   if (!fields[1].empty()) m.roles = split(fields[1], ',');
   m.started_at_ms = std::atoll(fields[2].c_str());
   m.joined_revision = kv.create_revision;
+  if (fields.size() >= 5) {
+    m.load = std::strtoull(fields[3].c_str(), nullptr, 10);
+    if (!fields[4].empty()) m.kinds = split(fields[4], ',');
+  }
   return m;
 }
 }  // namespace
 
+void engine::apply(const etcd_kv& kv, bool deleted) {
+  const std::string_view key = kv.key;
+  const std::string_view rest = key.substr(prefix_.size());
+  if (rest.starts_with("members/")) {
+    const std::string address(rest.substr(8));
+    if (deleted) {
+      members_.erase(address);
+    } else if (auto m = parse_member(kv, prefix_ + "members/")) {
+      members_[address] = std::move(*m);
+      std::lock_guard g(placed_mu_);
+      placed_.erase(address);  // its advertised load now counts what was placed there
+    }
+  } else if (rest.starts_with("names/")) {
+    const std::string name(rest.substr(6));
+    const auto tab = kv.value.find('\t');
+    if (deleted) {
+      names_.erase(name);
+    } else if (tab != std::string::npos) {
+      names_[name] = name_entry{kv.value.substr(0, tab), kv.value.substr(tab + 1), kv.create_revision};
+    }
+  } else if (rest.starts_with("singletons/")) {
+    const std::string name(rest.substr(11));
+    const auto tab = kv.value.find('\t');
+    if (deleted) {
+      singletons_.erase(name);
+    } else if (tab != std::string::npos) {
+      singletons_[name] = singleton_entry{kv.value.substr(0, tab), kv.value.substr(tab + 1)};
+    }
+  }
+}
+
 status engine::list_and_watch() {
   auto all = etcd_.get_prefix(prefix_);
   if (!all) return error(all.code(), "cluster: cannot read the cluster's state: " + all.error().message());
-  const std::string members_prefix = prefix_ + "members/";
-  const std::string names_prefix = prefix_ + "names/";
-  member_map fresh;
-  std::unordered_map<std::string, name_entry> fresh_names;
-  for (const auto& kv : all->kvs) {
-    if (kv.key.starts_with(members_prefix)) {
-      if (auto m = parse_member(kv, members_prefix)) fresh.emplace(m->address, std::move(*m));
-    } else if (kv.key.starts_with(names_prefix)) {
-      const auto tab = kv.value.find('\t');
-      if (tab != std::string::npos) {
-        fresh_names[kv.key.substr(names_prefix.size())] =
-            name_entry{kv.value.substr(0, tab), kv.value.substr(tab + 1)};
-      }
-    }
-  }
   {
     std::lock_guard a(announce_mu_);
-    member_map before;
+    member_map before, after;
     {
       std::lock_guard g(view_mu_);
       before.swap(members_);
-      members_ = fresh;
-      names_ = std::move(fresh_names);
+      names_.clear();
+      singletons_.clear();
+      for (const auto& kv : all->kvs) {
+        if (kv.key.starts_with(prefix_)) apply(kv, false);
+      }
       revision_ = all->revision;
+      after = members_;
     }
-    announce_changes(before, fresh, "its lease expired");
+    view_changed_.notify_all();
+    announce_changes(before, after, "its lease expired");
   }
+  request_reconcile();
   auto w = etcd_.watch(
       prefix_, all->revision + 1,
       [this](const std::vector<etcd_event>& events, std::int64_t revision) { on_events(events, revision); },
@@ -184,36 +219,26 @@ status engine::list_and_watch() {
 }
 
 void engine::on_events(const std::vector<etcd_event>& events, std::int64_t revision) {
-  const std::string members_prefix = prefix_ + "members/";
-  const std::string names_prefix = prefix_ + "names/";
   std::lock_guard a(announce_mu_);
   member_map before, after;
+  bool reconcile = false;
   {
     std::lock_guard g(view_mu_);
     if (revision <= revision_) return;  // already in a newer listing
     before = members_;
     for (const auto& e : events) {
-      if (e.kv.key.starts_with(members_prefix)) {
-        const std::string address = e.kv.key.substr(members_prefix.size());
-        if (e.deleted) {
-          members_.erase(address);
-        } else if (auto m = parse_member(e.kv, members_prefix)) {
-          members_[address] = std::move(*m);
-        }
-      } else if (e.kv.key.starts_with(names_prefix)) {
-        const std::string name = e.kv.key.substr(names_prefix.size());
-        const auto tab = e.kv.value.find('\t');
-        if (e.deleted) {
-          names_.erase(name);
-        } else if (tab != std::string::npos) {
-          names_[name] = name_entry{e.kv.value.substr(0, tab), e.kv.value.substr(tab + 1)};
-        }
-      }
+      if (!e.kv.key.starts_with(prefix_)) continue;
+      apply(e.kv, e.deleted);
+      // A name gone, a member gone, a singleton recorded: a singleton may need a host.
+      const std::string_view rest = std::string_view(e.kv.key).substr(prefix_.size());
+      reconcile = reconcile || rest.starts_with("singletons/") || (e.deleted && !rest.starts_with("singletons/"));
     }
     revision_ = revision;
     after = members_;
   }
+  view_changed_.notify_all();
   announce_changes(before, after, "it left (its key was deleted or its lease expired)");
+  if (reconcile) request_reconcile();
 }
 
 void engine::announce_changes(const member_map& before, const member_map& after,
@@ -263,100 +288,6 @@ std::optional<member> engine::leader() const {
   return all.front();
 }
 
-std::vector<std::pair<std::string, std::string>> engine::names() const {
-  std::vector<std::pair<std::string, std::string>> out;
-  {
-    std::lock_guard g(view_mu_);
-    for (const auto& [n, e] : names_) out.emplace_back(n, e.path);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string engine::path_of(std::string_view name) const {
-  std::lock_guard g(view_mu_);
-  auto it = names_.find(std::string(name));
-  return it == names_.end() ? std::string() : it->second.path;
-}
-
-result<pid> engine::lookup(std::string_view name) const {
-  std::string path, address;
-  {
-    std::lock_guard g(view_mu_);
-    auto it = names_.find(std::string(name));
-    if (it == names_.end()) {
-      return error(errc::not_found,
-                   "no actor named '" + std::string(name) + "' in cluster '" + options_.name + "'");
-    }
-    path = it->second.path;
-    address = it->second.address;
-  }
-  if (address == self_) return system_.lookup_local(name);
-  return remoting_->resolve(path);
-}
-
-// ---------------------------------------------------------------- names
-
-status engine::claim(std::string_view name, const std::string& path) {
-  const std::int64_t lease = lease_.load();
-  if (lease == 0) return error(errc::unavailable, "cluster: this node is not registered (etcd unreachable?)");
-  auto held = etcd_.create(name_key(name), self_ + "\t" + path, lease);
-  if (!held) {
-    return error(held.code(), "cannot claim the name '" + std::string(name) + "' in cluster '" +
-                                  options_.name + "': " + held.error().message());
-  }
-  if (*held) {
-    const std::string& value = (*held)->value;
-    const auto tab = value.find('\t');
-    return error(errc::name_taken, "the name '" + std::string(name) + "' is held in cluster '" +
-                                       options_.name + "' by " +
-                                       (tab == std::string::npos ? value : value.substr(tab + 1)));
-  }
-  std::lock_guard g(claims_mu_);
-  claims_[std::string(name)] = path;
-  return {};
-}
-
-void engine::release(const std::string& name, const std::string& path) {
-  {
-    std::lock_guard g(claims_mu_);
-    auto it = claims_.find(name);
-    if (it == claims_.end() || it->second != path) return;
-    claims_.erase(it);
-  }
-  post([this, key = name_key(name), value = self_ + "\t" + path, name] {
-    if (auto r = etcd_.erase_if(key, value); !r) {
-      system_.logger().warn("cluster: could not release the name '" + name + "' (" + r.error().message() +
-                            "); it goes with this node's lease");
-    }
-  });
-}
-
-void engine::reclaim_names() {
-  std::unordered_map<std::string, std::string> mine;
-  {
-    std::lock_guard g(claims_mu_);
-    mine = claims_;
-  }
-  const std::int64_t lease = lease_.load();
-  for (const auto& [name, path] : mine) {
-    auto held = etcd_.create(name_key(name), self_ + "\t" + path, lease);
-    if (held && !*held) continue;  // ours again
-    if (held && (*held)->value == self_ + "\t" + path) continue;
-    // Another node took it meanwhile, or etcd failed us again: never two
-    // live actors under one name — ours stops.
-    system_.logger().warn("cluster: the name '" + name +
-                          "' could not be claimed again after the lease was lost (" +
-                          (held ? std::string("held by another node") : held.error().message()) +
-                          "); stopping the local actor");
-    {
-      std::lock_guard g(claims_mu_);
-      claims_.erase(name);
-    }
-    if (auto p = system_.lookup_local(name)) (void)p->stop();
-  }
-}
-
 // ---------------------------------------------------------------- runner
 
 void engine::post(std::function<void()> job) {
@@ -368,6 +299,33 @@ void engine::post(std::function<void()> job) {
   wake_.notify_all();
 }
 
+void engine::request_reconcile() {
+  {
+    std::lock_guard g(mu_);
+    if (stopping_) return;
+    reconcile_ = true;
+  }
+  wake_.notify_all();
+}
+
+void engine::advertise() {
+  const std::uint64_t load = system_.actor_count();
+  std::vector<std::string> kinds;
+  for (auto& k : system_.registry().kinds()) {
+    if (k.find_first_of(",\t\n") == std::string::npos) kinds.push_back(std::move(k));
+  }
+  // Only changes that matter: every put is an event at every node.
+  const std::uint64_t step = std::max<std::uint64_t>(16, advertised_load_ / 10);
+  const bool moved = load > advertised_load_ + step || load + step < advertised_load_;
+  if (!moved && kinds == advertised_kinds_) return;
+  if (auto s = etcd_.put(member_key(self_), member_value(load, kinds), lease_.load()); !s) {
+    system_.logger().warn("cluster: could not advertise this node's load: " + s.error().message());
+    return;
+  }
+  advertised_load_ = load;
+  advertised_kinds_ = std::move(kinds);
+}
+
 void engine::keep_alive_once() {
   const std::int64_t lease = lease_.load();
   auto ttl = etcd_.keep_alive(lease);
@@ -375,7 +333,10 @@ void engine::keep_alive_once() {
     system_.logger().warn("cluster: keep-alive failed: " + ttl.error().message());
     return;
   }
-  if (*ttl > 0) return;
+  if (*ttl > 0) {
+    advertise();
+    return;
+  }
   // The lease expired (a partition longer than lease_ttl): register again.
   system_.logger().warn("cluster: this node's lease expired; registering again");
   if (auto s = register_self(); !s) {
@@ -391,10 +352,10 @@ void engine::runner() {
   auto retry_backoff = std::chrono::milliseconds(100);
   for (;;) {
     std::function<void()> job;
-    bool relist = false;
+    bool relist = false, reconcile = false;
     {
       std::unique_lock g(mu_);
-      wake_.wait_until(g, next_beat, [&] { return stopping_ || !jobs_.empty() || relist_; });
+      wake_.wait_until(g, next_beat, [&] { return stopping_ || !jobs_.empty() || relist_ || reconcile_; });
       if (stopping_) return;
       if (!jobs_.empty()) {
         job = std::move(jobs_.front());
@@ -402,6 +363,8 @@ void engine::runner() {
       }
       relist = relist_;
       relist_ = false;
+      reconcile = reconcile_;
+      reconcile_ = false;
     }
     if (job) job();
     if (relist) {
@@ -416,8 +379,10 @@ void engine::runner() {
         retry_backoff = std::chrono::milliseconds(100);
       }
     }
+    if (reconcile) reconcile_singletons();
     if (std::chrono::steady_clock::now() >= next_beat) {
       keep_alive_once();
+      reconcile_singletons();  // also catches what a lost event would have missed
       next_beat = std::chrono::steady_clock::now() + beat;
     }
   }

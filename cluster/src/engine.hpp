@@ -3,9 +3,12 @@
 //   - the watch thread (etcd_client::watch_stream) applies etcd's events to
 //     the local view and announces membership changes;
 //   - the runner keeps the lease alive, re-registers after losing it,
-//     lists and watches again when the watch ends, and releases names of
-//     stopped actors (so no worker waits on etcd for that).
+//     advertises this node's load and kinds, lists and watches again when
+//     the watch ends, releases names of stopped actors (so no worker waits
+//     on etcd for that) and re-creates singletons this node should host.
 // Spawns claim names on the spawning thread (one bounded transaction).
+// engine.cpp: membership, the view, the runner; names.cpp: claims,
+// lookups, sends by name; placement.cpp: spawn_on; singletons.cpp.
 #pragma once
 
 #include <akt/cluster/cluster.hpp>
@@ -14,6 +17,8 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -33,6 +38,7 @@ class engine {
 
   status validate() const;
   status start(remote::remoting& remoting);
+  void leave() { leaving_.store(true); }
   void stop();
 
   std::string self() const { return self_; }
@@ -42,14 +48,36 @@ class engine {
   // The holder's path of a registered name, or empty.
   std::string path_of(std::string_view name) const;
   result<pid> lookup(std::string_view name) const;
+  // Waits until `name` has a holder whose claim is newer than
+  // `after_revision` (0: any holder). Gives the pid and the claim's revision.
+  result<std::pair<pid, std::int64_t>> await(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                                             std::int64_t after_revision) const;
+  result<pid> await_other(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                          const pid* stale) const;
+  status by_name(std::string_view name, std::chrono::nanoseconds timeout,
+                 const std::function<status(const pid&)>& send) const;
 
   status claim(std::string_view name, const std::string& path);
   void release(const std::string& name, const std::string& path);
 
+  // placement.cpp
+  result<pid> spawn_on(std::string_view kind, std::string_view name, const placement& where,
+                       std::chrono::nanoseconds timeout);
+
+  // singletons.cpp
+  result<pid> spawn_singleton(std::string_view name, std::string_view kind, const singleton_options& options);
+  status stop_singleton(std::string_view name);
+  std::vector<std::pair<std::string, std::string>> singletons() const;
+
  private:
   struct name_entry {
-    std::string address;  // the holder's node
-    std::string path;     // the holder's full path
+    std::string address;           // the holder's node
+    std::string path;              // the holder's full path
+    std::int64_t revision = 0;     // the claim's creation revision: a new claim, a new holder
+  };
+  struct singleton_entry {
+    std::string kind;
+    std::string role;  // empty: the leader hosts it
   };
   using member_map = std::map<std::string, member>;  // by address
 
@@ -57,7 +85,21 @@ class engine {
     return prefix_ + "members/" + std::string(address);
   }
   std::string name_key(std::string_view name) const { return prefix_ + "names/" + std::string(name); }
-  std::string member_value() const;
+  std::string singleton_key(std::string_view name) const {
+    return prefix_ + "singletons/" + std::string(name);
+  }
+  std::string member_value(std::uint64_t load, const std::vector<std::string>& kinds) const;
+  // Applies one key of the cluster's state to the view (view_mu_ held).
+  void apply(const etcd_kv& kv, bool deleted);
+  // The oldest member with `role` (any when empty); nullopt when none.
+  std::optional<member> oldest_with(std::string_view role) const;
+  // Spawns `kind` under `name` on `address` (this node or a remote one).
+  result<pid> spawn_at(const member& where, std::string_view kind, std::string_view name,
+                       std::chrono::nanoseconds timeout);
+  // Advertises this node's load and kinds when they changed enough (runner).
+  void advertise();
+  // Spawns the singletons this node should host and nobody holds (runner).
+  void reconcile_singletons();
   status register_self();
   // Lists the prefix, replaces the view (announcing the differences) and
   // watches from the next revision.
@@ -70,6 +112,7 @@ class engine {
   void keep_alive_once();
   void reclaim_names();
   void post(std::function<void()> job);
+  void request_reconcile();
 
   actor_system& system_;
   cluster_options options_;
@@ -82,7 +125,9 @@ class engine {
   mutable std::mutex view_mu_;
   member_map members_;                                 // guarded by view_mu_
   std::unordered_map<std::string, name_entry> names_;  // guarded by view_mu_
+  std::map<std::string, singleton_entry> singletons_;  // guarded by view_mu_
   std::int64_t revision_ = 0;                          // guarded by view_mu_
+  mutable std::condition_variable view_changed_;       // with view_mu_: names or members changed
   std::mutex announce_mu_;                             // announcements one at a time, in view order
 
   std::mutex claims_mu_;
@@ -92,8 +137,19 @@ class engine {
   std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;  // guarded by mu_
   bool relist_ = false;                     // guarded by mu_
+  bool reconcile_ = false;                  // guarded by mu_
   bool stopping_ = false;                   // guarded by mu_
   std::atomic<std::int64_t> lease_{0};
+  std::uint64_t advertised_load_ = 0;       // the runner's
+  std::vector<std::string> advertised_kinds_;  // the runner's (and start's)
+
+  std::atomic<bool> leaving_{false};  // the system is stopping: host no singleton any more
+  std::mutex hosted_mu_;
+  std::set<std::string> hosted_;  // singletons spawned here (guarded by hosted_mu_)
+
+  std::atomic<std::uint64_t> round_robin_{0};
+  std::mutex placed_mu_;
+  std::unordered_map<std::string, std::uint64_t> placed_;  // address -> spawned there since it advertised
   std::unique_ptr<etcd_client::watch_stream> watch_;  // the runner's (and start's)
   std::thread runner_;
 };
