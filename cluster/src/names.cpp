@@ -3,6 +3,8 @@
 // view, and sends by name that ride out a handoff.
 #include <akt/remote/remoting.hpp>
 
+#include <thread>
+
 #include "engine.hpp"
 
 namespace akt::cluster::detail {
@@ -122,9 +124,11 @@ result<std::pair<pid, std::int64_t>> engine::await(std::string_view name,
     }
     auto found = holder.address == self_ ? system_.lookup_local(key) : remoting_->resolve(holder.path);
     if (found) return std::pair{std::move(*found), holder.revision};
-    // A local holder that just stopped (its release is on the way): wait for the next claim.
     if (holder.address != self_ || std::chrono::steady_clock::now() >= deadline) return std::move(found).error();
-    after_revision = holder.revision;
+    // Claimed here but not bound yet (a spawn between its claim and its
+    // start), or stopped with its release on the way: look again shortly.
+    std::unique_lock g(view_mu_);
+    view_changed_.wait_until(g, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(2)));
   }
 }
 
@@ -143,14 +147,25 @@ status engine::by_name(std::string_view name, std::chrono::nanoseconds timeout,
                        const std::function<status(const pid&)>& send) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::int64_t after = 0;
+  auto pause = std::chrono::milliseconds(1);
   for (;;) {
     auto holder = await(name, deadline, after);
     if (!holder) return std::move(holder).error();
     status s = send(holder->first);
-    // dead_actor: the holder is gone (stopped, or its node is down or
-    // unreachable); its successor, if any, makes a new claim.
-    if (s || s.code() != errc::dead_actor || std::chrono::steady_clock::now() >= deadline) return s;
-    after = holder->second;
+    if (s || std::chrono::steady_clock::now() >= deadline) return s;
+    if (s.code() == errc::dead_actor) {
+      // The holder is gone (stopped, or its node is down or unreachable);
+      // its successor, if any, makes a new claim.
+      after = holder->second;
+    } else if (s.code() == errc::not_found) {
+      // Its node does not know it: claimed, not started yet (a claim is seen
+      // the moment etcd has it), or stopped with its release on the way.
+      std::this_thread::sleep_for(std::min(pause, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      deadline - std::chrono::steady_clock::now())));
+      pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    } else {
+      return s;
+    }
   }
 }
 

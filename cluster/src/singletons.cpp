@@ -38,65 +38,72 @@ result<pid> engine::spawn_singleton(std::string_view name, std::string_view kind
     return error(errc::invalid_argument, "spawn_singleton: the role '" + options.role + "' is not valid");
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
 
-  // Record it, or find the record another node made.
-  auto existing = etcd_.create(singleton_key(name), std::string(kind) + "\t" + options.role, 0);
-  if (!existing) {
-    return error(existing.code(), "cannot record the singleton '" + n + "' in cluster '" + options_.name +
-                                      "': " + existing.error().message());
-  }
-  const bool recorded_now = !*existing;
-  if (!recorded_now) {
-    const std::string& v = (*existing)->value;
-    const std::string other = v.substr(0, v.find('\t'));
-    if (other != kind) {
-      return error(errc::invalid_argument,
-                   "'" + n + "' is already a singleton of the kind '" + other + "', not '" + std::string(kind) + "'");
+  auto the_existing_one = [&](const std::string& recorded_kind) -> result<pid> {
+    if (recorded_kind != kind) {
+      return error(errc::invalid_argument, "'" + n + "' is already a singleton of the kind '" + recorded_kind +
+                                               "', not '" + std::string(kind) + "'");
     }
-  }
-  auto forget_record = [&] {
-    if (recorded_now) (void)etcd_.erase_if(singleton_key(name), std::string(kind) + "\t" + options.role);
-  };
-  if (recorded_now && !path_of(name).empty()) {
-    forget_record();
-    return error(errc::invalid_argument, "the name '" + n + "' is held by an ordinary actor (" + path_of(name) +
-                                             "), not by a singleton");
-  }
-  if (!recorded_now) {
     // Idempotent: the one that exists (or is being placed) is the answer.
     auto found = await_other(name, deadline, nullptr);
     if (found) return found;
     return error(errc::request_timeout, "the singleton '" + n + "' is recorded but no member hosts it yet (" +
                                             found.error().message() + ")");
+  };
+  {
+    std::unique_lock g(view_mu_);
+    if (auto it = singletons_.find(n); it != singletons_.end()) {
+      const std::string recorded = it->second.kind;
+      g.unlock();
+      return the_existing_one(recorded);
+    }
   }
-
+  // Checked before anything is recorded: a refused singleton leaves no trace.
   const auto host = oldest_with(options.role);
   if (!host) {
-    forget_record();
     return error(errc::not_found, "no member of cluster '" + options_.name + "' has the role '" + options.role +
                                       "' to host the singleton '" + n + "'");
   }
-  if (host->address == self_) {
-    auto spawner = system_.registry().find_kind(kind);
-    if (!spawner) {
-      forget_record();
-      return error(errc::not_found, "the kind '" + std::string(kind) + "' is not registered on " + self_ +
-                                        ", which should host the singleton '" + n + "'");
+  const bool host_has_kind = host->address == self_ ? bool(system_.registry().find_kind(kind))
+                                                    : std::find(host->kinds.begin(), host->kinds.end(), kind) !=
+                                                          host->kinds.end();
+  if (!host_has_kind) {
+    return error(errc::not_found, "the kind '" + std::string(kind) + "' is not registered on " + host->address +
+                                      ", which should host the singleton '" + n + "'");
+  }
+  if (const std::string holder = path_of(name); !holder.empty()) {
+    return error(errc::invalid_argument,
+                 "the name '" + n + "' is held by an ordinary actor (" + holder + "), not by a singleton");
+  }
+
+  // Record it: create-only (another node may be doing the same), and only
+  // while no actor holds the name (the view may not show a fresh claim yet).
+  const std::string record = std::string(kind) + "\t" + options.role;
+  auto existing = etcd_.create(singleton_key(name), record, 0, name_key(name));
+  if (!existing) {
+    return error(existing.code(), "cannot record the singleton '" + n + "' in cluster '" + options_.name +
+                                      "': " + existing.error().message());
+  }
+  if (*existing) {
+    const std::string& v = (*existing)->value;
+    if ((*existing)->key == name_key(name)) {
+      return error(errc::invalid_argument, "the name '" + n + "' is held by an ordinary actor (" +
+                                               v.substr(v.find('\t') + 1) + "), not by a singleton");
     }
-    auto spawned = spawner(system_, n);
+    return the_existing_one(v.substr(0, v.find('\t')));
+  }
+  if (host->address == self_) {
+    auto spawned = system_.registry().find_kind(kind)(system_, n);
     if (spawned) {
       std::lock_guard g(hosted_mu_);
       hosted_.insert(n);
       return spawned;
     }
     if (spawned.code() != errc::name_taken) {
-      forget_record();
+      (void)etcd_.erase_if(singleton_key(name), record);
       return spawned;
     }
-    // This node's runner won the race to spawn it: the same actor.
-  } else if (std::find(host->kinds.begin(), host->kinds.end(), kind) == host->kinds.end()) {
-    forget_record();
-    return error(errc::not_found, "the kind '" + std::string(kind) + "' is not registered on " + host->address +
-                                      ", which should host the singleton '" + n + "'");
+    // This node's runner won the race to spawn it (or an ordinary actor
+    // took the name meanwhile: then the wait below says so).
   }
   // The host spawns it on seeing the record (its runner): wait for the name.
   auto found = await_other(name, deadline, nullptr);

@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,7 +80,10 @@ struct node {
 inline node join_cluster(const std::string& name, std::vector<std::string> endpoints,
                          akt::cluster::cluster_options extra = {}) {
   node n;
-  n.sys = akt::actor_system::launch(name, {.logger = akt::make_discard_logger()}).value();
+  // AKT_TEST_LOG=1 shows the nodes' logs when a test needs explaining.
+  auto logger = std::getenv("AKT_TEST_LOG") != nullptr ? akt::make_stderr_logger(akt::log_level::debug)
+                                                        : akt::make_discard_logger();
+  n.sys = akt::actor_system::launch(name, {.logger = logger}).value();
   n.sys->registry().register_message<google::protobuf::StringValue>();
   n.sys->registry().register_kind<echo>("echo");
   auto ev = n.events;
@@ -116,17 +118,8 @@ class peer_process {
     EXPECT_EQ(::pipe(in), 0);
     std::vector<std::string> args = {AKT_CLUSTER_TEST_PEER, etcd, cluster, "2"};
     args.insert(args.end(), names.begin(), names.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_adddup2(&files, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&files, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_addclose(&files, out[0]);
-    posix_spawn_file_actions_addclose(&files, in[1]);
-    EXPECT_EQ(posix_spawn(&pid_, AKT_CLUSTER_TEST_PEER, &files, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&files);
+    pid_ = spawn_child(std::move(args), in[0], out[1]);
+    EXPECT_GT(pid_, 0);
     ::close(out[1]);
     ::close(in[0]);
     ::fcntl(in[1], F_SETFD, FD_CLOEXEC);

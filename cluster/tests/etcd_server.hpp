@@ -6,7 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +25,30 @@
 extern char** environ;
 
 namespace akt_test {
+
+// Starts `args[0]` as a child that dies with us (PR_SET_PDEATHSIG: with
+// the thread that starts it, so start children from the test's thread) and
+// inherits no descriptor but stdin and stdout (those given, or /dev/null):
+// a killed test then leaves no etcd or node behind, and no inherited lock
+// or pipe outlives it. Gives the child's pid, or -1.
+inline pid_t spawn_child(std::vector<std::string> args, int stdin_fd = -1, int stdout_fd = -1) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t child = ::fork();
+  if (child != 0) return child;
+  // In the child: only async-signal-safe calls until exec.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);
+  const int null = ::open("/dev/null", O_RDWR);
+  ::dup2(stdin_fd >= 0 ? stdin_fd : null, STDIN_FILENO);
+  ::dup2(stdout_fd >= 0 ? stdout_fd : null, STDOUT_FILENO);
+  ::dup2(null, STDERR_FILENO);
+  ::close_range(3, ~0U, 0);
+  ::execve(argv[0], argv.data(), environ);
+  ::_exit(127);
+}
 
 inline std::uint16_t free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -82,18 +106,8 @@ class etcd_server {
         "--initial-cluster-token=akt-" + std::to_string(::getpid()),
         "--log-level=error",
         "--logger=zap"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&files, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    if (posix_spawn(&pid_, AKT_ETCD_BINARY, &files, nullptr, argv.data(), environ) != 0) {
-      posix_spawn_file_actions_destroy(&files);
-      throw std::runtime_error("cannot start etcd (" AKT_ETCD_BINARY ")");
-    }
-    posix_spawn_file_actions_destroy(&files);
+    pid_ = spawn_child(std::move(args));
+    if (pid_ < 0) throw std::runtime_error("cannot start etcd (" AKT_ETCD_BINARY ")");
     if (wait) wait_ready();
   }
 

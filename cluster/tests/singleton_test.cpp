@@ -73,7 +73,7 @@ TEST_F(singleton_test, a_role_picks_its_host_and_a_missing_role_or_kind_is_a_cle
   EXPECT_EQ(unknown.code(), akt::errc::not_found);
   EXPECT_NE(unknown.error().message().find("no-such-kind"), std::string::npos) << unknown.error().message();
   // Neither left a record behind.
-  EXPECT_EQ(a.cluster->singletons().size(), 1u);
+  EXPECT_TRUE(eventually([&] { return a.cluster->singletons().size() == 1u; }));
   auto other_kind = b.cluster->spawn_singleton("invoicer", "other");
   ASSERT_FALSE(other_kind);
   EXPECT_EQ(other_kind.code(), akt::errc::invalid_argument) << other_kind.error().to_string();

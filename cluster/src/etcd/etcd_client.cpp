@@ -222,18 +222,21 @@ status etcd_client::put(const std::string& key, const std::string& value, std::i
 }
 
 result<std::optional<etcd_kv>> etcd_client::create(const std::string& key, const std::string& value,
-                                                   std::int64_t lease) {
+                                                   std::int64_t lease, const std::string& also_absent) {
   pb::TxnRequest request;
-  auto* absent = request.add_compare();
-  absent->set_key(key);
-  absent->set_target(pb::Compare::CREATE);
-  absent->set_result(pb::Compare::EQUAL);
-  absent->set_create_revision(0);  // no key of that name
+  for (const std::string* k : {&key, &also_absent}) {
+    if (k->empty()) continue;
+    auto* absent = request.add_compare();
+    absent->set_key(*k);
+    absent->set_target(pb::Compare::CREATE);
+    absent->set_result(pb::Compare::EQUAL);
+    absent->set_create_revision(0);  // no key of that name
+    request.add_failure()->mutable_request_range()->set_key(*k);
+  }
   auto* put = request.add_success()->mutable_request_put();
   put->set_key(key);
   put->set_value(value);
   put->set_lease(lease);
-  request.add_failure()->mutable_request_range()->set_key(key);
   pb::TxnResponse response;
   auto s = with_failover(
       "a claim", [&](endpoint& ep, grpc::ClientContext& c) { return ep.kv->Txn(&c, request, &response); });

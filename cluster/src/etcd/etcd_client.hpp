@@ -70,9 +70,11 @@ class etcd_client {
   result<etcd_range> get_prefix(const std::string& prefix);
   result<std::optional<etcd_kv>> get(const std::string& key);
   status put(const std::string& key, const std::string& value, std::int64_t lease = 0);
-  // Creates `key` if no key of that name exists (one transaction). Returns
-  // nullopt when created, else the key that holds the name.
-  result<std::optional<etcd_kv>> create(const std::string& key, const std::string& value, std::int64_t lease);
+  // Creates `key` if no key of that name exists, nor `also_absent` when
+  // given (one transaction). Returns nullopt when created, else the key in
+  // the way (`key` first).
+  result<std::optional<etcd_kv>> create(const std::string& key, const std::string& value, std::int64_t lease,
+                                        const std::string& also_absent = {});
   // Deletes `key` if its value is `value` (one transaction); true if deleted.
   result<bool> erase_if(const std::string& key, const std::string& value);
   status erase(const std::string& key);

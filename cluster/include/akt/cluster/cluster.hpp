@@ -184,7 +184,9 @@ class cluster final : public akt::extension {
   // Sends to the actor holding `name`, wherever it is. When no holder is
   // known yet, or the holder's node is found dead, it waits for the name
   // to reappear (a singleton moving) and sends again, up to `timeout`.
-  // At most once: a message a dying node took may be lost. Errors: as
+  // At most once: a message a dying node took may be lost, and so may one
+  // that reaches the holder's node in the instant between the name's claim
+  // (visible as soon as etcd has it) and its actor's start. Errors: as
   // await, and tell's.
   template <class T>
   status tell(std::string_view name, T&& msg, std::chrono::nanoseconds timeout = std::chrono::seconds(2)) const {
@@ -193,7 +195,8 @@ class cluster final : public akt::extension {
   // Asks the actor holding `name` and waits for its answer; like tell, it
   // retries on a new holder when the one asked died before answering (the
   // request may then have been handled twice: keep such requests
-  // idempotent). Errors: request_timeout, and as tell.
+  // idempotent), and again on the same holder while its node answers that
+  // it has not started yet. Errors: request_timeout, and as tell.
   template <class R, class T>
   [[nodiscard]] result<R> ask(std::string_view name, T&& msg, std::chrono::nanoseconds timeout) const {
     std::optional<result<R>> answer;
