@@ -47,6 +47,14 @@ status engine::claim(std::string_view name, const std::string& path) {
   const std::int64_t lease = lease_.load();
   if (lease == 0) return error(errc::unavailable, "cluster: this node is not registered (etcd unreachable?)");
   auto held = etcd_.create(name_key(name), self_ + "\t" + path, lease);
+  if (!held && held.error().message().find("lease not found") != std::string::npos) {
+    // Our lease expired (a partition longer than lease_ttl) and the runner
+    // has not noticed yet: have it register again now.
+    post([this] { keep_alive_once(); });
+    return error(errc::unavailable, "cannot claim the name '" + std::string(name) + "' in cluster '" +
+                                        options_.name + "': this node's etcd lease expired; it is registering "
+                                        "again, try again shortly");
+  }
   if (!held) {
     return error(held.code(), "cannot claim the name '" + std::string(name) + "' in cluster '" +
                                   options_.name + "': " + held.error().message());

@@ -159,6 +159,10 @@ class peer_process {
     return false;
   }
 
+  // SIGSTOP / SIGCONT: a frozen process keeps its sockets open and says nothing.
+  void freeze() { ::kill(pid_, SIGSTOP); }
+  void thaw() { ::kill(pid_, SIGCONT); }
+
   void kill_now() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);

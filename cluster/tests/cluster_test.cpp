@@ -176,4 +176,54 @@ TEST_F(cluster_test, an_etcd_that_does_not_answer_fails_enable_with_a_clear_erro
   EXPECT_NE(c.error().message().find(dead), std::string::npos) << c.error().message();
 }
 
+TEST_F(cluster_test, a_node_whose_lease_was_lost_registers_again_and_keeps_its_names) {
+  node a = join("alpha");
+  node b = join("beta");
+  ASSERT_TRUE(a.sys->spawn<akt_test::echo>("kept"));
+  ASSERT_TRUE(eventually([&] { return b.cluster->members().size() == 2 && bool(b.sys->lookup("kept")); }));
+  // What a partition longer than the TTL does to alpha, from etcd's side: its lease is gone.
+  akt::cluster::detail::etcd_client etcd({.endpoints = {etcd_.endpoint()}});
+  auto key = etcd.get("/akt/shop/members/" + a.remoting->address());
+  ASSERT_TRUE(key && *key);
+  ASSERT_TRUE(etcd.revoke_lease((*key)->lease));
+  ASSERT_TRUE(eventually([&] { return b.cluster->members().size() == 1; })) << "beta saw alpha go";
+  // A claim now is refused clearly (or succeeds, if alpha already registered again).
+  auto meanwhile = a.sys->spawn<akt_test::echo>("meanwhile");
+  if (!meanwhile) {
+    EXPECT_EQ(meanwhile.code(), akt::errc::unavailable) << meanwhile.error().to_string();
+    EXPECT_NE(meanwhile.error().message().find("lease expired"), std::string::npos) << meanwhile.error().message();
+  }
+  // alpha registers again and claims "kept" again: beta sees both.
+  ASSERT_TRUE(eventually([&] { return b.cluster->members().size() == 2; }, 10s));
+  ASSERT_TRUE(eventually([&] { return bool(b.sys->lookup("kept")); }, 10s));
+  ASSERT_TRUE(eventually([&] { return bool(a.sys->spawn<akt_test::echo>("after")); }, 10s));
+}
+
+TEST_F(cluster_test, a_passivated_actors_name_is_released) {
+  node a = join("alpha");
+  node b = join("beta");
+  auto idle = a.sys->spawn<akt_test::echo>(akt::spawn_options{.name = "idle", .passivate_after = 100ms});
+  ASSERT_TRUE(idle) << idle.error().to_string();
+  ASSERT_TRUE(eventually([&] { return bool(b.sys->lookup("idle")); }));
+  ASSERT_TRUE(idle->wait_stopped(5s)) << "passivated";
+  ASSERT_TRUE(eventually([&] { return !b.sys->lookup("idle"); }));
+  EXPECT_TRUE(b.sys->spawn<akt_test::echo>("idle")) << "the name is free for anyone";
+}
+
+TEST_F(cluster_test, the_registry_lists_every_name_from_every_node) {
+  node a = join("alpha");
+  node b = join("beta");
+  ASSERT_TRUE(a.sys->spawn<akt_test::echo>("one"));
+  ASSERT_TRUE(b.sys->spawn<akt_test::echo>("two"));
+  const std::vector<std::string> want = {"one", "two"};
+  for (node* n : {&a, &b}) {
+    ASSERT_TRUE(eventually([&] {
+      std::vector<std::string> got;
+      for (const auto& [name, path] : n->cluster->names()) got.push_back(name);
+      return got == want;
+    })) << n->sys->name();
+  }
+  EXPECT_NE(a.cluster->names()[1].second.find(b.remoting->address()), std::string::npos);
+}
+
 }  // namespace

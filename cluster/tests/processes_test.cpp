@@ -1,6 +1,8 @@
 // Cluster nodes as processes of their own (akt_cluster_test_peer), against
 // a real etcd: the same membership changes in the same order everywhere,
 // and a singleton that survives its node being killed.
+#include <atomic>
+
 #include "cluster_fixture.hpp"
 
 namespace {
@@ -64,6 +66,39 @@ TEST(cluster_processes, a_killed_nodes_singleton_comes_back_on_a_survivor_within
   EXPECT_TRUE(from_p2.starts_with("OK ")) << from_p2;
   EXPECT_EQ(p2.command("singleton ledger echo"), "OK " + moved->value().substr(0, moved->value().rfind(':')))
       << "idempotent after the move";
+}
+
+TEST(cluster_processes, a_frozen_nodes_watchers_hear_within_the_lease_and_it_is_stopped_when_it_thaws_late) {
+  akt_test::etcd_server etcd;
+  peer_process frozen(etcd.endpoint(), {"cart"});
+  akt_test::node here = akt_test::join_cluster("observer", {etcd.endpoint()});
+  ASSERT_TRUE(eventually([&] { return bool(here.sys->lookup("cart")); }));
+  auto cart = here.sys->lookup("cart").value();
+  std::atomic<bool> terminated{false};
+  auto watcher = here.sys->spawn_fn(akt::spawn_options{}, [&, cart](akt::context& ctx) {
+    if (ctx.is<std::string>()) {
+      (void)ctx.watch(cart);
+      (void)ctx.reply(std::string("watching"));
+    }
+    if (ctx.is<akt::terminated>()) terminated = true;
+  });
+  ASSERT_TRUE(watcher && watcher->ask<std::string>(std::string("watch"), 5s));
+  ASSERT_TRUE(cart.ask<google::protobuf::StringValue>(akt_test::text("there?"), 5s)) << "the watch arrived";
+  const auto t0 = std::chrono::steady_clock::now();
+  frozen.freeze();
+  ASSERT_TRUE(eventually([&] { return terminated.load(); }, 8s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s + 1s + 2s) << "lease TTL plus one second (plus slack)";
+  ASSERT_TRUE(eventually([&] { return !here.sys->lookup("cart"); }, 8s));
+  // Someone else takes the name meanwhile; the frozen node, thawed, must not
+  // answer to it too: it registers again and stops its own "cart".
+  ASSERT_TRUE(here.sys->spawn<akt_test::echo>("cart"));
+  frozen.thaw();
+  ASSERT_TRUE(eventually([&] { return here.cluster->members().size() == 2; }, 10s)) << "it came back";
+  ASSERT_TRUE(eventually([&] { return frozen.command("local cart").starts_with("ERR "); }, 10s))
+      << "its own cart stopped once it found the name taken";
+  auto now = here.sys->lookup("cart");
+  ASSERT_TRUE(now);
+  EXPECT_NE(now->ref()->as_local(), nullptr) << "one holder, here";
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 //   members                   -> OK <count> <leader address>
 //   singleton <name> <kind>   spawn_singleton -> OK <path> | ERR <error>
 //   ask <name> <text>         cluster ask by name (5 s) -> OK <answer> | ERR <error>
+//   local <name>              is a local actor alive under it -> OK <path> | ERR <error>
 // An echo actor answers a StringValue with "<its path>:<text>".
 #include <akt/cluster/cluster.hpp>
 #include <akt/remote/remoting.hpp>
@@ -106,6 +107,11 @@ int main(int argc, char** argv) {
       q.set_value(text);
       auto r = cluster.ask<StringValue>(name, q, std::chrono::seconds(5));
       std::cout << (r ? "OK " + r->value() : "ERR " + r.error().to_string()) << std::endl;
+    } else if (command == "local") {
+      std::string name;
+      in >> name;
+      auto p = sys->lookup_local(name);
+      std::cout << (p ? "OK " + p->path() : "ERR " + p.error().to_string()) << std::endl;
     } else {
       std::cout << "ERR unknown command '" << command << "'" << std::endl;
     }
