@@ -1,0 +1,107 @@
+// akt/discovery/discovery.hpp — how cluster nodes find each other before
+// they share an etcd: a provider lists the nodes that make up the cluster,
+// each with its named ports, and says when that list changes.
+//
+//   auto peers = akt::discovery::static_nodes({
+//       {.host = "10.0.0.1", .ports = {{"clients-port", 2379}, {"peers-port", 2380}, {"remoting-port", 4000}}},
+//       ...});
+//   auto dns = akt::discovery::dns({.name = "akt.shop.svc.cluster.local", .srv = true}).value();
+//   auto k8s = akt::discovery::kubernetes({.system = "shop", .application = "orders"}).value();
+//   k8s->start();
+//   auto nodes = k8s->nodes();                        // a fresh list, or the reason there is none
+//   k8s->watch([](const std::vector<node>& now) {}); // every change, from the provider's thread
+//
+// Three providers: static (a fixed list), DNS (A/AAAA and SRV records,
+// polled), Kubernetes (the API server's pods: list, then watch). The
+// port names are GoAkt's: clients-port (etcd clients), peers-port (etcd
+// members among themselves), remoting-port (Akt's remoting).
+#pragma once
+
+#include <akt/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace akt::discovery {
+
+inline constexpr std::string_view clients_port = "clients-port";
+inline constexpr std::string_view peers_port = "peers-port";
+inline constexpr std::string_view remoting_port = "remoting-port";
+
+// One node as its provider sees it.
+struct node {
+  std::string id;    // stable and unique per node: a pod's name, a host:port
+  std::string host;  // an IP address (or, for static lists, a name the caller resolves)
+  std::map<std::string, std::uint16_t, std::less<>> ports;  // by name
+
+  // The port named `name`, or 0.
+  std::uint16_t port(std::string_view name) const {
+    auto it = ports.find(name);
+    return it == ports.end() ? 0 : it->second;
+  }
+  friend bool operator==(const node&, const node&) = default;
+};
+
+class provider {
+ public:
+  using on_change_fn = std::function<void(const std::vector<node>&)>;
+
+  virtual ~provider() = default;
+  virtual std::string_view name() const noexcept = 0;  // "static", "dns", "kubernetes"
+
+  // Checks the configuration and what it needs from outside (a token, a
+  // CA, a resolver); starts nothing that runs on its own yet.
+  virtual status start() = 0;
+  // The nodes now, asked of the source (not a cache), sorted by id.
+  // Errors say what was wrong: unreachable, refused, malformed.
+  virtual result<std::vector<node>> nodes() = 0;
+  // From now on, `on_change` gets the whole list (sorted by id) whenever it
+  // differs from the last one it got, first with the list as it is, from
+  // the provider's own thread, until stop(). One watcher per provider.
+  virtual status watch(on_change_fn on_change) = 0;
+  // Ends the watch (its thread is joined: no call after this returns).
+  virtual void stop() = 0;
+};
+
+// A fixed list (each node needs an id; empty ids become host:port of the
+// first port). Errors: invalid_argument (no nodes, duplicate ids, a port 0).
+[[nodiscard]] result<std::unique_ptr<provider>> static_nodes(std::vector<node> nodes);
+
+struct dns_options {
+  std::string name;  // e.g. the headless Service "akt.shop.svc.cluster.local"
+  // SRV: _<port name>._tcp.<name> gives each node's named ports (as a
+  // headless Service publishes them); A/AAAA: every address gets `ports`.
+  bool srv = false;
+  std::map<std::string, std::uint16_t, std::less<>> ports{};  // for A/AAAA
+  std::vector<std::string> port_names{std::string(clients_port), std::string(peers_port),
+                                      std::string(remoting_port)};  // for SRV
+  std::vector<std::string> servers{};  // "ip:port"; empty = the system's resolvers (/etc/resolv.conf)
+  std::chrono::milliseconds interval{5000};  // how often the watch polls
+  std::chrono::milliseconds timeout{2000};   // per query
+};
+[[nodiscard]] result<std::unique_ptr<provider>> dns(dns_options options);
+
+struct kubernetes_options {
+  // Selected pods carry the labels app.kubernetes.io/part-of=<system>,
+  // app.kubernetes.io/component=<application>, app.kubernetes.io/name=<application>.
+  std::string system;
+  std::string application;
+  std::string namespace_name{};  // empty: the pod's own (from namespace_file)
+  // In-cluster configuration; defaults are where Kubernetes mounts them.
+  std::string api_server{};  // "https://host:port"; empty: KUBERNETES_SERVICE_HOST / _PORT
+  std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";  // re-read when it rotates
+  std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+  std::string namespace_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+  std::vector<std::string> port_names{std::string(clients_port), std::string(peers_port),
+                                      std::string(remoting_port)};  // container ports to read
+  std::chrono::milliseconds timeout{5000};  // per request
+};
+[[nodiscard]] result<std::unique_ptr<provider>> kubernetes(kubernetes_options options);
+
+}  // namespace akt::discovery
