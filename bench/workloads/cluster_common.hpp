@@ -60,7 +60,7 @@ class membership_log {
   times joined_, left_;  // guarded by mu_
 };
 
-// On FAIL: SIGKILLs this process's children (its etcd members, a victim
+// On FAIL (and on any exit that skips destructors): SIGKILLs this process's children (its etcd members, a victim
 // node) and removes the etcd data directories the fixture made for this
 // process (/tmp/akt-etcd-<pid>-<port>), which its destructors would have.
 inline void stop_children() {
