@@ -61,10 +61,16 @@ inline double micros_between(clock_type::time_point a, clock_type::time_point b)
 
 // ------------------------------------------------------------------ failure
 
+// Run by fail() before it exits, when set: since no destructors run, a
+// benchmark that started servers of its own (the cluster ones start etcd)
+// stops them here rather than leave them running.
+inline void (*on_fail)() = nullptr;
+
 // Prints "FAIL: <what>" to stderr and exits with status 1, from any thread
 // (no destructors run, so a wedged runtime cannot hang the exit).
 [[noreturn]] inline void fail(const std::string& what) {
   std::fprintf(stderr, "FAIL: %s\n", what.c_str());
+  if (on_fail != nullptr) on_fail();
   std::fflush(stderr);
   std::fflush(stdout);
   std::_Exit(1);
