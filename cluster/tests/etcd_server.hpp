@@ -1,6 +1,8 @@
 // A real etcd for the cluster tests: started on free loopback ports with a
 // fresh data directory, ready when it answers a status call (bounded
 // wait), stopped (SIGTERM, then SIGKILL) and cleaned up at the end.
+// Optionally it serves its clients over TLS (etcd_server_tls), and it can be
+// stopped and started again on the same ports and data directory.
 #pragma once
 
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -63,10 +66,29 @@ inline std::uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
+// PEM files for an etcd that serves its clients over TLS (its peers stay
+// on plain HTTP: the tests run them on loopback).
+struct etcd_server_tls {
+  std::string certificate_file;  // the server's certificate (its SAN must cover 127.0.0.1)
+  std::string private_key_file;
+  std::string ca_file;  // the authority that signed it: what the readiness probe trusts
+  // Set: etcd requires client certificates signed by this authority
+  // (--trusted-ca-file; etcd 3.4 then asks every client for one), and the
+  // readiness probe presents the client certificate below.
+  std::string client_ca_file{};
+  std::string client_certificate_file{};
+  std::string client_private_key_file{};
+};
+
 class etcd_server {
  public:
   // A single-member etcd, started at once.
   etcd_server() : etcd_server(free_port(), free_port(), "akt-test", "") { start(); }
+  // A single-member etcd serving its clients over TLS, started at once.
+  explicit etcd_server(etcd_server_tls tls) : etcd_server(free_port(), free_port(), "akt-test", "") {
+    tls_ = std::move(tls);
+    start();
+  }
   // A member of a larger cluster (`initial_cluster`: "name=http://...,..."),
   // started by the caller (all members at once: each waits for a quorum).
   etcd_server(std::uint16_t client_port, std::uint16_t peer_port, std::string name,
@@ -91,8 +113,12 @@ class etcd_server {
 
   std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer_port_); }
 
+  const std::optional<etcd_server_tls>& tls() const { return tls_; }
+
+  // Starts etcd; again after stop(), it keeps its data directory and ports.
   void start(bool wait = true) {
-    const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
+    const std::string client =
+        (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(client_port_);
     const std::string peer = peer_url();
     std::vector<std::string> args = {
         AKT_ETCD_BINARY,
@@ -106,6 +132,11 @@ class etcd_server {
         "--initial-cluster-token=akt-" + std::to_string(::getpid()),
         "--log-level=error",
         "--logger=zap"};
+    if (tls_) {
+      args.push_back("--cert-file=" + tls_->certificate_file);
+      args.push_back("--key-file=" + tls_->private_key_file);
+      if (!tls_->client_ca_file.empty()) args.push_back("--trusted-ca-file=" + tls_->client_ca_file);
+    }
     pid_ = spawn_child(std::move(args));
     if (pid_ < 0) throw std::runtime_error("cannot start etcd (" AKT_ETCD_BINARY ")");
     if (wait) wait_ready();
@@ -116,8 +147,11 @@ class etcd_server {
     // channel that failed to connect waits before it tries again.
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < until) {
-      akt::cluster::detail::etcd_client probe(
-          {.endpoints = {endpoint()}, .request_timeout = std::chrono::milliseconds(300)});
+      akt::cluster::detail::etcd_client probe({.endpoints = {endpoint()},
+                                               .ca_file = tls_ ? tls_->ca_file : std::string(),
+                                               .certificate_file = tls_ ? tls_->client_certificate_file : "",
+                                               .private_key_file = tls_ ? tls_->client_private_key_file : "",
+                                               .request_timeout = std::chrono::milliseconds(300)});
       if (probe.server_version()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -143,6 +177,7 @@ class etcd_server {
   std::string name_;
   std::string initial_cluster_;
   std::filesystem::path dir_;
+  std::optional<etcd_server_tls> tls_;
   pid_t pid_ = -1;
 };
 
@@ -165,6 +200,15 @@ class etcd_cluster {
     for (auto& m : members_) m->wait_ready();
   }
   etcd_server& member(int i) { return *members_[static_cast<std::size_t>(i)]; }
+  // Every member killed (data kept), then started again at once: each
+  // waits for a quorum of the others, as at the first start.
+  void stop_all() {
+    for (auto& m : members_) m->stop();
+  }
+  void start_all() {
+    for (auto& m : members_) m->start(/*wait=*/false);
+    for (auto& m : members_) m->wait_ready();
+  }
   std::vector<std::string> endpoints() const {
     std::vector<std::string> out;
     for (auto& m : members_) out.push_back(m->endpoint());
