@@ -33,18 +33,8 @@ class victim {
     int out[2], in[2];
     if (::pipe(out) != 0 || ::pipe(in) != 0) bench::fail("pipe");
     std::vector<std::string> args = {AKT_BENCH_CLUSTER_PEER, etcd, cluster, std::to_string(lease_seconds), name};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_adddup2(&files, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&files, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_addclose(&files, out[0]);
-    posix_spawn_file_actions_addclose(&files, in[1]);
-    if (posix_spawn(&pid_, AKT_BENCH_CLUSTER_PEER, &files, nullptr, argv.data(), environ) != 0)
-      bench::fail("cannot start " AKT_BENCH_CLUSTER_PEER);
-    posix_spawn_file_actions_destroy(&files);
+    pid_ = akt_test::spawn_child(std::move(args), in[0], out[1]);
+    if (pid_ < 0) bench::fail("cannot start " AKT_BENCH_CLUSTER_PEER);
     ::close(out[1]);
     ::close(in[0]);
     to_child_ = in[1];

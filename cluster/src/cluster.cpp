@@ -85,9 +85,8 @@ std::vector<std::pair<std::string, std::string>> cluster::singletons() const {
 std::optional<result<pid>> cluster::try_resolve(std::string_view name_or_path) {
   // Only plain names are the cluster's: paths belong to the local tree and remoting.
   if (name_or_path.empty() || name_or_path.find('/') != std::string_view::npos) return std::nullopt;
-  if (engine_->path_of(name_or_path).empty()) return std::nullopt;
-  auto found = engine_->lookup(name_or_path);
-  if (!found && found.code() == errc::not_found) return std::nullopt;
+  auto found = engine_->find(name_or_path);
+  if (found && !*found && found->code() == errc::not_found) return std::nullopt;
   return found;
 }
 

@@ -3,6 +3,8 @@
 #include <akt/remote/remoting.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <fstream>
 #include <sstream>
 
 namespace akt::cluster::detail {
@@ -59,12 +61,31 @@ status engine::validate() const {
   };
   if (options_.etcd.endpoints.empty()) return bad("etcd.endpoints is empty");
   for (const auto& e : options_.etcd.endpoints) {
-    if (e.find(':') == std::string::npos) return bad("etcd endpoint '" + e + "' is not host:port");
+    const auto colon = e.rfind(':');
+    if (colon == std::string::npos || colon == 0) return bad("etcd endpoint '" + e + "' is not host:port");
+    int port = 0;
+    const char* first = e.data() + colon + 1;
+    const char* last = e.data() + e.size();
+    const auto [end, ec] = std::from_chars(first, last, port);
+    if (first == last || ec != std::errc() || end != last || port < 1 || port > 65535)
+      return bad("etcd endpoint '" + e + "' has no port between 1 and 65535");
+  }
+  if (const auto& tls = options_.etcd.tls) {
+    if (tls->ca_file.empty()) return bad("etcd.tls.ca_file is empty (it is what TLS to etcd trusts)");
+    for (const std::string* f : {&tls->ca_file, &tls->certificate_file, &tls->private_key_file}) {
+      if (!f->empty() && !std::ifstream(*f).good()) return bad("etcd.tls: cannot read '" + *f + "'");
+    }
+    if (tls->certificate_file.empty() != tls->private_key_file.empty())
+      return bad("etcd.tls: certificate_file and private_key_file go together");
   }
   if (options_.lease_ttl < std::chrono::seconds(2) || options_.lease_ttl > std::chrono::seconds(3600))
     return bad("lease_ttl must be between 2 s and 1 h");
   if (options_.etcd.request_timeout.count() <= 0) return bad("etcd.request_timeout must be positive");
   if (options_.name.find('/') != std::string::npos) return bad("the cluster name may not contain '/'");
+  if (options_.name.size() > 255) {
+    return bad("the cluster name is " + std::to_string(options_.name.size()) +
+               " characters long (at most 255)");
+  }
   for (const auto& r : options_.roles) {
     if (r.empty() || r.find_first_of(",\t\n") != std::string::npos)
       return bad("role '" + r + "' is empty or has , or a tab");
@@ -156,6 +177,24 @@ std::optional<member> parse_member(const etcd_kv& kv, std::string_view prefix) {
 }
 }  // namespace
 
+std::shared_ptr<const engine::holder> engine::holder_of(std::string_view value, std::string_view name) {
+  const auto tab = value.find('\t');
+  if (tab == std::string_view::npos) return nullptr;
+  const std::string_view address = value.substr(0, tab), path = value.substr(tab + 1);
+  auto make = [&](std::string_view prefix, bool exact) {
+    return std::make_shared<const holder>(holder{std::string(prefix), std::string(address), address == self_, exact});
+  };
+  // The usual path: <prefix>/<name>, with one prefix per holding system.
+  if (path.size() <= name.size() + 1 || !path.ends_with(name) || path[path.size() - name.size() - 1] != '/')
+    return make(path, true);
+  const std::string_view prefix = path.substr(0, path.size() - name.size() - 1);
+  auto& slot = holders_[std::string(prefix)];
+  if (auto h = slot.lock(); h && h->address == address) return h;
+  auto h = make(prefix, false);
+  slot = h;
+  return h;
+}
+
 void engine::apply(const etcd_kv& kv, bool deleted) {
   const std::string_view key = kv.key;
   const std::string_view rest = key.substr(prefix_.size());
@@ -169,12 +208,14 @@ void engine::apply(const etcd_kv& kv, bool deleted) {
       placed_.erase(address);  // its advertised load now counts what was placed there
     }
   } else if (rest.starts_with("names/")) {
-    const std::string name(rest.substr(6));
-    const auto tab = kv.value.find('\t');
+    const std::string_view name = rest.substr(6);
     if (deleted) {
-      names_.erase(name);
-    } else if (tab != std::string::npos) {
-      names_[name] = name_entry{kv.value.substr(0, tab), kv.value.substr(tab + 1), kv.create_revision};
+      if (auto it = names_.find(name); it != names_.end()) names_.erase(it);
+    } else if (auto by = holder_of(kv.value, name)) {
+      auto& e = names_[std::string(name)];
+      e.by = std::move(by);
+      e.revision = kv.create_revision;
+      e.cached = pid();
     }
   } else if (rest.starts_with("singletons/")) {
     const std::string name(rest.substr(11));
@@ -197,6 +238,7 @@ status engine::list_and_watch() {
       std::lock_guard g(view_mu_);
       before.swap(members_);
       names_.clear();
+      holders_.clear();
       singletons_.clear();
       for (const auto& kv : all->kvs) {
         if (kv.key.starts_with(prefix_)) apply(kv, false);
@@ -382,6 +424,7 @@ void engine::runner() {
     if (reconcile) reconcile_singletons();
     if (std::chrono::steady_clock::now() >= next_beat) {
       keep_alive_once();
+      retry_releases();
       reconcile_singletons();  // also catches what a lost event would have missed
       next_beat = std::chrono::steady_clock::now() + beat;
     }

@@ -47,6 +47,8 @@ class engine {
   std::vector<std::pair<std::string, std::string>> names() const;
   // The holder's path of a registered name, or empty.
   std::string path_of(std::string_view name) const;
+  // A pid for a registered name; nullopt when the view has no such name.
+  std::optional<result<pid>> find(std::string_view name) const;
   result<pid> lookup(std::string_view name) const;
   // Waits until `name` has a holder whose claim is newer than
   // `after_revision` (0: any holder). Gives the pid and the claim's revision.
@@ -70,11 +72,27 @@ class engine {
   std::vector<std::pair<std::string, std::string>> singletons() const;
 
  private:
-  struct name_entry {
-    std::string address;           // the holder's node
-    std::string path;              // the holder's full path
-    std::int64_t revision = 0;     // the claim's creation revision: a new claim, a new holder
+  // The node (and system) holding names: one per holder, shared by all
+  // its entries, so an entry costs a pointer rather than two strings.
+  struct holder {
+    std::string prefix;   // "akt://<system>@<host:port>": a name's path is prefix + "/" + name
+    std::string address;  // "<host:port>"
+    bool local = false;   // this node
+    bool exact = false;   // an unusual path: `prefix` is the whole path
   };
+  struct name_entry {
+    std::shared_ptr<const holder> by;
+    std::int64_t revision = 0;  // the claim's creation revision: a new claim, a new holder
+    mutable pid cached{};       // a remote holder's pid, made at the first lookup
+    std::string path(std::string_view name) const {
+      return by->exact ? by->prefix : by->prefix + "/" + std::string(name);
+    }
+  };
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  using name_map = std::unordered_map<std::string, name_entry, string_hash, std::equal_to<>>;
   struct singleton_entry {
     std::string kind;
     std::string role;  // empty: the leader hosts it
@@ -91,6 +109,8 @@ class engine {
   std::string member_value(std::uint64_t load, const std::vector<std::string>& kinds) const;
   // Applies one key of the cluster's state to the view (view_mu_ held).
   void apply(const etcd_kv& kv, bool deleted);
+  // The shared holder of a claim's value "<address>\t<path>" (view_mu_ held).
+  std::shared_ptr<const holder> holder_of(std::string_view value, std::string_view name);
   // The oldest member with `role` (any when empty); nullopt when none.
   std::optional<member> oldest_with(std::string_view role) const;
   // Spawns `kind` under `name` on `address` (this node or a remote one).
@@ -112,6 +132,8 @@ class engine {
   void keep_alive_once();
   void reclaim_names();
   void post(std::function<void()> job);
+  void post_release(std::string key, std::string value, std::string name, std::int64_t lease);
+  void retry_releases();
   void request_reconcile();
 
   actor_system& system_;
@@ -124,7 +146,8 @@ class engine {
 
   mutable std::mutex view_mu_;
   member_map members_;                                 // guarded by view_mu_
-  std::unordered_map<std::string, name_entry> names_;  // guarded by view_mu_
+  name_map names_;                                     // guarded by view_mu_
+  std::unordered_map<std::string, std::weak_ptr<const holder>> holders_;  // interned by prefix (view_mu_)
   std::map<std::string, singleton_entry> singletons_;  // guarded by view_mu_
   std::int64_t revision_ = 0;                          // guarded by view_mu_
   mutable std::condition_variable view_changed_;       // with view_mu_: names or members changed
@@ -136,6 +159,11 @@ class engine {
   std::mutex mu_;  // the runner's state
   std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  struct release_job {
+    std::string key, value, name;
+    std::int64_t lease;
+  };
+  std::vector<release_job> failed_releases_;  // posted again each beat (guarded by mu_)
   bool relist_ = false;                     // guarded by mu_
   bool reconcile_ = false;                  // guarded by mu_
   bool stopping_ = false;                   // guarded by mu_

@@ -13,7 +13,8 @@ std::vector<std::pair<std::string, std::string>> engine::names() const {
   std::vector<std::pair<std::string, std::string>> out;
   {
     std::lock_guard g(view_mu_);
-    for (const auto& [n, e] : names_) out.emplace_back(n, e.path);
+    out.reserve(names_.size());
+    for (const auto& [n, e] : names_) out.emplace_back(n, e.path(n));
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -21,24 +22,41 @@ std::vector<std::pair<std::string, std::string>> engine::names() const {
 
 std::string engine::path_of(std::string_view name) const {
   std::lock_guard g(view_mu_);
-  auto it = names_.find(std::string(name));
-  return it == names_.end() ? std::string() : it->second.path;
+  auto it = names_.find(name);
+  return it == names_.end() ? std::string() : it->second.path(name);
+}
+
+std::optional<result<pid>> engine::find(std::string_view name) const {
+  std::string path;
+  std::int64_t revision = 0;
+  {
+    std::lock_guard g(view_mu_);
+    auto it = names_.find(name);
+    if (it == names_.end()) return std::nullopt;
+    const name_entry& e = it->second;
+    // A local holder is looked up afresh (its actor may have been spawned
+    // again under the same claim); a remote one's pid is made once.
+    if (e.by->local) {
+      path.clear();
+    } else if (e.cached) {
+      return result<pid>(e.cached);
+    } else {
+      path = e.path(name);
+      revision = e.revision;
+    }
+  }
+  if (path.empty()) return system_.lookup_local(name);
+  auto made = remoting_->resolve(path);
+  if (made) {
+    std::lock_guard g(view_mu_);
+    if (auto it = names_.find(name); it != names_.end() && it->second.revision == revision) it->second.cached = *made;
+  }
+  return made;
 }
 
 result<pid> engine::lookup(std::string_view name) const {
-  std::string path, address;
-  {
-    std::lock_guard g(view_mu_);
-    auto it = names_.find(std::string(name));
-    if (it == names_.end()) {
-      return error(errc::not_found,
-                   "no actor named '" + std::string(name) + "' in cluster '" + options_.name + "'");
-    }
-    path = it->second.path;
-    address = it->second.address;
-  }
-  if (address == self_) return system_.lookup_local(name);
-  return remoting_->resolve(path);
+  if (auto found = find(name)) return std::move(*found);
+  return error(errc::not_found, "no actor named '" + std::string(name) + "' in cluster '" + options_.name + "'");
 }
 
 // ---------------------------------------------------------------- names
@@ -59,7 +77,10 @@ status engine::claim(std::string_view name, const std::string& path) {
     return error(held.code(), "cannot claim the name '" + std::string(name) + "' in cluster '" +
                                   options_.name + "': " + held.error().message());
   }
-  if (*held) {
+  if (*held && (*held)->value == self_ + "\t" + path && (*held)->lease == lease) {
+    // Ours already: an earlier attempt that etcd committed, though its
+    // answer came too late (the failover then asked again).
+  } else if (*held) {
     const std::string& value = (*held)->value;
     const auto tab = value.find('\t');
     return error(errc::name_taken, "the name '" + std::string(name) + "' is held in cluster '" +
@@ -78,12 +99,38 @@ void engine::release(const std::string& name, const std::string& path) {
     if (it == claims_.end() || it->second != path) return;
     claims_.erase(it);
   }
-  post([this, key = name_key(name), value = self_ + "\t" + path, name] {
+  post_release(name_key(name), self_ + "\t" + path, name, lease_.load());
+}
+
+// A release that fails (etcd unreachable) is tried again at every beat:
+// the lease is kept alive once etcd is back, so the key would never go by
+// itself. Until it succeeds, or the lease it was bound to is gone (the key
+// went with it).
+void engine::post_release(std::string key, std::string value, std::string name, std::int64_t lease) {
+  post([this, key = std::move(key), value = std::move(value), name = std::move(name), lease] {
+    if (lease_.load() != lease) return;
+    {
+      // Claimed again meanwhile by an actor of the same path: the key is its now.
+      std::lock_guard g(claims_mu_);
+      auto it = claims_.find(name);
+      if (it != claims_.end() && value.ends_with("\t" + it->second)) return;
+    }
     if (auto r = etcd_.erase_if(key, value); !r) {
       system_.logger().warn("cluster: could not release the name '" + name + "' (" + r.error().message() +
-                            "); it goes with this node's lease");
+                            "); trying again");
+      std::lock_guard g(mu_);
+      failed_releases_.push_back(release_job{key, value, name, lease});
     }
   });
+}
+
+void engine::retry_releases() {
+  std::vector<release_job> again;
+  {
+    std::lock_guard g(mu_);
+    again.swap(failed_releases_);
+  }
+  for (auto& r : again) post_release(std::move(r.key), std::move(r.value), std::move(r.name), r.lease);
 }
 
 void engine::reclaim_names() {
@@ -116,7 +163,8 @@ result<std::pair<pid, std::int64_t>> engine::await(std::string_view name,
                                                    std::int64_t after_revision) const {
   const std::string key(name);
   for (;;) {
-    name_entry holder;
+    std::shared_ptr<const holder> by;
+    std::int64_t revision = 0;
     {
       std::unique_lock g(view_mu_);
       auto ready = [&] {
@@ -128,11 +176,16 @@ result<std::pair<pid, std::int64_t>> engine::await(std::string_view name,
                                           (after_revision != 0 ? " took over from the one that failed" : "") +
                                           " within the deadline");
       }
-      holder = names_.find(key)->second;
+      const name_entry& e = names_.find(key)->second;
+      by = e.by;
+      revision = e.revision;
     }
-    auto found = holder.address == self_ ? system_.lookup_local(key) : remoting_->resolve(holder.path);
-    if (found) return std::pair{std::move(*found), holder.revision};
-    if (holder.address != self_ || std::chrono::steady_clock::now() >= deadline) return std::move(found).error();
+    auto found = find(key);
+    if (found && *found) return std::pair{std::move(**found), revision};
+    if (!by->local || std::chrono::steady_clock::now() >= deadline) {
+      if (!found) return error(errc::not_found, "the name '" + key + "' went while it was looked up");
+      return std::move(*found).error();
+    }
     // Claimed here but not bound yet (a spawn between its claim and its
     // start), or stopped with its release on the way: look again shortly.
     std::unique_lock g(view_mu_);

@@ -131,7 +131,7 @@ void engine::reconcile_singletons() {
     std::lock_guard h(hosted_mu_);
     std::lock_guard g(view_mu_);
     for (const auto& [name, s] : singletons_) {
-      if (names_.contains(name)) continue;
+      if (names_.find(name) != names_.end()) continue;
       const member* best = nullptr;
       for (const auto& [a, m] : members_) {
         if (m.has_role(s.role) && (best == nullptr || m.joined_revision < best->joined_revision)) best = &m;

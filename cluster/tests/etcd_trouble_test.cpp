@@ -334,15 +334,10 @@ TEST(etcd_trouble, a_node_whose_lease_was_lost_registers_again_and_reclaims_its_
       10s));
 }
 
-// A name released while etcd is down is never released: the release job
-// runs once, fails, and is dropped ("it goes with this node's lease"), but
-// the lease is kept alive when etcd returns, so the key stays held by an
-// actor that no longer exists. Nobody can claim the name, this node
-// included (its new claim finds its own old value: name_taken by itself),
-// and other nodes' lookups resolve it to a dead actor.
-// DEFECT (engine.cpp, engine::release / engine::claim): see the report of
-// branch cluster-trouble; enable once releases are retried.
-TEST(etcd_trouble, DISABLED_a_name_released_while_etcd_is_down_is_free_again_after_it_returns) {
+// A name released while etcd is down is released once it is back (the
+// release is retried every beat: the lease is kept alive, so the key would
+// not go by itself), and is free again for anyone, this node included.
+TEST(etcd_trouble, a_name_released_while_etcd_is_down_is_free_again_after_it_returns) {
   akt_test::etcd_server etcd;
   const akt::cluster::cluster_options options{.etcd = {.endpoints = {etcd.endpoint()}, .request_timeout = 1000ms},
                                               .name = "release",
@@ -497,12 +492,9 @@ TEST_F(etcd_tls, a_client_trusting_the_wrong_ca_fails_enable_within_the_timeout)
   std::printf("wrong CA: %s\n", c.error().message().c_str());
 }
 
-// DEFECT (etcd_client.cpp, endpoint_at; engine.cpp, validate): the TLS
-// files are read without checking the read, so a CA file that does not
-// exist becomes "trust gRPC's default roots" and enable fails later with
-// an opaque handshake error instead of naming the file. Enable once
-// validate() checks the files.
-TEST_F(etcd_tls, DISABLED_a_ca_file_that_cannot_be_read_is_refused_naming_the_file) {
+// TLS files are checked when the cluster is enabled: a CA that cannot be
+// read is refused naming the file (gRPC would quietly trust its defaults).
+TEST_F(etcd_tls, a_ca_file_that_cannot_be_read_is_refused_naming_the_file) {
   node a = make_node("alpha");
   const std::string missing = file("no-such-ca.pem");
   auto c = akt::cluster::cluster::enable(
@@ -608,10 +600,8 @@ TEST_F(bad_input, a_cluster_name_beyond_etcds_limits_is_refused) {
   EXPECT_TRUE(all->kvs.empty());
 }
 
-// DEFECT (engine.cpp, validate): the cluster name is checked for '/' only;
-// one too long for etcd is refused by etcd with "grpc: received message
-// larger than max", which names neither the option nor its limit.
-TEST_F(bad_input, DISABLED_a_cluster_name_too_long_is_refused_naming_the_option) {
+// A cluster name too long for a key prefix is refused naming the option.
+TEST_F(bad_input, a_cluster_name_too_long_is_refused_naming_the_option) {
   node n = make_node("alpha");
   auto r = akt::cluster::cluster::enable(*n.sys, options(std::string(2 * 1024 * 1024, 'c')));
   ASSERT_FALSE(r);
@@ -702,12 +692,9 @@ TEST(etcd_endpoints, a_silent_first_endpoint_does_not_hide_a_healthy_second_one)
   EXPECT_TRUE(eventually([&] { return bool((*c)->lookup("through-the-second")); }, 5s));
 }
 
-// DEFECT (engine.cpp, validate): an endpoint passes when it merely has a
-// ':'. gRPC then resolves "127.0.0.1:http" and "127.0.0.1:" to port 0 and
-// "127.0.0.1:99999" to port 34463 (modulo 65536: a different service may
-// answer there), and enable fails only after request_timeout with
-// errc::unavailable, naming an address the user never wrote.
-TEST(etcd_endpoints, DISABLED_an_endpoint_whose_port_is_not_a_port_is_refused_at_once_naming_it) {
+// An endpoint's port must be a port: "host:http", "host:" and
+// "host:99999" are refused at once (gRPC would wrap 99999 to another port).
+TEST(etcd_endpoints, an_endpoint_whose_port_is_not_a_port_is_refused_at_once_naming_it) {
   for (const std::string bad : {"127.0.0.1:", "127.0.0.1:http", "127.0.0.1:99999", "127.0.0.1:0", ":2379"}) {
     node a = make_node("alpha");
     const auto t0 = clock_type::now();
@@ -721,11 +708,9 @@ TEST(etcd_endpoints, DISABLED_an_endpoint_whose_port_is_not_a_port_is_refused_at
 
 // A frozen member (SIGSTOP: its connections stay open, it never answers)
 // among three: the two others can serve every call.
-// DEFECT (etcd_client.cpp, with_failover): each attempt gets the whole
-// remaining deadline, so the first attempt, on the frozen member, uses it
-// all and the others are never tried; current_ moves only on a success, so
-// every later call starts at the frozen member again.
-TEST(etcd_trouble, DISABLED_a_frozen_member_among_three_does_not_stop_claims) {
+// Each attempt gets a share of the deadline, so the frozen member cannot
+// use it all, and the next call starts at the member that answered.
+TEST(etcd_trouble, a_frozen_member_among_three_does_not_stop_claims) {
   akt_test::etcd_cluster etcd;
   const akt::cluster::cluster_options options{
       .etcd = {.endpoints = etcd.endpoints(), .request_timeout = 2000ms}, .name = "frozen", .lease_ttl = 2s};

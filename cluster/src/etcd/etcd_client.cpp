@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "etcd.grpc.pb.h"
@@ -53,6 +54,9 @@ std::string read_file(const std::string& path, bool& ok) {
 
 etcd_client::etcd_client(etcd_config config) : config_(std::move(config)) {
   endpoints_.resize(config_.endpoints.size());
+  // Each client starts at an endpoint of its own: a cluster's keep-alives
+  // and watches spread over the members instead of all landing on the first.
+  if (!config_.endpoints.empty()) current_ = std::random_device{}() % config_.endpoints.size();
 }
 
 etcd_client::~etcd_client() = default;
@@ -96,6 +100,14 @@ std::shared_ptr<etcd_client::endpoint> etcd_client::endpoint_at(std::size_t i) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    // A member that freezes keeps its connection open: pings find it (every
+    // 5 s, etcd's least allowed interval), so a watch on it ends and moves on.
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    // Listings are paged (get_prefix), but a page of large values may
+    // still pass gRPC's 4 MiB default.
+    args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
     endpoints_[i] =
         std::make_shared<endpoint>(grpc::CreateCustomChannel(config_.endpoints[i], credentials, args));
   }
@@ -161,8 +173,15 @@ status etcd_client::with_failover(const char* what, Call&& call) {
       }
       need_token = false;
     }
+    // With several endpoints, one may not use the whole deadline (a frozen
+    // member accepts and never answers): each attempt gets a share, and
+    // the attempt that starts near the end gets what is left.
+    const auto share = std::max<clock::duration>(config_.request_timeout / (2 * config_.endpoints.size()),
+                                                  std::chrono::milliseconds(250));
+    const auto attempt_deadline =
+        config_.endpoints.size() == 1 || deadline - clock::now() <= 2 * share ? deadline : clock::now() + share;
     grpc::ClientContext context;
-    prepare(context, deadline);
+    prepare(context, attempt_deadline);
     const grpc::Status s = call(*endpoint_at(i), context);
     if (s.ok()) {
       std::lock_guard g(mu_);
@@ -185,19 +204,28 @@ status etcd_client::with_failover(const char* what, Call&& call) {
 }
 
 result<etcd_range> etcd_client::get_prefix(const std::string& prefix) {
+  // In pages, all at the first page's revision: one consistent snapshot,
+  // however many keys (a single answer is limited to a few MiB).
+  constexpr std::int64_t page = 10'000;
   pb::RangeRequest request;
   request.set_key(prefix);
   request.set_range_end(prefix_end(prefix));
-  pb::RangeResponse response;
-  auto s = with_failover("a range read", [&](endpoint& ep, grpc::ClientContext& c) {
-    return ep.kv->Range(&c, request, &response);
-  });
-  if (!s) return std::move(s).error();
+  request.set_limit(page);
   etcd_range out;
-  out.revision = response.header().revision();
-  out.kvs.reserve(static_cast<std::size_t>(response.kvs_size()));
-  for (const auto& kv : response.kvs()) out.kvs.push_back(from_pb(kv));
-  return out;
+  for (;;) {
+    pb::RangeResponse response;
+    auto s = with_failover("a range read", [&](endpoint& ep, grpc::ClientContext& c) {
+      return ep.kv->Range(&c, request, &response);
+    });
+    if (!s) return std::move(s).error();
+    if (out.revision == 0) {
+      out.revision = response.header().revision();
+      request.set_revision(out.revision);
+    }
+    for (const auto& kv : response.kvs()) out.kvs.push_back(from_pb(kv));
+    if (!response.more() || response.kvs_size() == 0) return out;
+    request.set_key(response.kvs(response.kvs_size() - 1).key() + '\0');  // after the last one
+  }
 }
 
 result<std::optional<etcd_kv>> etcd_client::get(const std::string& key) {

@@ -216,6 +216,17 @@ result<pid> system_core::spawn(actor_cell* parent, spawn_options options, ref_pt
 }
 
 result<pid> system_core::lookup(std::string_view name_or_path) const {
+  // A plain top-level name found here, or by an extension, builds no error
+  // on the way (a cluster lookup of another node's name is a hot path).
+  if (!name_or_path.empty() && name_or_path.find('/') == std::string_view::npos &&
+      !name_or_path.starts_with("$inbox-") && is_running()) {
+    if (auto cell = guardian_->find_child(name_or_path)) return pid(ref_ptr<actor_ref>(std::move(cell)));
+    const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (auto r = extensions_[i]->try_resolve(name_or_path)) return std::move(*r);
+    }
+    return lookup_local(name_or_path);  // says why not
+  }
   auto local = lookup_local(name_or_path);
   if (local || local.code() != errc::not_found) return local;
   const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
@@ -226,7 +237,7 @@ result<pid> system_core::lookup(std::string_view name_or_path) const {
 }
 
 result<pid> system_core::lookup_local(std::string_view path) const {
-  const std::string original(path);
+  const std::string_view original = path;  // for the errors
   constexpr std::string_view scheme = "akt://";
   if (path.starts_with(scheme)) {
     path.remove_prefix(scheme.size());
@@ -234,7 +245,7 @@ result<pid> system_core::lookup_local(std::string_view path) const {
     std::string_view sys = path.substr(0, slash);
     if (const auto at = sys.find('@'); at != std::string_view::npos) {
       if (sys.substr(at + 1) != node_address()) {
-        return error(errc::not_found, "'" + original + "' names node " + std::string(sys.substr(at + 1)) +
+        return error(errc::not_found, "'" + std::string(original) + "' names node " + std::string(sys.substr(at + 1)) +
                                           ", not this one (" +
                                           (node_address().empty() ? "no address" : node_address()) + ")");
       }
@@ -242,7 +253,7 @@ result<pid> system_core::lookup_local(std::string_view path) const {
     }
     if (sys != name_) {
       return error(errc::not_found,
-                   "'" + original + "' names system '" + std::string(sys) + "', not " + name_);
+                   "'" + std::string(original) + "' names system '" + std::string(sys) + "', not " + name_);
     }
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
   }
@@ -262,7 +273,7 @@ result<pid> system_core::lookup_local(std::string_view path) const {
     auto next = at->find_child(part);
     if (!next) {
       return error(errc::not_found, "no actor named '" + std::string(part) + "' under " + at->path() +
-                                        " (looking up '" + original + "')");
+                                        " (looking up '" + std::string(original) + "')");
     }
     at = std::move(next);
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
