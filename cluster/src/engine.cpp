@@ -46,7 +46,7 @@ etcd_config config_of(const cluster_options& o) {
 }  // namespace
 
 engine::engine(actor_system& system, cluster_options options)
-    : system_(system), options_(std::move(options)), etcd_(config_of(options_)) {
+    : system_(system), options_(std::move(options)) {
   if (options_.name.empty()) options_.name = system_.name();
   prefix_ = "/akt/" + options_.name + "/";
 }
@@ -59,8 +59,14 @@ status engine::validate() const {
   auto bad = [](const std::string& what) {
     return error(errc::invalid_argument, "cluster_options: " + what);
   };
-  if (options_.etcd.endpoints.empty()) return bad("etcd.endpoints is empty");
-  for (const auto& e : options_.etcd.endpoints) {
+  if (options_.managed_etcd) {
+    // The endpoints are the managed member's and the discovered ones.
+    if (options_.etcd.tls || !options_.etcd.username.empty())
+      return bad("managed_etcd members serve plain gRPC without users: leave etcd.tls and etcd.username unset");
+  } else if (options_.etcd.endpoints.empty()) {
+    return bad("etcd.endpoints is empty");
+  }
+  for (const auto& e : options_.managed_etcd ? std::vector<std::string>{} : options_.etcd.endpoints) {
     const auto colon = e.rfind(':');
     if (colon == std::string::npos || colon == 0) return bad("etcd endpoint '" + e + "' is not host:port");
     int port = 0;
@@ -106,11 +112,11 @@ std::string engine::member_value(std::uint64_t load, const std::vector<std::stri
 }
 
 status engine::register_self() {
-  auto lease = etcd_.grant_lease(options_.lease_ttl);
+  auto lease = etcd_->grant_lease(options_.lease_ttl);
   if (!lease)
     return error(lease.code(), "cluster: cannot register " + self_ + ": " + lease.error().message());
-  if (auto s = etcd_.put(member_key(self_), member_value(advertised_load_, advertised_kinds_), *lease); !s) {
-    (void)etcd_.revoke_lease(*lease);
+  if (auto s = etcd_->put(member_key(self_), member_value(advertised_load_, advertised_kinds_), *lease); !s) {
+    (void)etcd_->revoke_lease(*lease);
     return error(s.code(), "cluster: cannot register " + self_ + ": " + s.error().message());
   }
   lease_.store(*lease);
@@ -120,6 +126,14 @@ status engine::register_self() {
 status engine::start(remote::remoting& remoting) {
   remoting_ = &remoting;
   self_ = remoting.address();
+  if (options_.managed_etcd) {
+    member_ = std::make_unique<managed_member>(*options_.managed_etcd, options_.name, system_.logger());
+    if (auto s = member_->validate(remoting.host()); !s) return s;
+    auto endpoints = member_->start();
+    if (!endpoints) return std::move(endpoints).error();
+    options_.etcd.endpoints = std::move(*endpoints);
+  }
+  etcd_ = std::make_unique<etcd_client>(config_of(options_));
   started_at_ms_ = now_ms();
   advertised_load_ = system_.actor_count();
   for (auto& k : system_.registry().kinds()) {
@@ -127,7 +141,7 @@ status engine::start(remote::remoting& remoting) {
   }
   if (auto s = register_self(); !s) return s;
   if (auto s = list_and_watch(); !s) {
-    (void)etcd_.revoke_lease(lease_.load());
+    (void)etcd_->revoke_lease(lease_.load());
     return s;
   }
   runner_ = std::thread([this] { runner(); });
@@ -148,12 +162,15 @@ void engine::stop() {
   watch_.reset();
   // Leaving: revoking the lease deletes this node's member key and every
   // name it still holds, at once for every other node.
-  if (const std::int64_t lease = lease_.exchange(0); lease != 0) {
-    if (auto s = etcd_.revoke_lease(lease); !s) {
+  if (const std::int64_t lease = lease_.exchange(0); lease != 0 && etcd_) {
+    if (auto s = etcd_->revoke_lease(lease); !s) {
       system_.logger().warn("cluster: could not leave cleanly (" + s.error().message() +
                             "); the others forget this node when its lease expires");
     }
   }
+  // Managed: this node's etcd member leaves the etcd cluster last.
+  if (member_) member_->leave();
+  member_.reset();
 }
 
 // ---------------------------------------------------------------- the view
@@ -229,7 +246,7 @@ void engine::apply(const etcd_kv& kv, bool deleted) {
 }
 
 status engine::list_and_watch() {
-  auto all = etcd_.get_prefix(prefix_);
+  auto all = etcd_->get_prefix(prefix_);
   if (!all) return error(all.code(), "cluster: cannot read the cluster's state: " + all.error().message());
   {
     std::lock_guard a(announce_mu_);
@@ -250,7 +267,7 @@ status engine::list_and_watch() {
     announce_changes(before, after, "its lease expired");
   }
   request_reconcile();
-  auto w = etcd_.watch(
+  auto w = etcd_->watch(
       prefix_, all->revision + 1,
       [this](const std::vector<etcd_event>& events, std::int64_t revision) { on_events(events, revision); },
       [this](status why) { on_watch_end(std::move(why)); });
@@ -360,7 +377,7 @@ void engine::advertise() {
   const std::uint64_t step = std::max<std::uint64_t>(16, advertised_load_ / 10);
   const bool moved = load > advertised_load_ + step || load + step < advertised_load_;
   if (!moved && kinds == advertised_kinds_) return;
-  if (auto s = etcd_.put(member_key(self_), member_value(load, kinds), lease_.load()); !s) {
+  if (auto s = etcd_->put(member_key(self_), member_value(load, kinds), lease_.load()); !s) {
     system_.logger().warn("cluster: could not advertise this node's load: " + s.error().message());
     return;
   }
@@ -370,7 +387,7 @@ void engine::advertise() {
 
 void engine::keep_alive_once() {
   const std::int64_t lease = lease_.load();
-  auto ttl = etcd_.keep_alive(lease);
+  auto ttl = etcd_->keep_alive(lease);
   if (!ttl) {
     system_.logger().warn("cluster: keep-alive failed: " + ttl.error().message());
     return;

@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "etcd/etcd_client.hpp"
+#include "managed/managed_member.hpp"
 
 namespace akt::remote {
 class remoting;
@@ -138,7 +139,8 @@ class engine {
 
   actor_system& system_;
   cluster_options options_;
-  etcd_client etcd_;
+  std::unique_ptr<etcd_client> etcd_;       // made at start (a managed member's endpoints are known then)
+  std::unique_ptr<managed_member> member_;     // managed mode: this node's etcd member
   remote::remoting* remoting_ = nullptr;
   std::string self_;
   std::string prefix_;  // /akt/<cluster>/

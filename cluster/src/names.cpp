@@ -64,7 +64,7 @@ result<pid> engine::lookup(std::string_view name) const {
 status engine::claim(std::string_view name, const std::string& path) {
   const std::int64_t lease = lease_.load();
   if (lease == 0) return error(errc::unavailable, "cluster: this node is not registered (etcd unreachable?)");
-  auto held = etcd_.create(name_key(name), self_ + "\t" + path, lease);
+  auto held = etcd_->create(name_key(name), self_ + "\t" + path, lease);
   if (!held && held.error().message().find("lease not found") != std::string::npos) {
     // Our lease expired (a partition longer than lease_ttl) and the runner
     // has not noticed yet: have it register again now.
@@ -115,7 +115,7 @@ void engine::post_release(std::string key, std::string value, std::string name, 
       auto it = claims_.find(name);
       if (it != claims_.end() && value.ends_with("\t" + it->second)) return;
     }
-    if (auto r = etcd_.erase_if(key, value); !r) {
+    if (auto r = etcd_->erase_if(key, value); !r) {
       system_.logger().warn("cluster: could not release the name '" + name + "' (" + r.error().message() +
                             "); trying again");
       std::lock_guard g(mu_);
@@ -141,7 +141,7 @@ void engine::reclaim_names() {
   }
   const std::int64_t lease = lease_.load();
   for (const auto& [name, path] : mine) {
-    auto held = etcd_.create(name_key(name), self_ + "\t" + path, lease);
+    auto held = etcd_->create(name_key(name), self_ + "\t" + path, lease);
     if (held && !*held) continue;  // ours again
     if (held && (*held)->value == self_ + "\t" + path) continue;
     // Another node took it meanwhile, or etcd failed us again: never two

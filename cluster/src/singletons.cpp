@@ -78,7 +78,7 @@ result<pid> engine::spawn_singleton(std::string_view name, std::string_view kind
   // Record it: create-only (another node may be doing the same), and only
   // while no actor holds the name (the view may not show a fresh claim yet).
   const std::string record = std::string(kind) + "\t" + options.role;
-  auto existing = etcd_.create(singleton_key(name), record, 0, name_key(name));
+  auto existing = etcd_->create(singleton_key(name), record, 0, name_key(name));
   if (!existing) {
     return error(existing.code(), "cannot record the singleton '" + n + "' in cluster '" + options_.name +
                                       "': " + existing.error().message());
@@ -99,7 +99,7 @@ result<pid> engine::spawn_singleton(std::string_view name, std::string_view kind
       return spawned;
     }
     if (spawned.code() != errc::name_taken) {
-      (void)etcd_.erase_if(singleton_key(name), record);
+      (void)etcd_->erase_if(singleton_key(name), record);
       return spawned;
     }
     // This node's runner won the race to spawn it (or an ordinary actor
@@ -113,13 +113,13 @@ result<pid> engine::spawn_singleton(std::string_view name, std::string_view kind
 }
 
 status engine::stop_singleton(std::string_view name) {
-  auto existing = etcd_.get(singleton_key(name));
+  auto existing = etcd_->get(singleton_key(name));
   if (!existing) return std::move(existing).error();
   if (!*existing) {
     return error(errc::not_found, "no singleton named '" + std::string(name) + "' in cluster '" + options_.name + "'");
   }
   // The record goes first, so no node re-creates it; its host stops it on seeing that.
-  if (auto s = etcd_.erase(singleton_key(name)); !s) return s;
+  if (auto s = etcd_->erase(singleton_key(name)); !s) return s;
   return {};
 }
 

@@ -70,12 +70,14 @@ struct etcd_client::endpoint {
         lease(pb::Lease::NewStub(c)),
         watch(pb::Watch::NewStub(c)),
         maintenance(pb::Maintenance::NewStub(c)),
+        cluster(pb::Cluster::NewStub(c)),
         auth(pb::Auth::NewStub(c)) {}
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::KV::Stub> kv;
   std::unique_ptr<pb::Lease::Stub> lease;
   std::unique_ptr<pb::Watch::Stub> watch;
   std::unique_ptr<pb::Maintenance::Stub> maintenance;
+  std::unique_ptr<pb::Cluster::Stub> cluster;
   std::unique_ptr<pb::Auth::Stub> auth;
 };
 
@@ -347,6 +349,72 @@ result<std::string> etcd_client::server_version() {
   });
   if (!s) return std::move(s).error();
   return response.version();
+}
+
+// ---------------------------------------------------------------- members
+
+namespace {
+etcd_member member_of(const pb::Member& m) {
+  return etcd_member{m.id(), m.name(), {m.peerurls().begin(), m.peerurls().end()},
+                     {m.clienturls().begin(), m.clienturls().end()}, m.islearner()};
+}
+std::vector<etcd_member> members_of(const google::protobuf::RepeatedPtrField<pb::Member>& all) {
+  std::vector<etcd_member> out;
+  for (const auto& m : all) out.push_back(member_of(m));
+  return out;
+}
+}  // namespace
+
+result<etcd_status> etcd_client::status_of() {
+  pb::StatusRequest request;
+  pb::StatusResponse response;
+  auto s = with_failover("a status", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.maintenance->Status(&c, request, &response);
+  });
+  if (!s) return std::move(s).error();
+  return etcd_status{response.header().cluster_id(), response.header().member_id(), response.leader(),
+                     response.version()};
+}
+
+result<std::vector<etcd_member>> etcd_client::member_list() {
+  pb::MemberListRequest request;
+  pb::MemberListResponse response;
+  auto s = with_failover("a member list", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.cluster->MemberList(&c, request, &response);
+  });
+  if (!s) return std::move(s).error();
+  return members_of(response.members());
+}
+
+result<std::pair<etcd_member, std::vector<etcd_member>>> etcd_client::member_add(const std::string& peer_url,
+                                                                                  bool learner) {
+  pb::MemberAddRequest request;
+  request.add_peerurls(peer_url);
+  request.set_islearner(learner);
+  pb::MemberAddResponse response;
+  auto s = with_failover("a member add", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.cluster->MemberAdd(&c, request, &response);
+  });
+  if (!s) return std::move(s).error();
+  return std::pair{member_of(response.member()), members_of(response.members())};
+}
+
+status etcd_client::member_remove(std::uint64_t id) {
+  pb::MemberRemoveRequest request;
+  request.set_id(id);
+  pb::MemberRemoveResponse response;
+  return with_failover("a member removal", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.cluster->MemberRemove(&c, request, &response);
+  });
+}
+
+status etcd_client::member_promote(std::uint64_t id) {
+  pb::MemberPromoteRequest request;
+  request.set_id(id);
+  pb::MemberPromoteResponse response;
+  return with_failover("a member promotion", [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.cluster->MemberPromote(&c, request, &response);
+  });
 }
 
 // ---------------------------------------------------------------- watch

@@ -45,6 +45,21 @@ struct etcd_kv {
   std::int64_t lease = 0;
 };
 
+struct etcd_member {
+  std::uint64_t id = 0;
+  std::string name;  // empty while an added member has not started
+  std::vector<std::string> peer_urls;
+  std::vector<std::string> client_urls;
+  bool learner = false;
+};
+
+struct etcd_status {
+  std::uint64_t cluster_id = 0;
+  std::uint64_t member_id = 0;  // of the member that answered
+  std::uint64_t leader = 0;     // 0: no leader (no quorum)
+  std::string version;
+};
+
 struct etcd_event {
   bool deleted = false;
   etcd_kv kv;
@@ -85,6 +100,16 @@ class etcd_client {
   result<std::int64_t> keep_alive(std::int64_t lease);
   // The version of the etcd answering; for readiness checks.
   result<std::string> server_version();
+  result<etcd_status> status_of();
+
+  // Cluster membership (etcd's Cluster service).
+  result<std::vector<etcd_member>> member_list();
+  // Adds a member (a learner when asked: it votes only once promoted).
+  // Gives the new member and every member after the change.
+  result<std::pair<etcd_member, std::vector<etcd_member>>> member_add(const std::string& peer_url, bool learner);
+  status member_remove(std::uint64_t id);
+  // Errors while the learner is not yet in sync with the leader.
+  status member_promote(std::uint64_t id);
 
   // Watches a prefix from `from_revision` on. `on_events` gets each batch
   // with the revision it brings the view to; `on_end` once, when the stream

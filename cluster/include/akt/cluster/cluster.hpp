@@ -52,6 +52,7 @@
 #pragma once
 
 #include <akt/akt.hpp>
+#include <akt/discovery/discovery.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -80,8 +81,27 @@ struct etcd_options {
   std::chrono::milliseconds request_timeout{3000};  // every etcd call
 };
 
+// Managed mode: the node runs its own etcd member beside itself (GoAkt's
+// clients-port and peers-port), found by the others through discovery;
+// etcd.endpoints are then this member's and the discovered ones. See
+// docs/ARCHITECTURE.md, "Managed etcd", for bootstrap, join and leave.
+struct managed_etcd_options {
+  std::shared_ptr<akt::discovery::provider> discovery{};  // required: the nodes and their named ports
+  std::string data_dir{};        // required: this member's data, kept across restarts
+  std::string host{};            // where members and clients reach it; empty: remoting's host
+  // This node's id among the discovered ones (a pod's name, a host:port):
+  // the member's name, and what "the lowest id creates the cluster"
+  // compares. Empty: the discovered node with this host and peers_port.
+  std::string id{};
+  std::uint16_t clients_port = 2379;
+  std::uint16_t peers_port = 2380;
+  std::string binary = "/usr/bin/etcd";    // Debian's etcd-server
+  std::chrono::seconds join_timeout{60};   // to bootstrap, join or restart
+};
+
 struct cluster_options {
   etcd_options etcd{};
+  std::optional<managed_etcd_options> managed_etcd{};
   std::string name{};  // the cluster's name: its keys live under /akt/<name>/; empty = the system's name
   std::vector<std::string> roles{};
   std::chrono::seconds lease_ttl{5};  // a dead node is forgotten after this (2..3600 s)

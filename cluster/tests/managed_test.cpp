@@ -1,0 +1,148 @@
+// Managed mode: every node runs its own etcd member (clients-port,
+// peers-port), found through static discovery; real etcd processes.
+#include <filesystem>
+#include <thread>
+
+#include "cluster_fixture.hpp"
+#include "etcd/etcd_client.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using akt_test::eventually;
+using akt_test::node;
+
+struct planned {
+  std::string id;
+  std::uint16_t clients = akt_test::free_port();
+  std::uint16_t peers = akt_test::free_port();
+};
+
+class managed_test : public ::testing::Test {
+ protected:
+  managed_test() {
+    dir_ = std::filesystem::temp_directory_path() / ("akt-managed-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    for (int i = 0; i < 5; ++i) plan_.push_back({"node-" + std::to_string(i)});
+  }
+  ~managed_test() override {
+    nodes_.clear();  // stop every system (and its member) before the directory goes
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Static discovery of the first `count` planned nodes.
+  std::shared_ptr<akt::discovery::provider> discovery_of(std::size_t count) {
+    std::vector<akt::discovery::node> list;
+    for (std::size_t i = 0; i < count; ++i) {
+      list.push_back({.id = plan_[i].id,
+                      .host = "127.0.0.1",
+                      .ports = {{"clients-port", plan_[i].clients}, {"peers-port", plan_[i].peers}}});
+    }
+    return std::shared_ptr<akt::discovery::provider>(akt::discovery::static_nodes(std::move(list)).value());
+  }
+
+  akt::cluster::managed_etcd_options managed(std::size_t i, std::size_t discovered) {
+    return {.discovery = discovery_of(discovered),
+            .data_dir = (dir_ / plan_[i].id).string(),
+            .clients_port = plan_[i].clients,
+            .peers_port = plan_[i].peers,
+            .join_timeout = 40s};
+  }
+
+  node start(std::size_t i, std::size_t discovered) {
+    return akt_test::join_cluster(plan_[i].id, {}, {.managed_etcd = managed(i, discovered), .name = "managed"});
+  }
+
+  // etcd's own view of its members, asked of node i's member.
+  std::vector<akt::cluster::detail::etcd_member> etcd_members(std::size_t i) {
+    akt::cluster::detail::etcd_client c({.endpoints = {"127.0.0.1:" + std::to_string(plan_[i].clients)}});
+    auto m = c.member_list();
+    return m ? *m : std::vector<akt::cluster::detail::etcd_member>{};
+  }
+  std::uint64_t cluster_id(std::size_t i) {
+    akt::cluster::detail::etcd_client c({.endpoints = {"127.0.0.1:" + std::to_string(plan_[i].clients)}});
+    auto s = c.status_of();
+    return s ? s->cluster_id : 0;
+  }
+  static bool all_voters(const std::vector<akt::cluster::detail::etcd_member>& m, std::size_t n) {
+    return m.size() == n && std::none_of(m.begin(), m.end(), [](const auto& x) { return x.learner; });
+  }
+
+  std::filesystem::path dir_;
+  std::vector<planned> plan_;
+  std::vector<node> nodes_;
+};
+
+TEST_F(managed_test, three_nodes_started_at_once_form_one_cluster_then_a_fourth_joins_and_one_leaves) {
+  // All three at the same moment, from nothing: one etcd cluster, not two or three.
+  nodes_.resize(3);
+  {
+    std::vector<std::thread> starting;
+    for (std::size_t i = 0; i < 3; ++i) starting.emplace_back([&, i] { nodes_[i] = start(i, 3); });
+    for (auto& t : starting) t.join();
+  }
+  for (auto& n : nodes_) ASSERT_NE(n.cluster, nullptr);
+  ASSERT_TRUE(eventually([&] { return all_voters(etcd_members(0), 3); }, 20s));
+  EXPECT_EQ(cluster_id(0), cluster_id(1));
+  EXPECT_EQ(cluster_id(1), cluster_id(2));
+  for (auto& n : nodes_) ASSERT_TRUE(eventually([&] { return n.cluster->members().size() == 3; }));
+  ASSERT_TRUE(nodes_[1].sys->spawn<akt_test::echo>("on-managed-etcd"));
+  ASSERT_TRUE(eventually([&] { return bool(nodes_[2].sys->lookup("on-managed-etcd")); }));
+
+  // A fourth joins: as a learner, then promoted.
+  nodes_.push_back(start(3, 4));
+  ASSERT_NE(nodes_[3].cluster, nullptr);
+  ASSERT_TRUE(eventually([&] { return all_voters(etcd_members(0), 4); }, 20s));
+  EXPECT_EQ(cluster_id(3), cluster_id(0));
+  EXPECT_TRUE(eventually([&] { return bool(nodes_[3].sys->lookup("on-managed-etcd")); }));
+
+  // One leaves gracefully: its member is removed, its data directory goes.
+  ASSERT_TRUE(nodes_[3].sys->stop());
+  nodes_[3].sys.reset();
+  ASSERT_TRUE(eventually([&] { return all_voters(etcd_members(0), 3); }, 10s));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / plan_[3].id / "member"));
+  EXPECT_TRUE(eventually([&] { return nodes_[0].cluster->members().size() == 3; }));
+}
+
+TEST_F(managed_test, a_port_in_use_and_a_missing_binary_are_clear_errors) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(plan_[0].clients);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  auto sys = akt::actor_system::launch("busy", {.logger = akt::make_discard_logger()}).value();
+  ASSERT_TRUE(akt::remote::remoting::enable(*sys, {.secret = "cluster-test-secret-0123"}));
+  auto busy = akt::cluster::cluster::enable(*sys, {.managed_etcd = managed(0, 1)});
+  ::close(fd);
+  ASSERT_FALSE(busy);
+  EXPECT_NE(busy.error().message().find("clients-port"), std::string::npos) << busy.error().to_string();
+  EXPECT_NE(busy.error().message().find("in use"), std::string::npos) << busy.error().to_string();
+
+  auto options = managed(1, 2);
+  options.binary = "/nonexistent/etcd";
+  auto sys2 = akt::actor_system::launch("nobinary", {.logger = akt::make_discard_logger()}).value();
+  ASSERT_TRUE(akt::remote::remoting::enable(*sys2, {.secret = "cluster-test-secret-0123"}));
+  auto missing = akt::cluster::cluster::enable(*sys2, {.managed_etcd = options});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.code(), akt::errc::invalid_argument);
+  EXPECT_NE(missing.error().message().find("/nonexistent/etcd"), std::string::npos) << missing.error().to_string();
+}
+
+TEST_F(managed_test, a_node_alone_founds_its_cluster_and_restarts_from_its_data) {
+  {
+    node alone = start(0, 1);
+    ASSERT_NE(alone.cluster, nullptr);
+    ASSERT_TRUE(alone.sys->spawn<akt_test::echo>("first-life"));
+    ASSERT_TRUE(alone.sys->stop());
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir_ / plan_[0].id / "member")) << "the last member keeps its data";
+  node again = start(0, 1);
+  ASSERT_NE(again.cluster, nullptr);
+  EXPECT_EQ(etcd_members(0).size(), 1u);
+  EXPECT_TRUE(again.sys->spawn<akt_test::echo>("second-life"));
+}
+
+}  // namespace
