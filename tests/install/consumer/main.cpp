@@ -1,10 +1,16 @@
 // Spawns an actor and asks it once: the installed headers and library work.
+// Builds a DNS discovery provider: akt::discovery links, c-ares with it.
 #include <akt/akt.hpp>
+#include <akt/discovery/discovery.hpp>
 
 #include <chrono>
 #include <cstdio>
 
 int main() {
+  if (akt::discovery::dns({}) || !akt::discovery::dns({.name = "akt.test", .ports = {{"remoting-port", 4000}}})) {
+    std::fprintf(stderr, "consumer: dns discovery options not checked as documented\n");
+    return 1;
+  }
   auto sys = akt::actor_system::create("consumer", {.logger = akt::make_discard_logger()});
   if (!sys || !(*sys)->start()) return 1;
   auto echo = (*sys)->spawn_fn("echo", [](akt::context& ctx) {

@@ -12,9 +12,10 @@
 //   k8s->watch([](const std::vector<node>& now) {}); // every change, from the provider's thread
 //
 // Three providers: static (a fixed list), DNS (A/AAAA and SRV records,
-// polled), Kubernetes (the API server's pods: list, then watch). The
-// port names are GoAkt's: clients-port (etcd clients), peers-port (etcd
-// members among themselves), remoting-port (Akt's remoting).
+// polled; see dns_options), Kubernetes (the API server's pods: list, then
+// watch). The port names are GoAkt's: clients-port (etcd clients),
+// peers-port (etcd members among themselves), remoting-port (Akt's
+// remoting).
 #pragma once
 
 #include <akt/error.hpp>
@@ -73,18 +74,62 @@ class provider {
 // first port). Errors: invalid_argument (no nodes, duplicate ids, a port 0).
 [[nodiscard]] result<std::unique_ptr<provider>> static_nodes(std::vector<node> nodes);
 
+// DNS: the nodes are what a name server says about `name`, asked afresh on
+// every nodes() call and every watch poll (c-ares; no cache of ours).
+//
+//   A/AAAA (srv = false): every address of `name` is a node, id and host =
+//   the address ("10.0.0.7", "fd00::7"), ports = `ports`. For a name whose
+//   nodes share their ports (a headless Service of one StatefulSet).
+//
+//   SRV (srv = true): for each port name P, the SRV records of
+//   _P._tcp.<name>, as a Kubernetes headless Service publishes its named
+//   ports. Each SRV target is a node: id = the target host name (lower
+//   case, no trailing dot), host = its address (the SRV answer's additional
+//   section, else an A/AAAA query; IPv4 first, then the smallest), ports =
+//   P -> the record's port, merged over every P. A node that lacks a port
+//   name is listed with the ports it has (port(P) gives 0): whether it can
+//   serve without one is the caller's call. A port name with no records at
+//   all is not an error; every port name without records is. A target
+//   with no address is left out (while others resolve). Two records for one
+//   target and port name: the lowest priority wins, then the lowest port.
+//
+// `name` is asked as given (no search domains of resolv.conf): give it
+// fully qualified. nodes() never succeeds with an empty list: DNS cannot
+// tell "no nodes" from "not published yet", so both are errors.
+//
+// Errors of nodes(): not_found (the name does not exist, NXDOMAIN; no
+// records of the type asked for), unavailable (no server answered within
+// `timeout`; refused; a server failure; a malformed answer).
+//
+// watch(): a thread of the provider's asks every `interval` and calls
+// on_change when the sorted list differs from the last one it gave (the
+// first time: at the first successful poll). A failed poll changes
+// nothing: the watch keeps the last list and asks again an interval later;
+// it never reports an empty list because a server was briefly away.
+// stop() wakes it at once, cancelling a query under way (within ~20 ms).
+// stop() from inside on_change ends the watch once on_change returns; the
+// thread is then joined by the next stop() or the destructor.
+//
+// Thread safety: nodes() may be called from any thread, also during a
+// watch; watch() and stop() from the owner's thread.
 struct dns_options {
   std::string name;  // e.g. the headless Service "akt.shop.svc.cluster.local"
-  // SRV: _<port name>._tcp.<name> gives each node's named ports (as a
-  // headless Service publishes them); A/AAAA: every address gets `ports`.
-  bool srv = false;
-  std::map<std::string, std::uint16_t, std::less<>> ports{};  // for A/AAAA
+  bool srv = false;  // SRV records of _<port name>._tcp.<name>; else A/AAAA of <name>
+  std::map<std::string, std::uint16_t, std::less<>> ports{};  // A/AAAA: every node's ports (at least one, none 0)
   std::vector<std::string> port_names{std::string(clients_port), std::string(peers_port),
-                                      std::string(remoting_port)};  // for SRV
-  std::vector<std::string> servers{};  // "ip:port"; empty = the system's resolvers (/etc/resolv.conf)
-  std::chrono::milliseconds interval{5000};  // how often the watch polls
-  std::chrono::milliseconds timeout{2000};   // per query
+                                      std::string(remoting_port)};  // SRV: DNS labels (letters, digits, '-')
+  // "ip:port", "ip", "[ipv6]:port" or "[ipv6]" (port 53 if left out); no
+  // host names. Empty: the system's resolvers (/etc/resolv.conf).
+  std::vector<std::string> servers{};
+  std::chrono::milliseconds interval{5000};  // how often the watch polls (> 0)
+  // Per round of queries (> 0): A and AAAA are asked together; SRV asks its
+  // port names together, then (if the additional sections lacked them) the
+  // targets' addresses, so one SRV resolution takes at most twice this.
+  std::chrono::milliseconds timeout{2000};
 };
+// Errors: invalid_argument (an empty name, interval or timeout <= 0, A/AAAA
+// without ports or with a port 0, SRV without port names or with a name
+// that is not a DNS label, a server that is not an IP address and port).
 [[nodiscard]] result<std::unique_ptr<provider>> dns(dns_options options);
 
 struct kubernetes_options {
