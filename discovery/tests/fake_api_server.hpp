@@ -66,7 +66,7 @@ class fake_api_server {
   std::unique_ptr<impl> impl_;
 };
 
-// A pod as the API server shows it. `labels_app` is its application label.
+// A pod as the API server shows it, labelled for `system` and `app` as the provider selects.
 nlohmann::json make_pod(const std::string& name, const std::string& system, const std::string& app,
                         const std::string& phase, bool ready, const std::string& ip,
                         const std::vector<std::pair<std::string, int>>& ports);
