@@ -23,5 +23,8 @@ int main() {
     return 1;
   }
   std::printf("consumer: installed akt answered %d\n", *r);
+  // akt::discovery is a static library with private dependencies (libcurl):
+  // linking its Kubernetes provider proves the package brings them along.
+  if (!akt::discovery::kubernetes({.system = "consumer", .application = "echo"})) return 1;
   return (*sys)->stop() ? 0 : 1;
 }

@@ -132,20 +132,54 @@ struct dns_options {
 // that is not a DNS label, a server that is not an IP address and port).
 [[nodiscard]] result<std::unique_ptr<provider>> dns(dns_options options);
 
+// Kubernetes: the pods of one application, from the API server the process
+// runs under (deploy/kubernetes/ has a StatefulSet, headless Service and
+// RBAC that fit). nodes() lists them (GET /api/v1/namespaces/<ns>/pods with
+// the label selector below); watch() lists, then follows the API's watch
+// stream from the list's resourceVersion: on_change gets the new list after
+// each ADDED / MODIFIED / DELETED event that changes it. A stream that ends
+// is resumed from the last resourceVersion seen; 410 Gone (that version is
+// compacted away) makes it list again; other failures are retried with a
+// backoff of 100 ms doubling to 5 s. stop() ends a waiting stream at once.
+//
+// A pod is a node while it is Running, its Ready condition is "True" and it
+// has a status.podIP: id = metadata.name, host = status.podIP, ports = the
+// containers' ports whose names are in port_names (containerPort).
+//
+// A selected, Ready pod that lacks one of port_names is a misconfigured
+// member, not a pod to skip quietly (an etcd that bootstraps without it
+// would form a cluster of fewer members): nodes() and watch() fail with
+// invalid_argument naming the pod, the missing port and the ports it has.
+// Inside a running watch, which has no one to tell, such a pod is left out.
+//
+// Errors: invalid_argument (from kubernetes(): system or application empty
+// or not a label value, no port_names; from start(): no API server, token
+// file or CA file unreadable, namespace unknown; a CA that does not verify
+// the server's certificate; a pod without a named port), not_permitted (401:
+// the token is bad or expired; 403: the service account needs a Role with
+// get, list and watch on pods), unavailable (unreachable, no answer within
+// `timeout`, another status, malformed JSON), not_running (before start()).
+//
+// Thread safety: start() first; then nodes() from any thread, also while a
+// watch runs; stop() from any thread but on_change's own.
 struct kubernetes_options {
   // Selected pods carry the labels app.kubernetes.io/part-of=<system>,
   // app.kubernetes.io/component=<application>, app.kubernetes.io/name=<application>.
+  // Both are required, and must be valid label values.
   std::string system;
   std::string application;
   std::string namespace_name{};  // empty: the pod's own (from namespace_file)
   // In-cluster configuration; defaults are where Kubernetes mounts them.
-  std::string api_server{};  // "https://host:port"; empty: KUBERNETES_SERVICE_HOST / _PORT
-  std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";  // re-read when it rotates
-  std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+  std::string api_server{};  // "https://host:port"; empty: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
+  // Read again for every request: the kubelet rotates projected tokens.
+  std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";  // verifies the API server
   std::string namespace_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
   std::vector<std::string> port_names{std::string(clients_port), std::string(peers_port),
-                                      std::string(remoting_port)};  // container ports to read
-  std::chrono::milliseconds timeout{5000};  // per request
+                                      std::string(remoting_port)};  // container ports to read; each required
+  // Per list request, and to connect; a watch stream itself has no total
+  // timeout (the API server ends it after 5 min and the provider resumes).
+  std::chrono::milliseconds timeout{5000};
 };
 [[nodiscard]] result<std::unique_ptr<provider>> kubernetes(kubernetes_options options);
 
