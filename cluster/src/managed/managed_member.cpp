@@ -111,8 +111,19 @@ result<std::vector<std::string>> managed_member::start() {
     log_.info("managed etcd: restarting the member in " + options_.data_dir);
   }
   supervisor_ = std::thread([this] { supervise(); });
-  if (auto s = wait_ready(deadline); !s) return std::move(s).error();
-  if (auto s = promote_self(deadline); !s) return std::move(s).error();
+  status up = wait_ready(deadline);
+  if (up) up = promote_self(deadline);
+  if (!up) {
+    // A learner that never came up would block every later join (etcd
+    // takes one learner at a time): take it out again.
+    std::uint64_t id;
+    {
+      std::lock_guard g(mu_);
+      id = member_id_;
+    }
+    if (id != 0 && !peer_endpoints().empty()) (void)client_for(peer_endpoints(), std::chrono::milliseconds(2000))->member_remove(id);
+    return std::move(up).error();
+  }
   // A data directory of another cluster: its member answers, but not for the discovered cluster.
   auto mine = client_for({client_endpoint()}, std::chrono::milliseconds(1000))->status_of();
   for (const auto& peer : peer_endpoints()) {
