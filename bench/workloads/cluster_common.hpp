@@ -45,8 +45,12 @@ class membership_log {
       left_[e.detail.substr(0, e.detail.find(": "))] = now;  // detail: "<address>: <why>"
     }
   }
-  std::optional<clock_type::time_point> joined_at(const std::string& address) const { return at(joined_, address); }
-  std::optional<clock_type::time_point> left_at(const std::string& address) const { return at(left_, address); }
+  std::optional<clock_type::time_point> joined_at(const std::string& address) const {
+    return at(joined_, address);
+  }
+  std::optional<clock_type::time_point> left_at(const std::string& address) const {
+    return at(left_, address);
+  }
 
  private:
   using times = std::map<std::string, clock_type::time_point>;
@@ -60,9 +64,9 @@ class membership_log {
   times joined_, left_;  // guarded by mu_
 };
 
-// On FAIL (and on any exit that skips destructors): SIGKILLs this process's children (its etcd members, a victim
-// node) and removes the etcd data directories the fixture made for this
-// process (/tmp/akt-etcd-<pid>-<port>), which its destructors would have.
+// On FAIL (and on any exit that skips destructors): SIGKILLs this process's children (its etcd members, a
+// victim node) and removes the etcd data directories the fixture made for this process
+// (/tmp/akt-etcd-<pid>-<port>), which its destructors would have.
 inline void stop_children() {
   const std::string self = std::to_string(::getpid());
   std::error_code ec;
@@ -94,7 +98,8 @@ struct cluster_node {
 // A system named `name` with remoting on 127.0.0.1 and cluster mode, its
 // membership events recorded from before it joins (so its own view's first
 // listing is in the log too); or why cluster mode could not be enabled.
-inline akt::result<cluster_node> try_join_cluster(const std::string& name, akt::cluster::cluster_options options,
+inline akt::result<cluster_node> try_join_cluster(const std::string& name,
+                                                  akt::cluster::cluster_options options,
                                                   std::size_t workers = 0) {
   cluster_node n;
   n.sys = value_or_fail(
@@ -103,7 +108,8 @@ inline akt::result<cluster_node> try_join_cluster(const std::string& name, akt::
   auto log = n.log;
   auto subscriber = value_or_fail(n.sys->spawn_fn(akt::spawn_options{},
                                                   [log](akt::context& ctx) {
-                                                    if (auto* e = ctx.message<akt::system_event>()) log->record(*e);
+                                                    if (auto* e = ctx.message<akt::system_event>())
+                                                      log->record(*e);
                                                   }),
                                   "spawn the event recorder");
   check_or_fail(n.sys->subscribe(subscriber), "subscribe the event recorder");

@@ -32,7 +32,8 @@ class victim {
   victim(const std::string& etcd, const std::string& cluster, const std::string& name) {
     int out[2], in[2];
     if (::pipe(out) != 0 || ::pipe(in) != 0) bench::fail("pipe");
-    std::vector<std::string> args = {AKT_BENCH_CLUSTER_PEER, etcd, cluster, std::to_string(lease_seconds), name};
+    std::vector<std::string> args = {AKT_BENCH_CLUSTER_PEER, etcd, cluster, std::to_string(lease_seconds),
+                                     name};
     pid_ = akt_test::spawn_child(std::move(args), in[0], out[1]);
     if (pid_ < 0) bench::fail("cannot start " AKT_BENCH_CLUSTER_PEER);
     ::close(out[1]);
@@ -96,15 +97,14 @@ round_result one_round(bench::cluster_node& observer, const std::string& etcd, i
     bench::fail("the observer never saw " + name);
   auto target = observer.cluster->lookup(name).value();
   auto terminated_at = std::make_shared<std::atomic<std::int64_t>>(0);  // steady ns, 0 = not yet
-  auto watcher = bench::value_or_fail(observer.sys->spawn_fn(akt::spawn_options{},
-                                                             [target, terminated_at](akt::context& ctx) {
-                                                               if (ctx.is<std::string>()) (void)ctx.watch(target);
-                                                               if (ctx.is<akt::terminated>())
-                                                                 terminated_at->store(bench::clock_type::now()
-                                                                                          .time_since_epoch()
-                                                                                          .count());
-                                                             }),
-                                      "spawn the watcher");
+  auto watcher = bench::value_or_fail(
+      observer.sys->spawn_fn(akt::spawn_options{},
+                             [target, terminated_at](akt::context& ctx) {
+                               if (ctx.is<std::string>()) (void)ctx.watch(target);
+                               if (ctx.is<akt::terminated>())
+                                 terminated_at->store(bench::clock_type::now().time_since_epoch().count());
+                             }),
+      "spawn the watcher");
   bench::check_or_fail(watcher.tell(std::string("watch")), "start watching");
   // A random point of the victim's keep-alive period (TTL/3), after the
   // watch has surely reached it.

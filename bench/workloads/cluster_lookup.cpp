@@ -53,8 +53,9 @@ int main(int argc, char** argv) {
   auto idle = [](akt::context&) {};
   auto remote_actor = bench::value_or_fail(b.sys->spawn_fn("remote-name", idle), "spawn remote-name on beta");
   auto local_actor = bench::value_or_fail(a.sys->spawn_fn("local-name", idle), "spawn local-name on alpha");
-  if (!bench::wait_until([&] { return bool(a.cluster->lookup("remote-name")) && bool(a.cluster->lookup("local-name")); },
-                         std::chrono::seconds(10)))
+  if (!bench::wait_until(
+          [&] { return bool(a.cluster->lookup("remote-name")) && bool(a.cluster->lookup("local-name")); },
+          std::chrono::seconds(10)))
     bench::fail("alpha's view never listed remote-name and local-name");
 
   const std::vector<lookup_kind> kinds = {

@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> leases;
   for (int h = 0; h < holders; ++h) {
     leases.push_back(bench::value_or_fail(writer.grant_lease(std::chrono::seconds(300)), "grant a lease"));
-    bench::check_or_fail(writer.put(prefix + "members/" + holder_address(h), "holder" + std::to_string(h) + "\t\t0",
-                                    leases.back()),
+    bench::check_or_fail(writer.put(prefix + "members/" + holder_address(h),
+                                    "holder" + std::to_string(h) + "\t\t0", leases.back()),
                          "register a holder");
   }
   if (!bench::wait_until([&] { return observer.cluster->members().size() == holders + 1; },
@@ -109,9 +109,10 @@ int main(int argc, char** argv) {
     auto late = bench::join_cluster("late", options);
     const long long late_growth = heap_when_view_holds(late, static_cast<std::size_t>(written)) - before_late;
     listed_per_name = static_cast<double>(late_growth - node_cost) / static_cast<double>(written);
-    std::printf("a node with an empty view: %lld bytes; a node joining with %lld names: %lld bytes "
-                "(%.1f bytes per name, listed)\n",
-                node_cost, written, late_growth, listed_per_name);
+    std::printf(
+        "a node with an empty view: %lld bytes; a node joining with %lld names: %lld bytes "
+        "(%.1f bytes per name, listed)\n",
+        node_cost, written, late_growth, listed_per_name);
     bench::stop_system(*late.sys);
   }
   auto last = bench::try_join_cluster("last", options);

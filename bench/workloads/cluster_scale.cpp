@@ -61,12 +61,12 @@ fan_out probe(const akt_test::etcd_cluster& etcd, std::vector<bench::cluster_nod
   const auto t_join = bench::clock_type::now();
   auto p = join(etcd, "probe" + std::to_string(i));
   const std::string address = p.address();
-  const auto joined = when_all_saw(nodes, [&](bench::cluster_node& n) { return n.log->joined_at(address); },
-                                   "the probe join");
+  const auto joined = when_all_saw(
+      nodes, [&](bench::cluster_node& n) { return n.log->joined_at(address); }, "the probe join");
   const auto t_leave = bench::clock_type::now();
   bench::stop_system(*p.sys);
-  const auto left = when_all_saw(nodes, [&](bench::cluster_node& n) { return n.log->left_at(address); },
-                                 "the probe leave");
+  const auto left = when_all_saw(
+      nodes, [&](bench::cluster_node& n) { return n.log->left_at(address); }, "the probe leave");
   return {bench::millis_between(t_join, joined), bench::millis_between(t_leave, left)};
 }
 
@@ -78,7 +78,7 @@ bench::etcd_counters read_all(const akt_test::etcd_cluster& etcd) {
 
 // Requests each member of etcd received over a window, per second.
 std::vector<double> received_per_member(const akt_test::etcd_cluster& etcd,
-                                         const std::vector<bench::etcd_counters>& before, double seconds) {
+                                        const std::vector<bench::etcd_counters>& before, double seconds) {
   std::vector<double> out;
   const auto endpoints = etcd.endpoints();
   for (std::size_t i = 0; i < endpoints.size(); ++i)
@@ -139,10 +139,11 @@ int main(int argc, char** argv) {
   const auto per_member = received_per_member(etcd, before, idle_seconds);
   const double keep_alives = idle.received["LeaseKeepAlive"] / idle_seconds / total;
   const double idle_requests = idle.received_total() / idle_seconds / total;
-  std::printf("idle, per node: %.2f requests/s (%.2f keep-alives/s), %.2f watch events/s; "
-              "etcd members received %.0f / %.0f / %.0f requests/s\n",
-              idle_requests, keep_alives, idle.watch_events / idle_seconds / total, per_member[0], per_member[1],
-              per_member[2]);
+  std::printf(
+      "idle, per node: %.2f requests/s (%.2f keep-alives/s), %.2f watch events/s; "
+      "etcd members received %.0f / %.0f / %.0f requests/s\n",
+      idle_requests, keep_alives, idle.watch_events / idle_seconds / total, per_member[0], per_member[1],
+      per_member[2]);
 
   // ---- churn: the 10 oldest leave, 10 new nodes join
   const int churn = std::min(10, total / 2);
@@ -154,16 +155,20 @@ int main(int argc, char** argv) {
   const auto t_done = bench::clock_type::now();
   std::set<std::string> expected;
   for (const auto& n : nodes) expected.insert(n.address());
-  if (!bench::wait_until([&] { return std::all_of(nodes.begin(), nodes.end(), [&](auto& n) { return view_is(n, expected); }); },
-                         view_limit, std::chrono::milliseconds(1)))
+  if (!bench::wait_until(
+          [&] {
+            return std::all_of(nodes.begin(), nodes.end(), [&](auto& n) { return view_is(n, expected); });
+          },
+          view_limit, std::chrono::milliseconds(1)))
     bench::fail("the views did not converge within 20 s of the churn");
   const auto t_converged = bench::clock_type::now();
   const auto churned = read_all(etcd).minus(churn_counters);
-  std::printf("churn (%d leave + %d join): operations %.0f ms, every view converged %.0f ms after the start "
-              "(%.0f ms after the last operation); etcd sent %.0f watch events (%.1f per change per node)\n",
-              churn, churn, bench::millis_between(t_churn, t_done), bench::millis_between(t_churn, t_converged),
-              bench::millis_between(t_done, t_converged), churned.watch_events,
-              churned.watch_events / (2.0 * churn) / total);
+  std::printf(
+      "churn (%d leave + %d join): operations %.0f ms, every view converged %.0f ms after the start "
+      "(%.0f ms after the last operation); etcd sent %.0f watch events (%.1f per change per node)\n",
+      churn, churn, bench::millis_between(t_churn, t_done), bench::millis_between(t_churn, t_converged),
+      bench::millis_between(t_done, t_converged), churned.watch_events,
+      churned.watch_events / (2.0 * churn) / total);
   bench::bench_line("cluster_scale", total)
       .metric("join_ms_median", all_joins.median, 1, "ms")
       .extra("idle_requests_per_node_s", idle_requests, 2)

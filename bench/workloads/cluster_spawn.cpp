@@ -61,11 +61,12 @@ double raw_txn_rate(const std::string& endpoint, int threads, std::chrono::milli
   std::atomic<long long> events{0};
   std::unique_ptr<etcd_client::watch_stream> watch;
   if (watched) {
-    watch = bench::value_or_fail(
-        client.watch(
-            prefix, 0, [&](const std::vector<akt::cluster::detail::etcd_event>& e, std::int64_t) { events += static_cast<long long>(e.size()); },
-            [](akt::status) {}),
-        "watch the prefix");
+    watch = bench::value_or_fail(client.watch(
+                                     prefix, 0,
+                                     [&](const std::vector<akt::cluster::detail::etcd_event>& e,
+                                         std::int64_t) { events += static_cast<long long>(e.size()); },
+                                     [](akt::status) {}),
+                                 "watch the prefix");
   }
   const double r = rate(threads, window, [&](int t, long long i) {
     auto held = client.create(key_of(prefix, t, i), value, lease);
@@ -76,12 +77,15 @@ double raw_txn_rate(const std::string& endpoint, int threads, std::chrono::milli
   return r;
 }
 
-double cluster_spawn_rate(const std::string& endpoint, int threads, std::chrono::milliseconds window, int round) {
-  auto node = bench::join_cluster("spawner", {.etcd = {.endpoints = {endpoint}},
-                                              .name = "spawn" + std::to_string(threads) + "-" + std::to_string(round),
-                                              .lease_ttl = std::chrono::seconds(5)});
+double cluster_spawn_rate(const std::string& endpoint, int threads, std::chrono::milliseconds window,
+                          int round) {
+  auto node =
+      bench::join_cluster("spawner", {.etcd = {.endpoints = {endpoint}},
+                                      .name = "spawn" + std::to_string(threads) + "-" + std::to_string(round),
+                                      .lease_ttl = std::chrono::seconds(5)});
   const double r = rate(threads, window, [&](int t, long long i) {
-    return node.sys->spawn_fn("n-" + std::to_string(t) + "-" + std::to_string(i), [](akt::context&) {}).has_value();
+    return node.sys->spawn_fn("n-" + std::to_string(t) + "-" + std::to_string(i), [](akt::context&) {})
+        .has_value();
   });
   bench::stop_system(*node.sys);  // leaving revokes the lease: every name goes at once
   return r;
@@ -102,9 +106,10 @@ int main(int argc, char** argv) {
       watched[round] = raw_txn_rate(etcd.endpoint(), threads, window, true, round);
       spawns[round] = cluster_spawn_rate(etcd.endpoint(), threads, window, round);
     }
-    const double r = (raw[0] + raw[1]) / 2, w = (watched[0] + watched[1]) / 2, c = (spawns[0] + spawns[1]) / 2;
-    std::printf("%8d %6.0f (%5.0f %5.0f) %6.0f (%5.0f %5.0f) %6.0f (%5.0f %5.0f) %7.0f%%\n", threads, r, raw[0],
-                raw[1], w, watched[0], watched[1], c, spawns[0], spawns[1], 100.0 * c / r);
+    const double r = (raw[0] + raw[1]) / 2, w = (watched[0] + watched[1]) / 2,
+                 c = (spawns[0] + spawns[1]) / 2;
+    std::printf("%8d %6.0f (%5.0f %5.0f) %6.0f (%5.0f %5.0f) %6.0f (%5.0f %5.0f) %7.0f%%\n", threads, r,
+                raw[0], raw[1], w, watched[0], watched[1], c, spawns[0], spawns[1], 100.0 * c / r);
     std::fflush(stdout);
     bench::bench_line("cluster_spawn", threads)
         .metric("spawns_per_s", c, 0, "1/s")

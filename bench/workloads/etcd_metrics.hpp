@@ -58,7 +58,8 @@ inline std::string http_get(const std::string& host_port, const std::string& pat
     const std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + host_port + "\r\n\r\n";
     if (::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
       char buf[16384];
-      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) body.append(buf, static_cast<std::size_t>(n));
+      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+        body.append(buf, static_cast<std::size_t>(n));
     }
   }
   ::close(fd);

@@ -70,7 +70,8 @@ result<pid> cluster::spawn_on(std::string_view kind, std::string_view name, plac
   return engine_->spawn_on(kind, name, where, timeout);
 }
 
-result<pid> cluster::spawn_singleton(std::string_view name, std::string_view kind, singleton_options options) {
+result<pid> cluster::spawn_singleton(std::string_view name, std::string_view kind,
+                                     singleton_options options) {
   return engine_->spawn_singleton(name, kind, options);
 }
 

@@ -62,7 +62,8 @@ status engine::validate() const {
   if (options_.managed_etcd) {
     // The endpoints are the managed member's and the discovered ones.
     if (options_.etcd.tls || !options_.etcd.username.empty())
-      return bad("managed_etcd members serve plain gRPC without users: leave etcd.tls and etcd.username unset");
+      return bad(
+          "managed_etcd members serve plain gRPC without users: leave etcd.tls and etcd.username unset");
   } else if (options_.etcd.endpoints.empty()) {
     return bad("etcd.endpoints is empty");
   }
@@ -199,7 +200,8 @@ std::shared_ptr<const engine::holder> engine::holder_of(std::string_view value, 
   if (tab == std::string_view::npos) return nullptr;
   const std::string_view address = value.substr(0, tab), path = value.substr(tab + 1);
   auto make = [&](std::string_view prefix, bool exact) {
-    return std::make_shared<const holder>(holder{std::string(prefix), std::string(address), address == self_, exact});
+    return std::make_shared<const holder>(
+        holder{std::string(prefix), std::string(address), address == self_, exact});
   };
   // The usual path: <prefix>/<name>, with one prefix per holding system.
   if (path.size() <= name.size() + 1 || !path.ends_with(name) || path[path.size() - name.size() - 1] != '/')
@@ -290,7 +292,8 @@ void engine::on_events(const std::vector<etcd_event>& events, std::int64_t revis
       apply(e.kv, e.deleted);
       // A name gone, a member gone, a singleton recorded: a singleton may need a host.
       const std::string_view rest = std::string_view(e.kv.key).substr(prefix_.size());
-      reconcile = reconcile || rest.starts_with("singletons/") || (e.deleted && !rest.starts_with("singletons/"));
+      reconcile =
+          reconcile || rest.starts_with("singletons/") || (e.deleted && !rest.starts_with("singletons/"));
     }
     revision_ = revision;
     after = members_;

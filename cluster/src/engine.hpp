@@ -17,9 +17,9 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -53,7 +53,8 @@ class engine {
   result<pid> lookup(std::string_view name) const;
   // Waits until `name` has a holder whose claim is newer than
   // `after_revision` (0: any holder). Gives the pid and the claim's revision.
-  result<std::pair<pid, std::int64_t>> await(std::string_view name, std::chrono::steady_clock::time_point deadline,
+  result<std::pair<pid, std::int64_t>> await(std::string_view name,
+                                             std::chrono::steady_clock::time_point deadline,
                                              std::int64_t after_revision) const;
   result<pid> await_other(std::string_view name, std::chrono::steady_clock::time_point deadline,
                           const pid* stale) const;
@@ -140,20 +141,20 @@ class engine {
   actor_system& system_;
   cluster_options options_;
   std::unique_ptr<etcd_client> etcd_;       // made at start (a managed member's endpoints are known then)
-  std::unique_ptr<managed_member> member_;     // managed mode: this node's etcd member
+  std::unique_ptr<managed_member> member_;  // managed mode: this node's etcd member
   remote::remoting* remoting_ = nullptr;
   std::string self_;
   std::string prefix_;  // /akt/<cluster>/
   std::int64_t started_at_ms_ = 0;
 
   mutable std::mutex view_mu_;
-  member_map members_;                                 // guarded by view_mu_
-  name_map names_;                                     // guarded by view_mu_
+  member_map members_;                                                    // guarded by view_mu_
+  name_map names_;                                                        // guarded by view_mu_
   std::unordered_map<std::string, std::weak_ptr<const holder>> holders_;  // interned by prefix (view_mu_)
-  std::map<std::string, singleton_entry> singletons_;  // guarded by view_mu_
-  std::int64_t revision_ = 0;                          // guarded by view_mu_
-  mutable std::condition_variable view_changed_;       // with view_mu_: names or members changed
-  std::mutex announce_mu_;                             // announcements one at a time, in view order
+  std::map<std::string, singleton_entry> singletons_;                     // guarded by view_mu_
+  std::int64_t revision_ = 0;                                             // guarded by view_mu_
+  mutable std::condition_variable view_changed_;  // with view_mu_: names or members changed
+  std::mutex announce_mu_;                        // announcements one at a time, in view order
 
   std::mutex claims_mu_;
   std::unordered_map<std::string, std::string> claims_;  // ours: name -> path (guarded by claims_mu_)
@@ -166,11 +167,11 @@ class engine {
     std::int64_t lease;
   };
   std::vector<release_job> failed_releases_;  // posted again each beat (guarded by mu_)
-  bool relist_ = false;                     // guarded by mu_
-  bool reconcile_ = false;                  // guarded by mu_
-  bool stopping_ = false;                   // guarded by mu_
+  bool relist_ = false;                       // guarded by mu_
+  bool reconcile_ = false;                    // guarded by mu_
+  bool stopping_ = false;                     // guarded by mu_
   std::atomic<std::int64_t> lease_{0};
-  std::uint64_t advertised_load_ = 0;       // the runner's
+  std::uint64_t advertised_load_ = 0;          // the runner's
   std::vector<std::string> advertised_kinds_;  // the runner's (and start's)
 
   std::atomic<bool> leaving_{false};  // the system is stopping: host no singleton any more
@@ -180,7 +181,7 @@ class engine {
   std::atomic<std::uint64_t> round_robin_{0};
   std::mutex placed_mu_;
   std::unordered_map<std::string, std::uint64_t> placed_;  // address -> spawned there since it advertised
-  std::unique_ptr<etcd_client::watch_stream> watch_;  // the runner's (and start's)
+  std::unique_ptr<etcd_client::watch_stream> watch_;       // the runner's (and start's)
   std::thread runner_;
 };
 

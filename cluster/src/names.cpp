@@ -49,14 +49,16 @@ std::optional<result<pid>> engine::find(std::string_view name) const {
   auto made = remoting_->resolve(path);
   if (made) {
     std::lock_guard g(view_mu_);
-    if (auto it = names_.find(name); it != names_.end() && it->second.revision == revision) it->second.cached = *made;
+    if (auto it = names_.find(name); it != names_.end() && it->second.revision == revision)
+      it->second.cached = *made;
   }
   return made;
 }
 
 result<pid> engine::lookup(std::string_view name) const {
   if (auto found = find(name)) return std::move(*found);
-  return error(errc::not_found, "no actor named '" + std::string(name) + "' in cluster '" + options_.name + "'");
+  return error(errc::not_found,
+               "no actor named '" + std::string(name) + "' in cluster '" + options_.name + "'");
 }
 
 // ---------------------------------------------------------------- names
@@ -70,7 +72,8 @@ status engine::claim(std::string_view name, const std::string& path) {
     // has not noticed yet: have it register again now.
     post([this] { keep_alive_once(); });
     return error(errc::unavailable, "cannot claim the name '" + std::string(name) + "' in cluster '" +
-                                        options_.name + "': this node's etcd lease expired; it is registering "
+                                        options_.name +
+                                        "': this node's etcd lease expired; it is registering "
                                         "again, try again shortly");
   }
   if (!held) {
@@ -189,7 +192,8 @@ result<std::pair<pid, std::int64_t>> engine::await(std::string_view name,
     // Claimed here but not bound yet (a spawn between its claim and its
     // start), or stopped with its release on the way: look again shortly.
     std::unique_lock g(view_mu_);
-    view_changed_.wait_until(g, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(2)));
+    view_changed_.wait_until(
+        g, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(2)));
   }
 }
 

@@ -63,16 +63,20 @@ result<pid> engine::spawn_on(std::string_view kind, std::string_view name, const
   for (auto& m : members()) {
     ++in_view;
     // This node's kinds are read now, not as last advertised.
-    const bool offers = m.address == self_ ? bool(system_.registry().find_kind(kind)) : contains(m.kinds, kind);
+    const bool offers =
+        m.address == self_ ? bool(system_.registry().find_kind(kind)) : contains(m.kinds, kind);
     if (m.has_role(where.role) && offers) eligible.push_back(std::move(m));
   }
   if (where.how == placement::strategy::local) {
-    auto here = std::find_if(eligible.begin(), eligible.end(), [&](const member& m) { return m.address == self_; });
+    auto here =
+        std::find_if(eligible.begin(), eligible.end(), [&](const member& m) { return m.address == self_; });
     if (here == eligible.end()) {
-      const bool has_role = std::find(options_.roles.begin(), options_.roles.end(), where.role) != options_.roles.end();
-      return error(errc::not_found, "spawn_on(local): this node (" + self_ + ") " +
-                                        (!where.role.empty() && !has_role ? "does not have the role '" + where.role + "'"
-                                                                          : "has no kind '" + std::string(kind) + "'"));
+      const bool has_role =
+          std::find(options_.roles.begin(), options_.roles.end(), where.role) != options_.roles.end();
+      return error(errc::not_found,
+                   "spawn_on(local): this node (" + self_ + ") " +
+                       (!where.role.empty() && !has_role ? "does not have the role '" + where.role + "'"
+                                                         : "has no kind '" + std::string(kind) + "'"));
     }
     return spawn_at(*here, kind, name, timeout);
   }

@@ -33,15 +33,16 @@ result<pid> engine::spawn_singleton(std::string_view name, std::string_view kind
   if (name.empty() || name.find_first_of("/\t\n") != std::string_view::npos)
     return error(errc::invalid_name, "spawn_singleton: '" + n + "' is not a valid actor name");
   if (kind.empty() || kind.find_first_of("\t\n") != std::string_view::npos)
-    return error(errc::invalid_argument, "spawn_singleton: the kind '" + std::string(kind) + "' is not valid");
+    return error(errc::invalid_argument,
+                 "spawn_singleton: the kind '" + std::string(kind) + "' is not valid");
   if (options.role.find_first_of(",\t\n") != std::string::npos)
     return error(errc::invalid_argument, "spawn_singleton: the role '" + options.role + "' is not valid");
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
 
   auto the_existing_one = [&](const std::string& recorded_kind) -> result<pid> {
     if (recorded_kind != kind) {
-      return error(errc::invalid_argument, "'" + n + "' is already a singleton of the kind '" + recorded_kind +
-                                               "', not '" + std::string(kind) + "'");
+      return error(errc::invalid_argument, "'" + n + "' is already a singleton of the kind '" +
+                                               recorded_kind + "', not '" + std::string(kind) + "'");
     }
     // Idempotent: the one that exists (or is being placed) is the answer.
     auto found = await_other(name, deadline, nullptr);
@@ -60,15 +61,15 @@ result<pid> engine::spawn_singleton(std::string_view name, std::string_view kind
   // Checked before anything is recorded: a refused singleton leaves no trace.
   const auto host = oldest_with(options.role);
   if (!host) {
-    return error(errc::not_found, "no member of cluster '" + options_.name + "' has the role '" + options.role +
-                                      "' to host the singleton '" + n + "'");
+    return error(errc::not_found, "no member of cluster '" + options_.name + "' has the role '" +
+                                      options.role + "' to host the singleton '" + n + "'");
   }
-  const bool host_has_kind = host->address == self_ ? bool(system_.registry().find_kind(kind))
-                                                    : std::find(host->kinds.begin(), host->kinds.end(), kind) !=
-                                                          host->kinds.end();
+  const bool host_has_kind =
+      host->address == self_ ? bool(system_.registry().find_kind(kind))
+                             : std::find(host->kinds.begin(), host->kinds.end(), kind) != host->kinds.end();
   if (!host_has_kind) {
-    return error(errc::not_found, "the kind '" + std::string(kind) + "' is not registered on " + host->address +
-                                      ", which should host the singleton '" + n + "'");
+    return error(errc::not_found, "the kind '" + std::string(kind) + "' is not registered on " +
+                                      host->address + ", which should host the singleton '" + n + "'");
   }
   if (const std::string holder = path_of(name); !holder.empty()) {
     return error(errc::invalid_argument,
@@ -116,7 +117,8 @@ status engine::stop_singleton(std::string_view name) {
   auto existing = etcd_->get(singleton_key(name));
   if (!existing) return std::move(existing).error();
   if (!*existing) {
-    return error(errc::not_found, "no singleton named '" + std::string(name) + "' in cluster '" + options_.name + "'");
+    return error(errc::not_found,
+                 "no singleton named '" + std::string(name) + "' in cluster '" + options_.name + "'");
   }
   // The record goes first, so no node re-creates it; its host stops it on seeing that.
   if (auto s = etcd_->erase(singleton_key(name)); !s) return s;
@@ -163,7 +165,8 @@ void engine::reconcile_singletons() {
       hosted_.insert(name);
       system_.logger().info("cluster: the singleton '" + name + "' runs on " + self_ + " now");
     } else if (spawned.code() != errc::name_taken) {
-      system_.logger().warn("cluster: could not spawn the singleton '" + name + "': " + spawned.error().message());
+      system_.logger().warn("cluster: could not spawn the singleton '" + name +
+                            "': " + spawned.error().message());
     }
   }
 }

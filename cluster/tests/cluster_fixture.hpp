@@ -82,7 +82,7 @@ inline node join_cluster(const std::string& name, std::vector<std::string> endpo
   node n;
   // AKT_TEST_LOG=1 shows the nodes' logs when a test needs explaining.
   auto logger = std::getenv("AKT_TEST_LOG") != nullptr ? akt::make_stderr_logger(akt::log_level::debug)
-                                                        : akt::make_discard_logger();
+                                                       : akt::make_discard_logger();
   n.sys = akt::actor_system::launch(name, {.logger = logger}).value();
   n.sys->registry().register_message<google::protobuf::StringValue>();
   n.sys->registry().register_kind<echo>("echo");
@@ -92,13 +92,14 @@ inline node join_cluster(const std::string& name, std::vector<std::string> endpo
       if (e->kind == akt::event_kind::member_joined || e->kind == akt::event_kind::member_left ||
           e->kind == akt::event_kind::leader_changed) {
         std::lock_guard g(ev->mu);
-        ev->seen.push_back(std::string(akt::to_string(e->kind)) + " " + e->detail.substr(0, e->detail.find(": ")));
+        ev->seen.push_back(std::string(akt::to_string(e->kind)) + " " +
+                           e->detail.substr(0, e->detail.find(": ")));
       }
     }
   });
   EXPECT_TRUE(n.sys->subscribe(*sub));
-  n.remoting = akt::remote::remoting::enable(
-                   *n.sys, {.secret = "cluster-test-secret-0123", .permissions = {.spawnable_kinds = {"echo"}}})
+  n.remoting = akt::remote::remoting::enable(*n.sys, {.secret = "cluster-test-secret-0123",
+                                                      .permissions = {.spawnable_kinds = {"echo"}}})
                    .value();
   extra.etcd.endpoints = std::move(endpoints);
   if (extra.name.empty()) extra.name = "shop";
@@ -112,7 +113,8 @@ inline node join_cluster(const std::string& name, std::vector<std::string> endpo
 // A node in another process (cluster/tests/peer/cluster_peer.cpp).
 class peer_process {
  public:
-  peer_process(const std::string& etcd, const std::vector<std::string>& names, const std::string& cluster = "shop") {
+  peer_process(const std::string& etcd, const std::vector<std::string>& names,
+               const std::string& cluster = "shop") {
     int out[2], in[2];
     EXPECT_EQ(::pipe(out), 0);
     EXPECT_EQ(::pipe(in), 0);
@@ -139,7 +141,8 @@ class peer_process {
   // Sends one command and gives its one-line answer ("" when none came in time).
   std::string command(const std::string& line, std::chrono::milliseconds timeout = 10s) {
     const std::string with_newline = line + "\n";
-    if (::write(to_child_, with_newline.data(), with_newline.size()) != static_cast<ssize_t>(with_newline.size()))
+    if (::write(to_child_, with_newline.data(), with_newline.size()) !=
+        static_cast<ssize_t>(with_newline.size()))
       return "";
     return read_line(timeout);
   }
@@ -187,7 +190,8 @@ class peer_process {
         buffer_.erase(0, nl + 1);
         return line;
       }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
       if (left.count() <= 0) return "";
       pollfd p{from_child_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;

@@ -191,7 +191,8 @@ TEST_F(cluster_test, a_node_whose_lease_was_lost_registers_again_and_keeps_its_n
   auto meanwhile = a.sys->spawn<akt_test::echo>("meanwhile");
   if (!meanwhile) {
     EXPECT_EQ(meanwhile.code(), akt::errc::unavailable) << meanwhile.error().to_string();
-    EXPECT_NE(meanwhile.error().message().find("lease expired"), std::string::npos) << meanwhile.error().message();
+    EXPECT_NE(meanwhile.error().message().find("lease expired"), std::string::npos)
+        << meanwhile.error().message();
   }
   // alpha registers again and claims "kept" again: beta sees both.
   ASSERT_TRUE(eventually([&] { return b.cluster->members().size() == 2; }, 10s));

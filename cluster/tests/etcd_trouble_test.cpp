@@ -197,7 +197,9 @@ TEST(etcd_trouble, every_member_down_fails_cluster_calls_fast_keeps_local_actors
   akt_test::etcd_cluster etcd;
   constexpr auto timeout = 1000ms;
   const akt::cluster::cluster_options options{
-      .etcd = {.endpoints = etcd.endpoints(), .request_timeout = timeout}, .name = "restart", .lease_ttl = 2s};
+      .etcd = {.endpoints = etcd.endpoints(), .request_timeout = timeout},
+      .name = "restart",
+      .lease_ttl = 2s};
   node a = join("alpha", options);
   ASSERT_NE(a.cluster, nullptr);
   auto held = a.sys->spawn_fn("held", idle);
@@ -285,9 +287,8 @@ TEST(etcd_trouble, every_member_down_fails_cluster_calls_fast_keeps_local_actors
 // other is claimed again.
 TEST(etcd_trouble, a_node_whose_lease_was_lost_registers_again_and_reclaims_its_names) {
   akt_test::etcd_server etcd;
-  const akt::cluster::cluster_options options{.etcd = {.endpoints = {etcd.endpoint()}, .request_timeout = 2000ms},
-                                              .name = "lost",
-                                              .lease_ttl = 2s};
+  const akt::cluster::cluster_options options{
+      .etcd = {.endpoints = {etcd.endpoint()}, .request_timeout = 2000ms}, .name = "lost", .lease_ttl = 2s};
   node a = join("alpha", options);
   ASSERT_NE(a.cluster, nullptr);
   auto kept = a.sys->spawn_fn("kept", idle);
@@ -339,9 +340,10 @@ TEST(etcd_trouble, a_node_whose_lease_was_lost_registers_again_and_reclaims_its_
 // not go by itself), and is free again for anyone, this node included.
 TEST(etcd_trouble, a_name_released_while_etcd_is_down_is_free_again_after_it_returns) {
   akt_test::etcd_server etcd;
-  const akt::cluster::cluster_options options{.etcd = {.endpoints = {etcd.endpoint()}, .request_timeout = 1000ms},
-                                              .name = "release",
-                                              .lease_ttl = 2s};
+  const akt::cluster::cluster_options options{
+      .etcd = {.endpoints = {etcd.endpoint()}, .request_timeout = 1000ms},
+      .name = "release",
+      .lease_ttl = 2s};
   node a = join("alpha", options);
   ASSERT_NE(a.cluster, nullptr);
   auto brief = a.sys->spawn_fn("brief", idle);
@@ -380,14 +382,15 @@ class etcd_tls : public ::testing::Test {
     const std::string d = dir_->string();
     const std::string key = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     const std::string script =
-        "cd '" + d + "' && printf 'subjectAltName=IP:127.0.0.1\\n' > san.cnf" +
-        " && openssl req -x509" + key + " -keyout ca.key -out ca.pem -days 2 -subj /CN=akt-test-ca" +
-        " && openssl req -x509" + key + " -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca" +
-        " && openssl req" + key + " -keyout server.key -out server.csr -subj /CN=127.0.0.1" +
+        "cd '" + d + "' && printf 'subjectAltName=IP:127.0.0.1\\n' > san.cnf" + " && openssl req -x509" +
+        key + " -keyout ca.key -out ca.pem -days 2 -subj /CN=akt-test-ca" + " && openssl req -x509" + key +
+        " -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca" + " && openssl req" + key +
+        " -keyout server.key -out server.csr -subj /CN=127.0.0.1" +
         " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2" +
-        " -extfile san.cnf -out server.pem" +
-        " && openssl req" + key + " -keyout client.key -out client.csr -subj /CN=akt-test-client" +
-        " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem";
+        " -extfile san.cnf -out server.pem" + " && openssl req" + key +
+        " -keyout client.key -out client.csr -subj /CN=akt-test-client" +
+        " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out "
+        "client.pem";
     ok_ = std::system(("(" + script + ") >/dev/null 2>&1").c_str()) == 0;
   }
   static void TearDownTestSuite() {
@@ -399,7 +402,8 @@ class etcd_tls : public ::testing::Test {
 
   static std::string file(const char* name) { return (*dir_ / name).string(); }
   static akt_test::etcd_server_tls server_files() {
-    return {.certificate_file = file("server.pem"), .private_key_file = file("server.key"),
+    return {.certificate_file = file("server.pem"),
+            .private_key_file = file("server.key"),
             .ca_file = file("ca.pem")};
   }
   static akt_test::etcd_server_tls mutual_files() {
@@ -448,11 +452,11 @@ TEST_F(etcd_tls, a_client_without_a_certificate_fails_against_mutual_tls_within_
   akt_test::etcd_server etcd(mutual_files());
   node a = make_node("alpha");
   const auto t0 = clock_type::now();
-  auto c = akt::cluster::cluster::enable(
-      *a.sys, {.etcd = {.endpoints = {etcd.endpoint()},
-                        .tls = akt::cluster::etcd_tls{.ca_file = file("ca.pem")},
-                        .request_timeout = 1000ms},
-               .lease_ttl = 2s});
+  auto c = akt::cluster::cluster::enable(*a.sys,
+                                         {.etcd = {.endpoints = {etcd.endpoint()},
+                                                   .tls = akt::cluster::etcd_tls{.ca_file = file("ca.pem")},
+                                                   .request_timeout = 1000ms},
+                                          .lease_ttl = 2s});
   const auto took = clock_type::now() - t0;
   ASSERT_FALSE(c);
   EXPECT_EQ(c.code(), akt::errc::unavailable) << c.error().to_string();
@@ -523,8 +527,8 @@ TEST_F(bad_input, invalid_actor_names_are_refused_and_never_reach_etcd) {
   ASSERT_NE(a.cluster, nullptr);
   const std::string too_long(256, 'n');
   const std::string huge(2 * 1024 * 1024, 'n');  // beyond etcd's 1.5 MiB request limit
-  for (const std::string& name : {std::string("a/b"), std::string("a//b"), std::string("/a"), std::string("a/"),
-                                  std::string("a\tb"), too_long, huge}) {
+  for (const std::string& name : {std::string("a/b"), std::string("a//b"), std::string("/a"),
+                                  std::string("a/"), std::string("a\tb"), too_long, huge}) {
     auto r = a.sys->spawn_fn(name, idle);
     ASSERT_FALSE(r) << name.substr(0, 40);
     EXPECT_EQ(r.code(), akt::errc::invalid_name) << r.error().to_string().substr(0, 300);
@@ -558,7 +562,10 @@ TEST_F(bad_input, inconsistent_options_are_refused_naming_what_is_wrong) {
       {"lease_ttl", [](auto& o) { o.lease_ttl = 3601s; }},
       {"request_timeout", [](auto& o) { o.etcd.request_timeout = 0ms; }},
       {"request_timeout", [](auto& o) { o.etcd.request_timeout = -1ms; }},
-      {"role 'a,b'", [](auto& o) { o.roles = {"ok", "a,b"}; }},
+      {"role 'a,b'",
+       [](auto& o) {
+         o.roles = {"ok", "a,b"};
+       }},
       {"role ''", [](auto& o) { o.roles = {""}; }},
       {"role 'a\tb'", [](auto& o) { o.roles = {"a\tb"}; }},
       {"'/'", [](auto& o) { o.name = "shop/eu"; }},
@@ -572,7 +579,8 @@ TEST_F(bad_input, inconsistent_options_are_refused_naming_what_is_wrong) {
     auto r = akt::cluster::cluster::enable(*n.sys, o);
     ASSERT_FALSE(r) << c.what;
     EXPECT_EQ(r.code(), akt::errc::invalid_argument) << r.error().to_string();
-    EXPECT_TRUE(contains(r.error().message(), c.what)) << "wanted '" << c.what << "' in: " << r.error().message();
+    EXPECT_TRUE(contains(r.error().message(), c.what))
+        << "wanted '" << c.what << "' in: " << r.error().message();
     EXPECT_LT(clock_type::now() - t0, 200ms) << "refused before any etcd call";
     EXPECT_EQ(n.sys->find_extension<akt::cluster::cluster>(), nullptr);
   }
@@ -665,8 +673,8 @@ TEST(etcd_endpoints, a_listener_that_never_speaks_fails_enable_within_the_timeou
   silent_listener silent;
   node a = make_node("alpha");
   const auto t0 = clock_type::now();
-  auto c = akt::cluster::cluster::enable(*a.sys,
-                                         {.etcd = {.endpoints = {silent.endpoint()}, .request_timeout = 800ms}});
+  auto c = akt::cluster::cluster::enable(
+      *a.sys, {.etcd = {.endpoints = {silent.endpoint()}, .request_timeout = 800ms}});
   const auto took = clock_type::now() - t0;
   ASSERT_FALSE(c);
   EXPECT_EQ(c.code(), akt::errc::unavailable) << c.error().to_string();

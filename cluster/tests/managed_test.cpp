@@ -21,8 +21,9 @@ struct planned {
 class managed_test : public ::testing::Test {
  protected:
   managed_test() {
-    dir_ = std::filesystem::temp_directory_path() / ("akt-managed-" + std::to_string(::getpid()) + "-" +
-                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() /
+           ("akt-managed-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     for (int i = 0; i < 5; ++i) plan_.push_back({"node-" + std::to_string(i)});
   }
@@ -51,7 +52,8 @@ class managed_test : public ::testing::Test {
   }
 
   node start(std::size_t i, std::size_t discovered) {
-    return akt_test::join_cluster(plan_[i].id, {}, {.managed_etcd = managed(i, discovered), .name = "managed"});
+    return akt_test::join_cluster(plan_[i].id, {},
+                                  {.managed_etcd = managed(i, discovered), .name = "managed"});
   }
 
   // etcd's own view of its members, asked of node i's member.
@@ -128,7 +130,8 @@ TEST_F(managed_test, a_port_in_use_and_a_missing_binary_are_clear_errors) {
   auto missing = akt::cluster::cluster::enable(*sys2, {.managed_etcd = options});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.code(), akt::errc::invalid_argument);
-  EXPECT_NE(missing.error().message().find("/nonexistent/etcd"), std::string::npos) << missing.error().to_string();
+  EXPECT_NE(missing.error().message().find("/nonexistent/etcd"), std::string::npos)
+      << missing.error().to_string();
 }
 
 TEST_F(managed_test, a_node_alone_founds_its_cluster_and_restarts_from_its_data) {

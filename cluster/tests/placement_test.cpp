@@ -7,9 +7,9 @@
 namespace {
 
 using namespace std::chrono_literals;
+using akt::cluster::placement;
 using akt_test::eventually;
 using akt_test::node;
-using akt::cluster::placement;
 
 class placement_test : public ::testing::Test {
  protected:
@@ -31,7 +31,8 @@ class placement_test : public ::testing::Test {
 
 TEST_F(placement_test, alone_every_strategy_spawns_here) {
   node a = join("alpha");
-  for (auto where : {placement::round_robin(), placement::random(), placement::least_loaded(), placement::local()}) {
+  for (auto where :
+       {placement::round_robin(), placement::random(), placement::least_loaded(), placement::local()}) {
     auto p = a.cluster->spawn_on("echo", "", where);
     ASSERT_TRUE(p) << p.error().to_string();
     EXPECT_NE(p->ref()->as_local(), nullptr);
@@ -52,7 +53,8 @@ TEST_F(placement_test, round_robin_visits_every_member_and_the_actors_answer) {
     ASSERT_TRUE(answer) << answer.error().to_string();
     EXPECT_EQ(answer->value(), p->path() + ":hi");
   }
-  EXPECT_EQ(hosts, (std::set<std::string>{a.remoting->address(), b.remoting->address(), c.remoting->address()}));
+  EXPECT_EQ(hosts,
+            (std::set<std::string>{a.remoting->address(), b.remoting->address(), c.remoting->address()}));
   // The names are cluster-wide: found from another node, taken for everyone.
   ASSERT_TRUE(eventually([&] { return bool(c.sys->lookup("cart-0")); }));
   auto twin = b.cluster->spawn_on("echo", "cart-0", placement::random());

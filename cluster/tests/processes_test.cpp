@@ -45,7 +45,8 @@ TEST(cluster_processes, three_processes_see_the_same_changes_in_the_same_order) 
     EXPECT_TRUE(eventually([&] {
       got = p->command("events");
       return got.ends_with(expected);
-    })) << p->address() << " saw " << got;
+    })) << p->address()
+        << " saw " << got;
   }
 }
 

@@ -24,7 +24,8 @@ TEST_F(singleton_test, it_runs_on_the_leader_and_every_node_gets_the_same_actor)
   ASSERT_TRUE(eventually([&] { return c.cluster->members().size() == 3; }));
   auto from_c = c.cluster->spawn_singleton("ledger", "echo");
   ASSERT_TRUE(from_c) << from_c.error().to_string();
-  EXPECT_NE(from_c->path().find(a.remoting->address()), std::string::npos) << "on the leader: " << from_c->path();
+  EXPECT_NE(from_c->path().find(a.remoting->address()), std::string::npos)
+      << "on the leader: " << from_c->path();
   auto from_b = b.cluster->spawn_singleton("ledger", "echo");
   ASSERT_TRUE(from_b) << from_b.error().to_string();
   EXPECT_EQ(from_b->path(), from_c->path()) << "idempotent";

@@ -24,17 +24,23 @@ using detail::dns_type;
 
 std::string_view type_name(dns_type t) {
   switch (t) {
-    case dns_type::a: return "A";
-    case dns_type::aaaa: return "AAAA";
-    case dns_type::srv: return "SRV";
+    case dns_type::a:
+      return "A";
+    case dns_type::aaaa:
+      return "AAAA";
+    case dns_type::srv:
+      return "SRV";
   }
   return "?";
 }
 
-bool is_absent(int status) { return status == ARES_ENOTFOUND || status == ARES_ENODATA; }
+bool is_absent(int status) {
+  return status == ARES_ENOTFOUND || status == ARES_ENODATA;
+}
 
 // Why `q` got no usable answer, for statuses other than success.
-error query_error(const dns_question& q, int status, const dns_resolver& r, std::chrono::milliseconds timeout) {
+error query_error(const dns_question& q, int status, const dns_resolver& r,
+                  std::chrono::milliseconds timeout) {
   const std::string what = std::string(type_name(q.type)) + " records of " + q.name;
   switch (status) {
     case ARES_ENOTFOUND:
@@ -44,17 +50,19 @@ error query_error(const dns_question& q, int status, const dns_resolver& r, std:
       return error(errc::not_found, "dns discovery: " + q.name + " has no " + std::string(type_name(q.type)) +
                                         " records (asked " + r.servers() + ")");
     case ARES_ETIMEOUT:
-      return error(errc::unavailable, "dns discovery: no DNS server answered within " +
-                                          akt::detail::format_duration(std::chrono::nanoseconds(timeout).count()) +
-                                          " (asked " + r.servers() + " for the " + what + ")");
+      return error(errc::unavailable,
+                   "dns discovery: no DNS server answered within " +
+                       akt::detail::format_duration(std::chrono::nanoseconds(timeout).count()) + " (asked " +
+                       r.servers() + " for the " + what + ")");
     case ARES_ECONNREFUSED:
-      return error(errc::unavailable, "dns discovery: the DNS server refused the connection (is one listening at " +
-                                          r.servers() + "?) asking for the " + what);
+      return error(errc::unavailable,
+                   "dns discovery: the DNS server refused the connection (is one listening at " +
+                       r.servers() + "?) asking for the " + what);
     case ARES_ECANCELLED:
       return error(errc::unavailable, "dns discovery: stopped while asking for the " + what);
     default:
-      return error(errc::unavailable, "dns discovery: " + r.servers() + " gave no answer for the " + what + ": " +
-                                          ares_strerror(status));
+      return error(errc::unavailable, "dns discovery: " + r.servers() + " gave no answer for the " + what +
+                                          ": " + ares_strerror(status));
   }
 }
 
@@ -89,7 +97,8 @@ class dns_provider final : public provider {
 
   status watch(on_change_fn on_change) override {
     if (watcher_.joinable()) {
-      return error(errc::invalid_argument, "dns discovery: a watch is already running (one watcher per provider)");
+      return error(errc::invalid_argument,
+                   "dns discovery: a watch is already running (one watcher per provider)");
     }
     {
       std::lock_guard lock(mutex_);
@@ -138,7 +147,8 @@ class dns_provider final : public provider {
       }
     }
     if (out.empty()) {
-      if (answers[0].status == ARES_ENOTFOUND) return query_error(questions[0], ARES_ENOTFOUND, r, options_.timeout);
+      if (answers[0].status == ARES_ENOTFOUND)
+        return query_error(questions[0], ARES_ENOTFOUND, r, options_.timeout);
       return error(errc::not_found, "dns discovery: " + options_.name + " has no A or AAAA records (asked " +
                                         r.servers() + ")");
     }
@@ -153,7 +163,7 @@ class dns_provider final : public provider {
     const auto answers = r.ask(questions, cancel);
     std::map<std::string, node, std::less<>> by_target;
     std::map<std::string, std::uint16_t, std::less<>> priority;  // "target/port name" -> of the port kept
-    std::map<std::string, std::vector<std::string>> addresses;  // target -> from additional sections
+    std::map<std::string, std::vector<std::string>> addresses;   // target -> from additional sections
     std::string absent;
     for (std::size_t i = 0; i < answers.size(); ++i) {
       if (is_absent(answers[i].status)) {
@@ -161,7 +171,8 @@ class dns_provider final : public provider {
                   (answers[i].status == ARES_ENOTFOUND ? " does not exist" : " has no SRV records");
         continue;
       }
-      if (answers[i].status != ARES_SUCCESS) return query_error(questions[i], answers[i].status, r, options_.timeout);
+      if (answers[i].status != ARES_SUCCESS)
+        return query_error(questions[i], answers[i].status, r, options_.timeout);
       auto records = detail::answer_srv_records(answers[i]);
       if (!records) return records.error();
       for (const auto& rec : *records) {
@@ -184,8 +195,8 @@ class dns_provider final : public provider {
       }
     }
     if (by_target.empty()) {
-      return error(errc::not_found, "dns discovery: no SRV records for any port name of " + options_.name + " (asked " +
-                                        r.servers() + "): " +
+      return error(errc::not_found, "dns discovery: no SRV records for any port name of " + options_.name +
+                                        " (asked " + r.servers() + "): " +
                                         (absent.empty() ? "every record names the root target '.'" : absent));
     }
     // Targets whose addresses the additional sections left out: asked for.
@@ -247,7 +258,7 @@ class dns_provider final : public provider {
   std::thread watcher_;  // owned by the thread that calls watch() and stop()
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
+  bool stopping_ = false;            // guarded by mutex_
   std::atomic<bool> cancel_{false};  // ends a resolution under way at stop()
 };
 
@@ -261,11 +272,13 @@ bool is_port_name(std::string_view s) {
 
 result<std::unique_ptr<provider>> dns(dns_options options) {
   if (options.name.empty()) {
-    return error(errc::invalid_argument,
-                 "dns discovery: the name is empty (give a fully qualified name, e.g. akt.shop.svc.cluster.local)");
+    return error(
+        errc::invalid_argument,
+        "dns discovery: the name is empty (give a fully qualified name, e.g. akt.shop.svc.cluster.local)");
   }
   if (options.interval <= std::chrono::milliseconds::zero()) {
-    return error(errc::invalid_argument, "dns discovery: the interval must be positive (it is how often the watch polls)");
+    return error(errc::invalid_argument,
+                 "dns discovery: the interval must be positive (it is how often the watch polls)");
   }
   if (options.timeout <= std::chrono::milliseconds::zero()) {
     return error(errc::invalid_argument, "dns discovery: the timeout must be positive");
@@ -276,14 +289,15 @@ result<std::unique_ptr<provider>> dns(dns_options options) {
     }
     for (const auto& p : options.port_names) {
       if (!is_port_name(p)) {
-        return error(errc::invalid_argument, "dns discovery: the port name '" + p +
-                                                 "' is not a DNS label (letters, digits and '-')");
+        return error(errc::invalid_argument,
+                     "dns discovery: the port name '" + p + "' is not a DNS label (letters, digits and '-')");
       }
     }
   } else {
     if (options.ports.empty()) {
       return error(errc::invalid_argument,
-                   "dns discovery: A/AAAA mode needs ports (every address gets them), e.g. {{\"remoting-port\", 4000}}");
+                   "dns discovery: A/AAAA mode needs ports (every address gets them), e.g. "
+                   "{{\"remoting-port\", 4000}}");
     }
     for (const auto& [port_name, port] : options.ports) {
       if (port == 0) {

@@ -57,7 +57,8 @@ class message_reader {
     if (pos_ >= m_.size()) return false;
     char* text = nullptr;
     long encoded = 0;
-    if (ares_expand_name(m_.data() + pos_, m_.data(), static_cast<int>(m_.size()), &text, &encoded) != ARES_SUCCESS) {
+    if (ares_expand_name(m_.data() + pos_, m_.data(), static_cast<int>(m_.size()), &text, &encoded) !=
+        ARES_SUCCESS) {
       return false;
     }
     if (out != nullptr) *out = text;
@@ -88,8 +89,9 @@ std::string to_lower(std::string_view text) {
 
 result<dns_server> parse_dns_server(std::string_view text) {
   auto bad = [&](std::string_view why) {
-    return error(errc::invalid_argument, "dns discovery: the server '" + std::string(text) + "' " + std::string(why) +
-                                             ": give ip:port, e.g. 10.96.0.10:53 or [fd00::a]:53 (no host names)");
+    return error(errc::invalid_argument,
+                 "dns discovery: the server '" + std::string(text) + "' " + std::string(why) +
+                     ": give ip:port, e.g. 10.96.0.10:53 or [fd00::a]:53 (no host names)");
   };
   dns_server s;
   s.text = std::string(text);
@@ -135,7 +137,8 @@ result<std::unique_ptr<dns_resolver>> dns_resolver::open(const std::vector<dns_s
   // (gRPC) count on it staying initialized.
   static const int library = ares_library_init(ARES_LIB_INIT_ALL);
   if (library != ARES_SUCCESS) {
-    return error(errc::unavailable, std::string("dns discovery: c-ares did not initialize: ") + ares_strerror(library));
+    return error(errc::unavailable,
+                 std::string("dns discovery: c-ares did not initialize: ") + ares_strerror(library));
   }
   auto ch = std::make_unique<channel>();
   ares_options options{};
@@ -146,7 +149,8 @@ result<std::unique_ptr<dns_resolver>> dns_resolver::open(const std::vector<dns_s
   const int mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
   if (const int rc = ares_init_options(&ch->ch, &options, mask); rc != ARES_SUCCESS) {
     return error(errc::unavailable,
-                 std::string("dns discovery: cannot set up the resolver (reading /etc/resolv.conf): ") + ares_strerror(rc));
+                 std::string("dns discovery: cannot set up the resolver (reading /etc/resolv.conf): ") +
+                     ares_strerror(rc));
   }
   if (!servers.empty()) {
     std::vector<ares_addr_port_node> list(servers.size());
@@ -157,7 +161,8 @@ result<std::unique_ptr<dns_resolver>> dns_resolver::open(const std::vector<dns_s
       list[i].udp_port = list[i].tcp_port = servers[i].port;
     }
     if (const int rc = ares_set_servers_ports(ch->ch, list.data()); rc != ARES_SUCCESS) {
-      return error(errc::invalid_argument, std::string("dns discovery: c-ares refused the servers: ") + ares_strerror(rc));
+      return error(errc::invalid_argument,
+                   std::string("dns discovery: c-ares refused the servers: ") + ares_strerror(rc));
     }
   }
   std::string names;
@@ -166,7 +171,8 @@ result<std::unique_ptr<dns_resolver>> dns_resolver::open(const std::vector<dns_s
     for (auto* s = in_use; s != nullptr; s = s->next) {
       const std::string ip = address_text(s->family, &s->addr);
       const int port = s->udp_port != 0 ? s->udp_port : 53;
-      names += (names.empty() ? "" : ", ") + (s->family == AF_INET6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
+      names += (names.empty() ? "" : ", ") + (s->family == AF_INET6 ? "[" + ip + "]" : ip) + ":" +
+               std::to_string(port);
     }
     ares_free_data(in_use);
   }
@@ -174,19 +180,22 @@ result<std::unique_ptr<dns_resolver>> dns_resolver::open(const std::vector<dns_s
   return std::unique_ptr<dns_resolver>(new dns_resolver(std::move(ch), std::move(names), timeout));
 }
 
-dns_resolver::dns_resolver(std::unique_ptr<channel> ch, std::string servers, std::chrono::milliseconds timeout)
+dns_resolver::dns_resolver(std::unique_ptr<channel> ch, std::string servers,
+                           std::chrono::milliseconds timeout)
     : channel_(std::move(ch)), servers_(std::move(servers)), timeout_(timeout) {}
 
 dns_resolver::~dns_resolver() = default;
 
-std::vector<dns_answer> dns_resolver::ask(const std::vector<dns_question>& questions, const std::atomic<bool>& cancel) {
+std::vector<dns_answer> dns_resolver::ask(const std::vector<dns_question>& questions,
+                                          const std::atomic<bool>& cancel) {
   std::vector<dns_answer> answers(questions.size());
   std::vector<pending_question> pending(questions.size());
   int remaining = static_cast<int>(questions.size());
   ares_channel ch = channel_->ch;
   for (std::size_t i = 0; i < questions.size(); ++i) {
     pending[i] = {&answers[i], &remaining};
-    ares_query(ch, questions[i].name.c_str(), class_in, static_cast<int>(questions[i].type), on_answer, &pending[i]);
+    ares_query(ch, questions[i].name.c_str(), class_in, static_cast<int>(questions[i].type), on_answer,
+               &pending[i]);
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   bool timed_out = false;
@@ -258,10 +267,12 @@ std::vector<std::string> answer_addresses(const dns_answer& answer, dns_type typ
 
 result<std::vector<srv_record>> answer_srv_records(const dns_answer& answer) {
   ares_srv_reply* replies = nullptr;
-  const int rc = ares_parse_srv_reply(answer.message.data(), static_cast<int>(answer.message.size()), &replies);
+  const int rc =
+      ares_parse_srv_reply(answer.message.data(), static_cast<int>(answer.message.size()), &replies);
   if (rc == ARES_ENODATA) return std::vector<srv_record>{};  // e.g. only a CNAME that leads nowhere
   if (rc != ARES_SUCCESS) {
-    return error(errc::unavailable, std::string("dns discovery: a malformed SRV answer: ") + ares_strerror(rc));
+    return error(errc::unavailable,
+                 std::string("dns discovery: a malformed SRV answer: ") + ares_strerror(rc));
   }
   std::vector<srv_record> out;
   for (auto* r = replies; r != nullptr; r = r->next) {
@@ -273,7 +284,8 @@ result<std::vector<srv_record>> answer_srv_records(const dns_answer& answer) {
   return out;
 }
 
-std::map<std::string, std::vector<std::string>> additional_addresses(const std::vector<unsigned char>& message) {
+std::map<std::string, std::vector<std::string>> additional_addresses(
+    const std::vector<unsigned char>& message) {
   std::map<std::string, std::vector<std::string>> out;
   message_reader r(message);
   std::uint16_t id = 0, flags = 0, questions = 0, answers = 0, authorities = 0, additionals = 0;

@@ -85,7 +85,8 @@ struct srv_record {
 // Host (lower case) -> its A and AAAA addresses in the additional section,
 // where servers often put the addresses of SRV targets. Malformed or
 // absent: an empty map (the caller then asks for them).
-std::map<std::string, std::vector<std::string>> additional_addresses(const std::vector<unsigned char>& message);
+std::map<std::string, std::vector<std::string>> additional_addresses(
+    const std::vector<unsigned char>& message);
 
 std::string to_lower(std::string_view text);
 

@@ -33,7 +33,9 @@ constexpr auto max_backoff = 5000ms;
 // (a server gone without a FIN) goes unnoticed.
 constexpr int watch_timeout_seconds = 300;
 
-std::string prefix(std::string_view s) { return "kubernetes discovery: " + std::string(s); }
+std::string prefix(std::string_view s) {
+  return "kubernetes discovery: " + std::string(s);
+}
 
 // The file's contents without surrounding white space, or nullopt when it
 // cannot be read.
@@ -83,9 +85,10 @@ class kubernetes_provider final : public provider {
     if (ns.empty()) {
       auto from_file = read_trimmed(options_.namespace_file);
       if (!from_file || from_file->empty()) {
-        return error(errc::invalid_argument,
-                     prefix("namespace unknown: options.namespace_name is empty and " + options_.namespace_file +
-                            (from_file ? " is empty" : " cannot be read") + " (options.namespace_file)"));
+        return error(
+            errc::invalid_argument,
+            prefix("namespace unknown: options.namespace_name is empty and " + options_.namespace_file +
+                   (from_file ? " is empty" : " cannot be read") + " (options.namespace_file)"));
       }
       ns = std::move(*from_file);
     }
@@ -107,7 +110,8 @@ class kubernetes_provider final : public provider {
 
   status watch(on_change_fn on_change) override {
     if (!started_) return error(errc::not_running, prefix("watch() before a successful start()"));
-    if (thread_.joinable()) return error(errc::invalid_argument, prefix("watch() twice: one watcher per provider"));
+    if (thread_.joinable())
+      return error(errc::invalid_argument, prefix("watch() twice: one watcher per provider"));
     if (watch_session_.is_interrupted()) return error(errc::not_running, prefix("watch() after stop()"));
     auto first = list_pods(watch_session_, missing_port::fail);
     if (!first) return first.error();
@@ -137,7 +141,8 @@ class kubernetes_provider final : public provider {
                    prefix("cannot read the service account token " + options_.token_file +
                           " (options.token_file); is automountServiceAccountToken off for this pod?"));
     }
-    if (token->empty()) return error(errc::invalid_argument, prefix("the token file " + options_.token_file + " is empty"));
+    if (token->empty())
+      return error(errc::invalid_argument, prefix("the token file " + options_.token_file + " is empty"));
     return std::move(*token);
   }
 
@@ -150,13 +155,16 @@ class kubernetes_provider final : public provider {
   error failure(const http_outcome& out, std::string_view verb) const {
     const std::string where = "the API server at " + base_url_;
     switch (out.failure) {
-      case transport_failure::none: break;
+      case transport_failure::none:
+        break;
       case transport_failure::interrupted:
-      case transport_failure::aborted: return error(errc::not_running, prefix("stopped"));
+      case transport_failure::aborted:
+        return error(errc::not_running, prefix("stopped"));
       case transport_failure::timed_out:
-        return error(errc::unavailable, prefix(where + " did not answer within " +
-                                               detail::format_duration(std::chrono::nanoseconds(options_.timeout).count()) +
-                                               " (options.timeout): " + out.detail));
+        return error(errc::unavailable,
+                     prefix(where + " did not answer within " +
+                            detail::format_duration(std::chrono::nanoseconds(options_.timeout).count()) +
+                            " (options.timeout): " + out.detail));
       case transport_failure::unreachable:
         return error(errc::unavailable, prefix("cannot reach " + where + ": " + out.detail));
       case transport_failure::tls_untrusted:
@@ -166,7 +174,8 @@ class kubernetes_provider final : public provider {
       case transport_failure::tls_other:
         return error(errc::unavailable, prefix("TLS with " + where + " failed (CA file " + options_.ca_file +
                                                "): " + out.detail));
-      case transport_failure::other: return error(errc::unavailable, prefix(where + ": " + out.detail));
+      case transport_failure::other:
+        return error(errc::unavailable, prefix(where + ": " + out.detail));
     }
     const auto status = k8s::parse_status(out.response.body);
     const std::string said = status && !status->message.empty() ? ": " + status->message : "";
@@ -177,14 +186,13 @@ class kubernetes_provider final : public provider {
                           " (401 Unauthorized" + said + "): it is invalid or expired"));
     }
     if (code == 403) {
-      return error(errc::not_permitted,
-                   prefix("the service account may not " + std::string(verb) + " pods in namespace " + namespace_ +
-                          " (403 Forbidden" + said +
-                          "); bind it to a Role that allows get, list and watch on pods "
-                          "(deploy/kubernetes/rbac.yaml's pod-reader)"));
+      return error(errc::not_permitted, prefix("the service account may not " + std::string(verb) +
+                                               " pods in namespace " + namespace_ + " (403 Forbidden" + said +
+                                               "); bind it to a Role that allows get, list and watch on pods "
+                                               "(deploy/kubernetes/rbac.yaml's pod-reader)"));
     }
-    return error(errc::unavailable, prefix(where + " answered " + std::to_string(code) + " to " + std::string(verb) +
-                                           " pods in namespace " + namespace_ + said));
+    return error(errc::unavailable, prefix(where + " answered " + std::to_string(code) + " to " +
+                                           std::string(verb) + " pods in namespace " + namespace_ + said));
   }
 
   result<pod_list> list_pods(http_session& session, missing_port on_missing) const {
@@ -287,12 +295,17 @@ class kubernetes_provider final : public provider {
       const watch_end end = watch_from(version, pods, got_events, publish);
       if (got_events) backoff = min_backoff;
       switch (end) {
-        case watch_end::stopped: return;
-        case watch_end::gone: relist = true; break;  // at once: the server is fine, our version is old
+        case watch_end::stopped:
+          return;
+        case watch_end::gone:
+          relist = true;
+          break;  // at once: the server is fine, our version is old
         case watch_end::ended:
           if (!got_events && !back_off()) return;
           break;
-        case watch_end::malformed: relist = true; [[fallthrough]];
+        case watch_end::malformed:
+          relist = true;
+          [[fallthrough]];
         case watch_end::failed:
           if (!back_off()) return;
           break;
@@ -324,7 +337,8 @@ result<std::unique_ptr<provider>> kubernetes(kubernetes_options options) {
     return error(errc::invalid_argument, wrong);
   }
   if (options.port_names.empty()) {
-    return error(errc::invalid_argument, prefix("options.port_names is empty: name at least one container port"));
+    return error(errc::invalid_argument,
+                 prefix("options.port_names is empty: name at least one container port"));
   }
   if (options.timeout <= std::chrono::milliseconds::zero()) {
     return error(errc::invalid_argument, prefix("options.timeout must be positive"));

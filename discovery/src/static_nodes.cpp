@@ -31,7 +31,8 @@ result<std::unique_ptr<provider>> static_nodes(std::vector<node> nodes) {
   std::set<std::string> ids;
   for (auto& n : nodes) {
     if (n.host.empty()) return error(errc::invalid_argument, "static discovery: a node has no host");
-    if (n.ports.empty()) return error(errc::invalid_argument, "static discovery: node " + n.host + " has no ports");
+    if (n.ports.empty())
+      return error(errc::invalid_argument, "static discovery: node " + n.host + " has no ports");
     for (const auto& [port_name, port] : n.ports) {
       if (port == 0) {
         return error(errc::invalid_argument,

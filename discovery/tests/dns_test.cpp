@@ -95,7 +95,8 @@ TEST(dns_discovery, srv_records_merge_named_ports_per_target_and_list_a_node_mis
   ASSERT_EQ(ids(*nodes), (std::vector<std::string>{"node1.akt.test", "node2.akt.test", "node4.akt.test"}));
   const node& n1 = (*nodes)[0];
   EXPECT_EQ(n1.host, "127.0.0.21");
-  EXPECT_EQ(n1.ports, (decltype(n1.ports){{"clients-port", 2379}, {"peers-port", 2380}, {"remoting-port", 4000}}));
+  EXPECT_EQ(n1.ports,
+            (decltype(n1.ports){{"clients-port", 2379}, {"peers-port", 2380}, {"remoting-port", 4000}}));
   const node& n2 = (*nodes)[1];
   EXPECT_EQ(n2.host, "127.0.0.22");  // IPv4 before IPv6
   EXPECT_EQ(n2.ports, (decltype(n2.ports){{"clients-port", 12379}, {"peers-port", 12380}}));
@@ -123,7 +124,8 @@ TEST(dns_discovery, the_addresses_in_an_srv_answers_additional_section_are_read)
   EXPECT_EQ(node2, (std::vector<std::string>{"127.0.0.22", "fd00::22"}));
   // Cut short anywhere, the message gives no addresses rather than garbage.
   for (std::size_t n = 0; n < answers[0].message.size(); ++n) {
-    std::vector<unsigned char> cut(answers[0].message.begin(), answers[0].message.begin() + static_cast<long>(n));
+    std::vector<unsigned char> cut(answers[0].message.begin(),
+                                   answers[0].message.begin() + static_cast<long>(n));
     EXPECT_TRUE(additional_addresses(cut).empty()) << n;
   }
 }
@@ -141,7 +143,8 @@ TEST(dns_discovery, srv_mode_asks_only_for_the_given_port_names) {
 
 TEST(dns_discovery, a_name_that_does_not_exist_is_a_clear_error) {
   akt_test::dnsmasq_server server(srv_records);
-  auto a = akt::discovery::dns({.name = "missing.akt.test", .ports = {{"p", 1}}, .servers = {server.address()}});
+  auto a =
+      akt::discovery::dns({.name = "missing.akt.test", .ports = {{"p", 1}}, .servers = {server.address()}});
   ASSERT_TRUE(a);
   auto nodes = (*a)->nodes();
   ASSERT_FALSE(nodes);
@@ -154,9 +157,11 @@ TEST(dns_discovery, a_name_that_does_not_exist_is_a_clear_error) {
   auto none = (*srv)->nodes();
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code(), errc::not_found);
-  EXPECT_NE(none.error().message().find("no SRV records for any port name of missing.akt.test"), std::string::npos)
+  EXPECT_NE(none.error().message().find("no SRV records for any port name of missing.akt.test"),
+            std::string::npos)
       << none.error().message();
-  EXPECT_NE(none.error().message().find("_clients-port._tcp.missing.akt.test does not exist"), std::string::npos)
+  EXPECT_NE(none.error().message().find("_clients-port._tcp.missing.akt.test does not exist"),
+            std::string::npos)
       << none.error().message();
 }
 
@@ -208,8 +213,8 @@ TEST(dns_discovery, bad_options_are_refused_clearly) {
   expect_refused({.name = "akt.test", .ports = {{"p", 0}}}, "'p' is 0");
   expect_refused({.name = "akt.test", .srv = true, .port_names = {}}, "needs port names");
   expect_refused({.name = "akt.test", .srv = true, .port_names = {"a.b"}}, "'a.b' is not a DNS label");
-  for (const char* bad : {"localhost:53", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:5x", "[::1", "[::1]x",
-                          "", "10.0.0.300:53"}) {
+  for (const char* bad : {"localhost:53", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:5x", "[::1",
+                          "[::1]x", "", "10.0.0.300:53"}) {
     SCOPED_TRACE(bad);
     expect_refused({.name = "akt.test", .ports = {{"p", 1}}, .servers = {bad}}, "give ip:port");
   }
@@ -220,8 +225,10 @@ TEST(dns_discovery, bad_options_are_refused_clearly) {
 
 TEST(dns_discovery, watch_gives_the_first_list_then_each_change_of_the_records) {
   akt_test::dnsmasq_server server("", "127.0.0.11 akt.test\n");
-  auto p = akt::discovery::dns(
-      {.name = "akt.test", .ports = {{"remoting-port", 4000}}, .servers = {server.address()}, .interval = 50ms});
+  auto p = akt::discovery::dns({.name = "akt.test",
+                                .ports = {{"remoting-port", 4000}},
+                                .servers = {server.address()},
+                                .interval = 50ms});
   ASSERT_TRUE(p);
   recorder seen;
   ASSERT_TRUE((*p)->watch(seen.callback()));
@@ -229,7 +236,8 @@ TEST(dns_discovery, watch_gives_the_first_list_then_each_change_of_the_records) 
   ASSERT_TRUE(seen.wait_until([](auto& lists) { return !lists.empty(); }));
 
   server.set_hosts("127.0.0.11 akt.test\n127.0.0.12 akt.test\n");
-  ASSERT_TRUE(seen.wait_until([](auto& lists) { return lists.size() >= 2; })) << "the watch missed the change";
+  ASSERT_TRUE(seen.wait_until([](auto& lists) { return lists.size() >= 2; }))
+      << "the watch missed the change";
   (*p)->stop();
   const auto lists = seen.lists();
   ASSERT_EQ(lists.size(), 2u) << "an unchanged list is not reported again";
@@ -250,9 +258,11 @@ TEST(dns_discovery, watch_keeps_the_last_list_while_the_server_is_down_then_sees
   // The watch keeps polling a server that is gone: its failures must not
   // reach on_change. Seen from here once a poll of our own fails too.
   EXPECT_FALSE((*p)->nodes());
-  server.restart(srv_records + "srv-host=_clients-port._tcp.akt.test,node3.akt.test,2379\n"
-                               "host-record=node3.akt.test,127.0.0.23\n");
-  ASSERT_TRUE(seen.wait_until([](auto& lists) { return lists.size() >= 2; })) << "the watch missed the change";
+  server.restart(srv_records +
+                 "srv-host=_clients-port._tcp.akt.test,node3.akt.test,2379\n"
+                 "host-record=node3.akt.test,127.0.0.23\n");
+  ASSERT_TRUE(seen.wait_until([](auto& lists) { return lists.size() >= 2; }))
+      << "the watch missed the change";
   (*p)->stop();
   const auto lists = seen.lists();
   ASSERT_EQ(lists.size(), 2u);
@@ -263,8 +273,10 @@ TEST(dns_discovery, watch_keeps_the_last_list_while_the_server_is_down_then_sees
 
 TEST(dns_discovery, stop_returns_promptly_whether_waiting_or_in_the_middle_of_a_query) {
   akt_test::dnsmasq_server server("", "127.0.0.11 akt.test\n");
-  auto idle = akt::discovery::dns(
-      {.name = "akt.test", .ports = {{"p", 1}}, .servers = {server.address()}, .interval = std::chrono::hours(1)});
+  auto idle = akt::discovery::dns({.name = "akt.test",
+                                   .ports = {{"p", 1}},
+                                   .servers = {server.address()},
+                                   .interval = std::chrono::hours(1)});
   ASSERT_TRUE(idle);
   recorder seen;
   ASSERT_TRUE((*idle)->watch(seen.callback()));

@@ -55,18 +55,25 @@ bool selects(const std::string& selector, const json& pod) {
 }
 
 json status_object(int code, const std::string& reason, const std::string& message) {
-  return {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Failure"},
-          {"message", message}, {"reason", reason}, {"code", code}};
+  return {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+          {"status", "Failure"}, {"message", message}, {"reason", reason},
+          {"code", code}};
 }
 
 const char* reason_phrase(int code) {
   switch (code) {
-    case 200: return "OK";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 410: return "Gone";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 410:
+      return "Gone";
+    default:
+      return "Error";
   }
 }
 
@@ -142,7 +149,8 @@ struct fake_api_server::impl {
     recorded_request req{.target = target};
     while (std::getline(in, line) && line != "\r") {
       std::string lower = line;
-      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       if (lower.rfind("authorization: bearer ", 0) == 0) {
         req.token = line.substr(22);
         if (!req.token.empty() && req.token.back() == '\r') req.token.pop_back();
@@ -158,9 +166,10 @@ struct fake_api_server::impl {
       requests.push_back(req);
       cv.notify_all();
       lock.unlock();
-      std::string head = "HTTP/1.1 " + std::to_string(code) + " " + reason_phrase(code) +
-                         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                         "\r\nConnection: close\r\n\r\n";
+      std::string head =
+          "HTTP/1.1 " + std::to_string(code) + " " + reason_phrase(code) +
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n";
       asio::write(stream, asio::buffer(head + body), ec);
     };
     if (req.token != token) {
@@ -175,7 +184,8 @@ struct fake_api_server::impl {
                              .dump());
     }
     if (method != "GET" || path != "/api/v1/namespaces/" + namespace_name + "/pods") {
-      return answer(404, status_object(404, "NotFound", "the server could not find the requested resource").dump());
+      return answer(
+          404, status_object(404, "NotFound", "the server could not find the requested resource").dump());
     }
     const std::string selector = query["labelSelector"];
     if (!req.watch) {
@@ -184,15 +194,18 @@ struct fake_api_server::impl {
       for (const auto& [name, pod] : pods) {
         if (selects(selector, pod)) items.push_back(pod);
       }
-      json list = {{"kind", "PodList"}, {"apiVersion", "v1"},
-                   {"metadata", {{"resourceVersion", std::to_string(version)}}}, {"items", items}};
+      json list = {{"kind", "PodList"},
+                   {"apiVersion", "v1"},
+                   {"metadata", {{"resourceVersion", std::to_string(version)}}},
+                   {"items", items}};
       return answer(200, list.dump());
     }
     const long from = std::stol(query["resourceVersion"].empty() ? "0" : query["resourceVersion"]);
     const bool gone = from < compacted;
     if (gone && gone_as_status) {
-      return answer(410, status_object(410, "Expired", "too old resource version: " + std::to_string(from) + " (" +
-                                                           std::to_string(compacted) + ")")
+      return answer(410, status_object(410, "Expired",
+                                       "too old resource version: " + std::to_string(from) + " (" +
+                                           std::to_string(compacted) + ")")
                              .dump());
     }
     req.status = 200;
@@ -214,8 +227,9 @@ struct fake_api_server::impl {
     };
     if (gone) {
       send_line({{"type", "ERROR"},
-                 {"object", status_object(410, "Expired", "too old resource version: " + std::to_string(from) +
-                                                              " (" + std::to_string(compacted) + ")")}});
+                 {"object", status_object(410, "Expired",
+                                          "too old resource version: " + std::to_string(from) + " (" +
+                                              std::to_string(compacted) + ")")}});
       asio::write(stream, asio::buffer(std::string("0\r\n\r\n")), ec);
       return;
     }
@@ -279,8 +293,12 @@ fake_api_server::~fake_api_server() {
   for (auto& t : connections) t.join();
 }
 
-std::string fake_api_server::url() const { return "https://127.0.0.1:" + std::to_string(port()); }
-std::uint16_t fake_api_server::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::string fake_api_server::url() const {
+  return "https://127.0.0.1:" + std::to_string(port());
+}
+std::uint16_t fake_api_server::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 void fake_api_server::set_token(std::string token) {
   std::lock_guard lock(impl_->mu);
@@ -348,8 +366,9 @@ bool fake_api_server::wait_for_requests(const std::function<bool(const std::vect
   return impl_->cv.wait_for(lock, limit, [&] { return done(impl_->requests); });
 }
 
-json make_pod(const std::string& name, const std::string& system, const std::string& app, const std::string& phase,
-              bool ready, const std::string& ip, const std::vector<std::pair<std::string, int>>& ports) {
+json make_pod(const std::string& name, const std::string& system, const std::string& app,
+              const std::string& phase, bool ready, const std::string& ip,
+              const std::vector<std::pair<std::string, int>>& ports) {
   json container_ports = json::array();
   for (const auto& [port_name, number] : ports) {
     container_ports.push_back({{"name", port_name}, {"containerPort", number}, {"protocol", "TCP"}});

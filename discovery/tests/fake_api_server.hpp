@@ -42,9 +42,9 @@ class fake_api_server {
   std::uint16_t port() const;
 
   void set_token(std::string token);
-  void set_forbidden(bool forbidden);           // 403 for every request with the right token
+  void set_forbidden(bool forbidden);            // 403 for every request with the right token
   void set_gone_as_http_status(bool as_status);  // 410 as the response's status, not an ERROR event
-  void set_list_body(std::string body);         // a list answers this (malformed) body; empty: the real one
+  void set_list_body(std::string body);          // a list answers this (malformed) body; empty: the real one
 
   // A pod changes as it would on the API server: a new resourceVersion and
   // one WatchEvent (ADDED, MODIFIED, DELETED) for every watch that selects it.

@@ -36,13 +36,13 @@ constexpr auto deadline = 10s;
 // A CA and a certificate for 127.0.0.1 signed by it, in `dir`.
 bool make_pki(const fs::path& dir, const std::string& name) {
   const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-  const std::string cmd = "cd '" + dir.string() + "' && openssl req -x509" + ec + " -keyout " + name +
-                          "-ca.key -out " + name + "-ca.pem -days 1 -subj /CN=" + name +
-                          "-ca 2>/dev/null && openssl req" + ec + " -keyout " + name + ".key -out " + name +
-                          ".csr -subj /CN=" + name + " 2>/dev/null && printf 'subjectAltName=IP:127.0.0.1\\n' > " +
-                          name + ".ext && openssl x509 -req -in " + name + ".csr -CA " + name + "-ca.pem -CAkey " +
-                          name + "-ca.key -CAcreateserial -out " + name + ".pem -days 1 -extfile " + name +
-                          ".ext 2>/dev/null";
+  const std::string cmd =
+      "cd '" + dir.string() + "' && openssl req -x509" + ec + " -keyout " + name + "-ca.key -out " + name +
+      "-ca.pem -days 1 -subj /CN=" + name + "-ca 2>/dev/null && openssl req" + ec + " -keyout " + name +
+      ".key -out " + name + ".csr -subj /CN=" + name +
+      " 2>/dev/null && printf 'subjectAltName=IP:127.0.0.1\\n' > " + name + ".ext && openssl x509 -req -in " +
+      name + ".csr -CA " + name + "-ca.pem -CAkey " + name + "-ca.key -CAcreateserial -out " + name +
+      ".pem -days 1 -extfile " + name + ".ext 2>/dev/null";
   return std::system(cmd.c_str()) == 0;
 }
 
@@ -102,14 +102,16 @@ class kubernetes_discovery : public ::testing::Test {
   void SetUp() override {
     write_file(dir_ / "token", "token-1\n");
     write_file(dir_ / "namespace", "shop-ns");
-    server_ = std::make_unique<fake_api_server>((dir_ / "apiserver.pem").string(), (dir_ / "apiserver.key").string(),
-                                                "token-1", "shop-ns");
+    server_ = std::make_unique<fake_api_server>((dir_ / "apiserver.pem").string(),
+                                                (dir_ / "apiserver.key").string(), "token-1", "shop-ns");
     server_->apply("ADDED", make_pod("orders-0", "shop", "orders", "Running", true, "10.0.0.10", all_ports));
     server_->apply("ADDED", make_pod("orders-1", "shop", "orders", "Running", false, "10.0.0.11", all_ports));
     server_->apply("ADDED", make_pod("orders-2", "shop", "orders", "Pending", false, "", all_ports));
     server_->apply("ADDED", make_pod("orders-3", "shop", "orders", "Running", true, "10.0.0.13", all_ports));
-    server_->apply("ADDED", make_pod("billing-0", "shop", "billing", "Running", true, "10.0.0.20", all_ports));
-    server_->apply("ADDED", make_pod("orders-x", "other-shop", "orders", "Running", true, "10.0.0.30", all_ports));
+    server_->apply("ADDED",
+                   make_pod("billing-0", "shop", "billing", "Running", true, "10.0.0.20", all_ports));
+    server_->apply("ADDED",
+                   make_pod("orders-x", "other-shop", "orders", "Running", true, "10.0.0.30", all_ports));
   }
 
   akt::discovery::kubernetes_options options() const {
@@ -190,22 +192,28 @@ TEST_F(kubernetes_discovery, watch_applies_added_modified_and_deleted_pods) {
 
   server_->apply("ADDED", make_pod("orders-4", "shop", "orders", "Running", true, "10.0.0.14", all_ports));
   ASSERT_TRUE(changes.wait_latest(has_ids({"orders-0", "orders-3", "orders-4"})));
-  server_->apply("MODIFIED", make_pod("orders-0", "shop", "orders", "Running", false, "10.0.0.10", all_ports));
-  ASSERT_TRUE(changes.wait_latest(has_ids({"orders-3", "orders-4"}))) << "a pod that is no longer Ready leaves";
+  server_->apply("MODIFIED",
+                 make_pod("orders-0", "shop", "orders", "Running", false, "10.0.0.10", all_ports));
+  ASSERT_TRUE(changes.wait_latest(has_ids({"orders-3", "orders-4"})))
+      << "a pod that is no longer Ready leaves";
   server_->apply("MODIFIED", make_pod("orders-1", "shop", "orders", "Running", true, "10.0.0.11", all_ports));
-  ASSERT_TRUE(changes.wait_latest(has_ids({"orders-1", "orders-3", "orders-4"}))) << "one that becomes Ready joins";
+  ASSERT_TRUE(changes.wait_latest(has_ids({"orders-1", "orders-3", "orders-4"})))
+      << "one that becomes Ready joins";
   server_->apply("DELETED", make_pod("orders-3", "shop", "orders", "Running", true, "10.0.0.13", all_ports));
   ASSERT_TRUE(changes.wait_latest(has_ids({"orders-1", "orders-4"})));
   // A change to a pod the selector does not pick, or one that changes
   // nothing the list shows, is not a change of the list.
-  server_->apply("MODIFIED", make_pod("billing-0", "shop", "billing", "Running", false, "10.0.0.20", all_ports));
-  server_->apply("MODIFIED", make_pod("orders-2", "shop", "orders", "Running", false, "10.0.0.12", all_ports));
+  server_->apply("MODIFIED",
+                 make_pod("billing-0", "shop", "billing", "Running", false, "10.0.0.20", all_ports));
+  server_->apply("MODIFIED",
+                 make_pod("orders-2", "shop", "orders", "Running", false, "10.0.0.12", all_ports));
 
   // The stream ends (the server's timeoutSeconds): the provider resumes
   // from the last version it saw, and misses nothing said in between.
   const auto watches_before = server_->requests().size();
   server_->end_watches();
-  ASSERT_TRUE(server_->wait_for_requests([&](const auto& rs) { return rs.size() > watches_before; }, deadline));
+  ASSERT_TRUE(
+      server_->wait_for_requests([&](const auto& rs) { return rs.size() > watches_before; }, deadline));
   server_->apply("DELETED", make_pod("orders-4", "shop", "orders", "Running", true, "10.0.0.14", all_ports));
   ASSERT_TRUE(changes.wait_latest(has_ids({"orders-1"})));
   p->stop();
@@ -215,10 +223,12 @@ TEST_F(kubernetes_discovery, watch_applies_added_modified_and_deleted_pods) {
   for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_NE(seen[i], seen[i - 1]);
   auto requests = server_->requests();
   std::vector<recorded_request> watches;
-  std::copy_if(requests.begin(), requests.end(), std::back_inserter(watches), [](auto& r) { return r.watch; });
+  std::copy_if(requests.begin(), requests.end(), std::back_inserter(watches),
+               [](auto& r) { return r.watch; });
   ASSERT_GE(watches.size(), 2u);
   EXPECT_EQ(requests[0].target.find("watch"), std::string::npos) << "a list first";
-  EXPECT_NE(watches[0].target.find("&watch=true&resourceVersion=106&allowWatchBookmarks=true"), std::string::npos)
+  EXPECT_NE(watches[0].target.find("&watch=true&resourceVersion=106&allowWatchBookmarks=true"),
+            std::string::npos)
       << watches[0].target;
   EXPECT_NE(watches[1].target.find("&resourceVersion=112&"), std::string::npos)
       << "resumed from the last event's version: " << watches[1].target;
@@ -231,12 +241,14 @@ TEST_F(kubernetes_discovery, a_rotated_token_is_read_again) {
   ASSERT_TRUE(p);
   recorder changes;
   ASSERT_TRUE(p->watch(changes.fn()));
-  ASSERT_TRUE(server_->wait_for_requests([](const auto& rs) { return a_watch_with(rs, "token-1", 200); }, deadline));
+  ASSERT_TRUE(
+      server_->wait_for_requests([](const auto& rs) { return a_watch_with(rs, "token-1", 200); }, deadline));
 
   write_file(dir_ / "token", "token-2\n");
   server_->set_token("token-2");
   server_->end_watches();
-  ASSERT_TRUE(server_->wait_for_requests([](const auto& rs) { return a_watch_with(rs, "token-2", 200); }, deadline));
+  ASSERT_TRUE(
+      server_->wait_for_requests([](const auto& rs) { return a_watch_with(rs, "token-2", 200); }, deadline));
   server_->apply("DELETED", make_pod("orders-0", "shop", "orders", "Running", true, "10.0.0.10", all_ports));
   ASSERT_TRUE(changes.wait_latest(has_ids({"orders-3"})));
   auto nodes = p->nodes();
@@ -254,13 +266,16 @@ TEST_F(kubernetes_discovery, a_gone_resource_version_makes_it_list_again) {
     ASSERT_TRUE(p->watch(changes.fn()));
     ASSERT_TRUE(changes.wait_latest([](auto& now) { return !now.empty(); }));
     ASSERT_TRUE(server_->wait_for_requests(
-        [](const auto& rs) { return std::count_if(rs.begin(), rs.end(), [](auto& r) { return r.watch; }) > 0; },
+        [](const auto& rs) {
+          return std::count_if(rs.begin(), rs.end(), [](auto& r) { return r.watch; }) > 0;
+        },
         deadline));
     const auto before = server_->requests().size();
     const auto name = as_http_status ? "orders-7" : "orders-6";
     const auto ip = as_http_status ? "10.0.0.17" : "10.0.0.16";
     // A change no watch event tells: only a new list shows it.
-    server_->compact_with_silent_change("ADDED", make_pod(name, "shop", "orders", "Running", true, ip, all_ports));
+    server_->compact_with_silent_change("ADDED",
+                                        make_pod(name, "shop", "orders", "Running", true, ip, all_ports));
     ASSERT_TRUE(changes.wait_latest([&](auto& now) { return now.back().id == name; }));
     p->stop();
     auto requests = server_->requests();
@@ -277,7 +292,8 @@ TEST_F(kubernetes_discovery, stop_ends_a_watch_that_waits_for_events_at_once) {
   ASSERT_TRUE(p);
   recorder changes;
   ASSERT_TRUE(p->watch(changes.fn()));
-  ASSERT_TRUE(server_->wait_for_requests([](const auto& rs) { return a_watch_with(rs, "token-1", 200); }, deadline));
+  ASSERT_TRUE(
+      server_->wait_for_requests([](const auto& rs) { return a_watch_with(rs, "token-1", 200); }, deadline));
   const auto t0 = std::chrono::steady_clock::now();
   p->stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
@@ -326,7 +342,8 @@ TEST_F(kubernetes_discovery, a_selected_pod_without_a_named_port_is_an_error_nam
   auto p = started(options());
   recorder changes;
   ASSERT_TRUE(p->watch(changes.fn()));
-  server_->apply("ADDED", make_pod("orders-5", "shop", "orders", "Running", true, "10.0.0.15", {{"etcd", 2379}}));
+  server_->apply("ADDED",
+                 make_pod("orders-5", "shop", "orders", "Running", true, "10.0.0.15", {{"etcd", 2379}}));
   server_->apply("ADDED", make_pod("orders-6", "shop", "orders", "Running", true, "10.0.0.16", all_ports));
   ASSERT_TRUE(changes.wait_latest(has_ids({"orders-0", "orders-3", "orders-6"})));
 }
@@ -341,7 +358,8 @@ TEST_F(kubernetes_discovery, an_unreachable_or_silent_api_server_is_reported) {
   auto o = options();
   {
     // A port that nothing listens on.
-    fake_api_server gone((dir_ / "apiserver.pem").string(), (dir_ / "apiserver.key").string(), "t", "shop-ns");
+    fake_api_server gone((dir_ / "apiserver.pem").string(), (dir_ / "apiserver.key").string(), "t",
+                         "shop-ns");
     o.api_server = gone.url();
   }
   std::string e = error_of(o);

@@ -32,8 +32,8 @@ TEST(static_discovery, bad_lists_are_refused_clearly) {
   auto empty = akt::discovery::static_nodes({});
   ASSERT_FALSE(empty);
   EXPECT_NE(empty.error().message().find("empty"), std::string::npos);
-  auto twice = akt::discovery::static_nodes({{.id = "x", .host = "h", .ports = {{"p", 1}}},
-                                             {.id = "x", .host = "i", .ports = {{"p", 1}}}});
+  auto twice = akt::discovery::static_nodes(
+      {{.id = "x", .host = "h", .ports = {{"p", 1}}}, {.id = "x", .host = "i", .ports = {{"p", 1}}}});
   ASSERT_FALSE(twice);
   EXPECT_NE(twice.error().message().find("twice"), std::string::npos);
   auto zero = akt::discovery::static_nodes({{.host = "h", .ports = {{"clients-port", 0}}}});

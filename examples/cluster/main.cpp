@@ -84,8 +84,8 @@ static node start_node(const std::string& name, const std::string& etcd, std::ve
   (void)akt::remote::remoting::enable(*n.sys, {.secret = secret ? secret : "demo-secret-change-me",
                                                .permissions = {.spawnable_kinds = {"greeter"}}})
       .value();
-  auto c = cl::cluster::enable(*n.sys, {.etcd = {.endpoints = {etcd}}, .name = "demo", .roles = std::move(roles),
-                                        .lease_ttl = 2s});
+  auto c = cl::cluster::enable(
+      *n.sys, {.etcd = {.endpoints = {etcd}}, .name = "demo", .roles = std::move(roles), .lease_ttl = 2s});
   if (!c) {
     std::cerr << name << ": " << c.error().to_string() << "\n";
     return n;  // no cluster: the caller gives up (or tries again)
@@ -113,12 +113,13 @@ static int run_node(const std::string& name, const std::string& etcd, const std:
     add.set_a(40);
     add.set_b(2);
     auto total = n.cluster->ask<demo::Sum>("ledger", add, 10s);
-    say(name, "ledger total " + (total ? std::to_string(total->value()) : total.error().to_string()) + " at " +
-                  n.cluster->lookup("ledger")->path());
+    say(name, "ledger total " + (total ? std::to_string(total->value()) : total.error().to_string()) +
+                  " at " + n.cluster->lookup("ledger")->path());
     // Until alpha leaves: then the ledger is re-created on beta, and this
     // ask waits out the move (within its deadline).
     const std::string first_home = n.cluster->lookup("ledger")->path();
-    for (const auto until = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < until;) {
+    for (const auto until = std::chrono::steady_clock::now() + 20s;
+         std::chrono::steady_clock::now() < until;) {
       auto home = n.cluster->await("ledger", 10s);
       if (home && home->path() != first_home) break;
       std::this_thread::sleep_for(20ms);  // polling a demo's view; a real client just sends by name

@@ -179,9 +179,10 @@ status etcd_client::with_failover(const char* what, Call&& call) {
     // member accepts and never answers): each attempt gets a share, and
     // the attempt that starts near the end gets what is left.
     const auto share = std::max<clock::duration>(config_.request_timeout / (2 * config_.endpoints.size()),
-                                                  std::chrono::milliseconds(250));
-    const auto attempt_deadline =
-        config_.endpoints.size() == 1 || deadline - clock::now() <= 2 * share ? deadline : clock::now() + share;
+                                                 std::chrono::milliseconds(250));
+    const auto attempt_deadline = config_.endpoints.size() == 1 || deadline - clock::now() <= 2 * share
+                                      ? deadline
+                                      : clock::now() + share;
     grpc::ClientContext context;
     prepare(context, attempt_deadline);
     const grpc::Status s = call(*endpoint_at(i), context);
@@ -355,8 +356,11 @@ result<std::string> etcd_client::server_version() {
 
 namespace {
 etcd_member member_of(const pb::Member& m) {
-  return etcd_member{m.id(), m.name(), {m.peerurls().begin(), m.peerurls().end()},
-                     {m.clienturls().begin(), m.clienturls().end()}, m.islearner()};
+  return etcd_member{m.id(),
+                     m.name(),
+                     {m.peerurls().begin(), m.peerurls().end()},
+                     {m.clienturls().begin(), m.clienturls().end()},
+                     m.islearner()};
 }
 std::vector<etcd_member> members_of(const google::protobuf::RepeatedPtrField<pb::Member>& all) {
   std::vector<etcd_member> out;
@@ -387,7 +391,7 @@ result<std::vector<etcd_member>> etcd_client::member_list() {
 }
 
 result<std::pair<etcd_member, std::vector<etcd_member>>> etcd_client::member_add(const std::string& peer_url,
-                                                                                  bool learner) {
+                                                                                 bool learner) {
   pb::MemberAddRequest request;
   request.add_peerurls(peer_url);
   request.set_islearner(learner);

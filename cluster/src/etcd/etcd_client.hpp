@@ -106,7 +106,8 @@ class etcd_client {
   result<std::vector<etcd_member>> member_list();
   // Adds a member (a learner when asked: it votes only once promoted).
   // Gives the new member and every member after the change.
-  result<std::pair<etcd_member, std::vector<etcd_member>>> member_add(const std::string& peer_url, bool learner);
+  result<std::pair<etcd_member, std::vector<etcd_member>>> member_add(const std::string& peer_url,
+                                                                      bool learner);
   status member_remove(std::uint64_t id);
   // Errors while the learner is not yet in sync with the leader.
   status member_promote(std::uint64_t id);

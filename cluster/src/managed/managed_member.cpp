@@ -39,7 +39,8 @@ bool port_in_use(const std::string& host, std::uint16_t port) {
   return busy;
 }
 
-std::string join_members(const std::vector<etcd_member>& members, std::uint64_t self, const std::string& self_name) {
+std::string join_members(const std::vector<etcd_member>& members, std::uint64_t self,
+                         const std::string& self_name) {
   std::string out;
   for (const auto& m : members) {
     const std::string& n = m.id == self ? self_name : m.name;  // an added member not started yet has no name
@@ -48,7 +49,8 @@ std::string join_members(const std::vector<etcd_member>& members, std::uint64_t 
   return out;
 }
 
-std::unique_ptr<etcd_client> client_for(std::vector<std::string> endpoints, std::chrono::milliseconds timeout) {
+std::unique_ptr<etcd_client> client_for(std::vector<std::string> endpoints,
+                                        std::chrono::milliseconds timeout) {
   etcd_config c;
   c.endpoints = std::move(endpoints);
   c.request_timeout = timeout;
@@ -71,13 +73,16 @@ status managed_member::validate(const std::string& default_host) {
   if (options_.clients_port == 0 || options_.peers_port == 0 || options_.clients_port == options_.peers_port)
     return bad("clients_port and peers_port must be two different ports");
   if (::access(options_.binary.c_str(), X_OK) != 0) {
-    return bad("no etcd binary at " + options_.binary + " (install Debian's etcd-server, or set managed_etcd.binary)");
+    return bad("no etcd binary at " + options_.binary +
+               " (install Debian's etcd-server, or set managed_etcd.binary)");
   }
   host_ = options_.host.empty() ? default_host : options_.host;
-  for (auto [label, port] : {std::pair{"clients-port", options_.clients_port}, {"peers-port", options_.peers_port}}) {
+  for (auto [label, port] :
+       {std::pair{"clients-port", options_.clients_port}, {"peers-port", options_.peers_port}}) {
     if (port_in_use(host_, port)) {
       return error(errc::unavailable, "managed etcd: " + std::string(label) + " " + host_ + ":" +
-                                          std::to_string(port) + " is in use (another etcd, or another node?)");
+                                          std::to_string(port) +
+                                          " is in use (another etcd, or another node?)");
     }
   }
   return options_.discovery->start();
@@ -104,7 +109,8 @@ result<std::vector<std::string>> managed_member::start() {
     if (auto nodes = options_.discovery->nodes()) {
       std::lock_guard g(mu_);
       for (const auto& n : *nodes) {
-        if (n.port(discovery::clients_port) != 0 && !(n.host == host_ && n.port(discovery::peers_port) == options_.peers_port))
+        if (n.port(discovery::clients_port) != 0 &&
+            !(n.host == host_ && n.port(discovery::peers_port) == options_.peers_port))
           peers_.push_back(n.host + ":" + std::to_string(n.port(discovery::clients_port)));
       }
     }
@@ -121,7 +127,8 @@ result<std::vector<std::string>> managed_member::start() {
       std::lock_guard g(mu_);
       id = member_id_;
     }
-    if (id != 0 && !peer_endpoints().empty()) (void)client_for(peer_endpoints(), std::chrono::milliseconds(2000))->member_remove(id);
+    if (id != 0 && !peer_endpoints().empty())
+      (void)client_for(peer_endpoints(), std::chrono::milliseconds(2000))->member_remove(id);
     return std::move(up).error();
   }
   // A data directory of another cluster: its member answers, but not for the discovered cluster.
@@ -129,10 +136,11 @@ result<std::vector<std::string>> managed_member::start() {
   for (const auto& peer : peer_endpoints()) {
     auto theirs = client_for({peer}, std::chrono::milliseconds(500))->status_of();
     if (mine && theirs && mine->cluster_id != theirs->cluster_id) {
-      return error(errc::invalid_argument,
-                   "managed etcd: the data directory " + options_.data_dir + " holds a member of another etcd cluster (" +
-                       std::to_string(mine->cluster_id) + "; " + peer + " is in " + std::to_string(theirs->cluster_id) +
-                       "): remove the directory to join afresh");
+      return error(errc::invalid_argument, "managed etcd: the data directory " + options_.data_dir +
+                                               " holds a member of another etcd cluster (" +
+                                               std::to_string(mine->cluster_id) + "; " + peer + " is in " +
+                                               std::to_string(theirs->cluster_id) +
+                                               "): remove the directory to join afresh");
     }
   }
   std::vector<std::string> endpoints{client_endpoint()};
@@ -152,8 +160,9 @@ status managed_member::find_or_found(clock::time_point deadline) {
       std::vector<std::string> others;
       std::string lowest;
       for (const auto& n : *nodes) {
-        const bool is_self = options_.id.empty() ? n.host == host_ && n.port(discovery::peers_port) == options_.peers_port
-                                                 : n.id == options_.id;
+        const bool is_self = options_.id.empty()
+                                 ? n.host == host_ && n.port(discovery::peers_port) == options_.peers_port
+                                 : n.id == options_.id;
         if (is_self) {
           self_id = n.id;
         } else if (n.port(discovery::clients_port) != 0) {
@@ -178,7 +187,8 @@ status managed_member::find_or_found(clock::time_point deadline) {
       }
       if (self_id <= lowest) {
         log_.info("managed etcd: no etcd answers at the " + std::to_string(others.size()) +
-                  " other discovered nodes and this node has the lowest id (" + self_id + "): creating the cluster");
+                  " other discovered nodes and this node has the lowest id (" + self_id +
+                  "): creating the cluster");
         std::lock_guard g(mu_);
         initial_cluster_ = name_ + "=" + peer_url();
         new_cluster_ = true;
@@ -190,7 +200,8 @@ status managed_member::find_or_found(clock::time_point deadline) {
     pause = std::min(pause * 2, std::chrono::milliseconds(1000));
   }
   return error(errc::unavailable, "managed etcd: no cluster to join and none created within " +
-                                      std::to_string(options_.join_timeout.count()) + " s (" + last_reason + ")");
+                                      std::to_string(options_.join_timeout.count()) + " s (" + last_reason +
+                                      ")");
 }
 
 status managed_member::add_self(const std::vector<std::string>& endpoints, clock::time_point deadline) {
@@ -225,7 +236,8 @@ status managed_member::add_self(const std::vector<std::string>& endpoints, clock
     std::this_thread::sleep_for(std::min<clock::duration>(pause, deadline - clock::now()));
     pause = std::min(pause * 2, std::chrono::milliseconds(2000));
   }
-  return error(errc::unavailable, "managed etcd: could not join the cluster at " + endpoints.front() + ": " + why);
+  return error(errc::unavailable,
+               "managed etcd: could not join the cluster at " + endpoints.front() + ": " + why);
 }
 
 status managed_member::promote_self(clock::time_point deadline) {
@@ -235,11 +247,13 @@ status managed_member::promote_self(clock::time_point deadline) {
     id = member_id_;
   }
   if (id == 0) return {};  // founded or restarted: a voter already
-  auto cluster = client_for([&] {
-    auto e = peer_endpoints();
-    e.push_back(client_endpoint());
-    return e;
-  }(), std::chrono::milliseconds(2000));
+  auto cluster = client_for(
+      [&] {
+        auto e = peer_endpoints();
+        e.push_back(client_endpoint());
+        return e;
+      }(),
+      std::chrono::milliseconds(2000));
   std::string why;
   while (clock::now() < deadline) {
     {
@@ -271,7 +285,8 @@ status managed_member::wait_ready(clock::time_point deadline) {
     why = s.error().message();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return error(errc::unavailable, "managed etcd: the member at " + client_endpoint() + " did not come up within " +
+  return error(errc::unavailable, "managed etcd: the member at " + client_endpoint() +
+                                      " did not come up within " +
                                       std::to_string(options_.join_timeout.count()) + " s (" + why +
                                       "); its log: " + options_.data_dir + ".log");
 }
@@ -351,15 +366,17 @@ void managed_member::supervise() {
     log_.warn("managed etcd: the member process exited (" +
               (WIFSIGNALED(wstatus) ? "signal " + std::to_string(WTERMSIG(wstatus))
                                     : "status " + std::to_string(WEXITSTATUS(wstatus))) +
-              "); starting it again in " + std::to_string(backoff.count()) + " ms; its log: " + options_.data_dir +
-              ".log");
+              "); starting it again in " + std::to_string(backoff.count()) +
+              " ms; its log: " + options_.data_dir + ".log");
     if (changed_.wait_for(g, backoff, [&] { return stopping_; })) return;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
     if (log_says_removed()) {
       // Removed from the cluster (by an operator, or as a dead member):
       // start over with an empty directory and join again.
       g.unlock();
-      log_.warn("managed etcd: this member was removed from the cluster; joining again with a fresh data directory");
+      log_.warn(
+          "managed etcd: this member was removed from the cluster; joining again with a fresh data "
+          "directory");
       std::error_code ec;
       std::filesystem::remove_all(options_.data_dir, ec);
       std::filesystem::remove(options_.data_dir + ".log", ec);
@@ -392,8 +409,9 @@ void managed_member::leave() {
   if (status) {
     auto members = here->member_list();
     if (members && members->size() > 1) {
-      auto others = client_for(peer_endpoints().empty() ? std::vector<std::string>{client_endpoint()} : peer_endpoints(),
-                               std::chrono::milliseconds(3000));
+      auto others = client_for(
+          peer_endpoints().empty() ? std::vector<std::string>{client_endpoint()} : peer_endpoints(),
+          std::chrono::milliseconds(3000));
       if (auto s = others->member_remove(status->member_id); s) {
         removed = true;
         log_.info("managed etcd: " + name_ + " left the etcd cluster");

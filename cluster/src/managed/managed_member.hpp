@@ -77,8 +77,8 @@ class managed_member {
 
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  pid_t pid_ = -1;               // guarded by mu_
-  bool stopping_ = false;        // guarded by mu_
+  pid_t pid_ = -1;                  // guarded by mu_
+  bool stopping_ = false;           // guarded by mu_
   std::vector<std::string> peers_;  // others' client endpoints (guarded by mu_)
   std::string initial_cluster_;     // the next launch's; empty: restart from the data (guarded by mu_)
   bool new_cluster_ = false;        // guarded by mu_

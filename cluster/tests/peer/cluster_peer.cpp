@@ -62,8 +62,8 @@ int main(int argc, char** argv) {
     }
   });
   if (!recorder || !sys->subscribe(*recorder)) return 1;
-  auto* remoting = akt::remote::remoting::enable(
-                       *sys, {.secret = "cluster-test-secret-0123", .permissions = {.spawnable_kinds = {"echo"}}})
+  auto* remoting = akt::remote::remoting::enable(*sys, {.secret = "cluster-test-secret-0123",
+                                                        .permissions = {.spawnable_kinds = {"echo"}}})
                        .value();
   auto c = akt::cluster::cluster::enable(*sys, {.etcd = {.endpoints = {argv[1]}},
                                                 .name = argv[2],

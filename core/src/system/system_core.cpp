@@ -245,8 +245,8 @@ result<pid> system_core::lookup_local(std::string_view path) const {
     std::string_view sys = path.substr(0, slash);
     if (const auto at = sys.find('@'); at != std::string_view::npos) {
       if (sys.substr(at + 1) != node_address()) {
-        return error(errc::not_found, "'" + std::string(original) + "' names node " + std::string(sys.substr(at + 1)) +
-                                          ", not this one (" +
+        return error(errc::not_found, "'" + std::string(original) + "' names node " +
+                                          std::string(sys.substr(at + 1)) + ", not this one (" +
                                           (node_address().empty() ? "no address" : node_address()) + ")");
       }
       sys = sys.substr(0, at);

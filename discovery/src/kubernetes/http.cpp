@@ -61,17 +61,23 @@ std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user)
 
 transport_failure classify(CURLcode code) {
   switch (code) {
-    case CURLE_OK: return transport_failure::none;
-    case CURLE_OPERATION_TIMEDOUT: return transport_failure::timed_out;
+    case CURLE_OK:
+      return transport_failure::none;
+    case CURLE_OPERATION_TIMEDOUT:
+      return transport_failure::timed_out;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return transport_failure::unreachable;
-    case CURLE_PEER_FAILED_VERIFICATION: return transport_failure::tls_untrusted;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return transport_failure::unreachable;
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return transport_failure::tls_untrusted;
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER: return transport_failure::tls_other;
-    default: return transport_failure::other;
+    case CURLE_SSL_CIPHER:
+      return transport_failure::tls_other;
+    default:
+      return transport_failure::other;
   }
 }
 
@@ -86,7 +92,9 @@ http_session::http_session() {
   }
 }
 
-http_session::~http_session() { curl_multi_cleanup(static_cast<CURLM*>(multi_)); }
+http_session::~http_session() {
+  curl_multi_cleanup(static_cast<CURLM*>(multi_));
+}
 
 void http_session::interrupt() noexcept {
   interrupted_.store(true, std::memory_order_release);

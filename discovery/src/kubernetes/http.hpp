@@ -37,12 +37,12 @@ struct http_response {
 // What failed below HTTP, so the caller can say it in its own words.
 enum class transport_failure {
   none,
-  interrupted,      // interrupt() was called
-  aborted,          // on_line returned false
-  timed_out,        // connect or total timeout
-  unreachable,      // no connection (refused, no route, name not resolved)
-  tls_untrusted,    // the server's certificate does not verify against ca_file
-  tls_other,        // another TLS failure (handshake, CA file unreadable)
+  interrupted,    // interrupt() was called
+  aborted,        // on_line returned false
+  timed_out,      // connect or total timeout
+  unreachable,    // no connection (refused, no route, name not resolved)
+  tls_untrusted,  // the server's certificate does not verify against ca_file
+  tls_other,      // another TLS failure (handshake, CA file unreadable)
   other,
 };
 

@@ -11,8 +11,8 @@ namespace {
 using json = nlohmann::json;
 
 error malformed(std::string_view what, std::string_view why) {
-  return error(errc::unavailable,
-               "kubernetes discovery: the API server sent a malformed " + std::string(what) + ": " + std::string(why));
+  return error(errc::unavailable, "kubernetes discovery: the API server sent a malformed " +
+                                      std::string(what) + ": " + std::string(why));
 }
 
 // j[key] when j is an object that has it, else null.
@@ -53,14 +53,16 @@ result<std::optional<node>> pod_to_node(const json& pod, const std::vector<std::
   for (const json& c : containers) {
     const json& ports = field(c, "ports");
     if (ports.is_null()) continue;
-    if (!ports.is_array()) return malformed("pod", "pod " + name + " has a container whose ports are not a list");
+    if (!ports.is_array())
+      return malformed("pod", "pod " + name + " has a container whose ports are not a list");
     for (const json& p : ports) {
       const std::string port_name = string_field(p, "name");
       const json& number = field(p, "containerPort");
       if (!port_name.empty()) seen.push_back(port_name);
       if (std::find(port_names.begin(), port_names.end(), port_name) == port_names.end()) continue;
       if (!number.is_number_integer() || number.get<long long>() < 1 || number.get<long long>() > 65535) {
-        return malformed("pod", "pod " + name + "'s port '" + port_name + "' has no containerPort in 1..65535");
+        return malformed("pod",
+                         "pod " + name + "'s port '" + port_name + "' has no containerPort in 1..65535");
       }
       n.ports.emplace(port_name, static_cast<std::uint16_t>(number.get<long long>()));
     }
@@ -71,8 +73,9 @@ result<std::optional<node>> pod_to_node(const json& pod, const std::vector<std::
     std::string has;
     for (const auto& s : seen) has += (has.empty() ? "" : ", ") + s;
     return error(errc::invalid_argument,
-                 "kubernetes discovery: pod " + name + " (Running, Ready, selected by the labels) has no container port named '" +
-                     wanted + "' (its named ports: " + (has.empty() ? "none" : has) +
+                 "kubernetes discovery: pod " + name +
+                     " (Running, Ready, selected by the labels) has no container port named '" + wanted +
+                     "' (its named ports: " + (has.empty() ? "none" : has) +
                      "); name the ports in the pod template's spec.containers[].ports[].name");
   }
   return std::optional<node>(std::move(n));
@@ -96,12 +99,15 @@ std::string check_label_value(std::string_view option, std::string_view value) {
     return what + " is empty; it names the pods' label (app.kubernetes.io/" +
            (option == "system" ? "part-of" : "component and app.kubernetes.io/name") + ") to select";
   }
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
   bool ok = value.size() <= 63 && alnum(value.front()) && alnum(value.back());
   for (char c : value) ok = ok && (alnum(c) || c == '-' || c == '_' || c == '.');
   if (!ok) {
     return what + " = '" + std::string(value) +
-           "' is not a label value: at most 63 characters of [A-Za-z0-9-_.], starting and ending with a letter or digit";
+           "' is not a label value: at most 63 characters of [A-Za-z0-9-_.], starting and ending with a "
+           "letter or digit";
   }
   return {};
 }

@@ -7,7 +7,8 @@
 #include <cstdio>
 
 int main() {
-  if (akt::discovery::dns({}) || !akt::discovery::dns({.name = "akt.test", .ports = {{"remoting-port", 4000}}})) {
+  if (akt::discovery::dns({}) ||
+      !akt::discovery::dns({.name = "akt.test", .ports = {{"remoting-port", 4000}}})) {
     std::fprintf(stderr, "consumer: dns discovery options not checked as documented\n");
     return 1;
   }

@@ -87,16 +87,16 @@ struct etcd_options {
 // docs/ARCHITECTURE.md, "Managed etcd", for bootstrap, join and leave.
 struct managed_etcd_options {
   std::shared_ptr<akt::discovery::provider> discovery{};  // required: the nodes and their named ports
-  std::string data_dir{};        // required: this member's data, kept across restarts
-  std::string host{};            // where members and clients reach it; empty: remoting's host
+  std::string data_dir{};  // required: this member's data, kept across restarts
+  std::string host{};      // where members and clients reach it; empty: remoting's host
   // This node's id among the discovered ones (a pod's name, a host:port):
   // the member's name, and what "the lowest id creates the cluster"
   // compares. Empty: the discovered node with this host and peers_port.
   std::string id{};
   std::uint16_t clients_port = 2379;
   std::uint16_t peers_port = 2380;
-  std::string binary = "/usr/bin/etcd";    // Debian's etcd-server
-  std::chrono::seconds join_timeout{60};   // to bootstrap, join or restart
+  std::string binary = "/usr/bin/etcd";   // Debian's etcd-server
+  std::chrono::seconds join_timeout{60};  // to bootstrap, join or restart
 };
 
 struct cluster_options {
@@ -209,7 +209,8 @@ class cluster final : public akt::extension {
   // (visible as soon as etcd has it) and its actor's start. Errors: as
   // await, and tell's.
   template <class T>
-  status tell(std::string_view name, T&& msg, std::chrono::nanoseconds timeout = std::chrono::seconds(2)) const {
+  status tell(std::string_view name, T&& msg,
+              std::chrono::nanoseconds timeout = std::chrono::seconds(2)) const {
     return by_name(name, timeout, [&](const pid& to) -> status { return to.tell(msg); });
   }
   // Asks the actor holding `name` and waits for its answer; like tell, it

@@ -3,7 +3,8 @@
 // each with its named ports, and says when that list changes.
 //
 //   auto peers = akt::discovery::static_nodes({
-//       {.host = "10.0.0.1", .ports = {{"clients-port", 2379}, {"peers-port", 2380}, {"remoting-port", 4000}}},
+//       {.host = "10.0.0.1", .ports = {{"clients-port", 2379}, {"peers-port", 2380}, {"remoting-port",
+//       4000}}},
 //       ...});
 //   auto dns = akt::discovery::dns({.name = "akt.shop.svc.cluster.local", .srv = true}).value();
 //   auto k8s = akt::discovery::kubernetes({.system = "shop", .application = "orders"}).value();
@@ -115,7 +116,8 @@ class provider {
 struct dns_options {
   std::string name;  // e.g. the headless Service "akt.shop.svc.cluster.local"
   bool srv = false;  // SRV records of _<port name>._tcp.<name>; else A/AAAA of <name>
-  std::map<std::string, std::uint16_t, std::less<>> ports{};  // A/AAAA: every node's ports (at least one, none 0)
+  std::map<std::string, std::uint16_t, std::less<>>
+      ports{};  // A/AAAA: every node's ports (at least one, none 0)
   std::vector<std::string> port_names{std::string(clients_port), std::string(peers_port),
                                       std::string(remoting_port)};  // SRV: DNS labels (letters, digits, '-')
   // "ip:port", "ip", "[ipv6]:port" or "[ipv6]" (port 53 if left out); no
@@ -170,7 +172,8 @@ struct kubernetes_options {
   std::string application;
   std::string namespace_name{};  // empty: the pod's own (from namespace_file)
   // In-cluster configuration; defaults are where Kubernetes mounts them.
-  std::string api_server{};  // "https://host:port"; empty: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
+  std::string
+      api_server{};  // "https://host:port"; empty: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
   // Read again for every request: the kubelet rotates projected tokens.
   std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
   std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";  // verifies the API server
