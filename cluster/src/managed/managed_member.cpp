@@ -170,6 +170,8 @@ status managed_member::find_or_found(clock::time_point deadline) {
         }
         if (lowest.empty() || n.id < lowest) lowest = n.id;
       }
+      if (!self_id.empty() && (lowest.empty() || self_id < lowest))
+        lowest = self_id;  // itself, listed or not
       if (self_id.empty()) {
         return error(errc::invalid_argument, "managed etcd: this node (" + host_ + " with peers-port " +
                                                  std::to_string(options_.peers_port) +
@@ -212,7 +214,15 @@ status managed_member::add_self(const std::vector<std::string>& endpoints, clock
     // Added already (an earlier attempt whose answer was lost)?
     if (auto members = cluster->member_list()) {
       for (const auto& m : *members) {
-        if (std::find(m.peer_urls.begin(), m.peer_urls.end(), peer_url()) != m.peer_urls.end()) {
+        if (std::find(m.peer_urls.begin(), m.peer_urls.end(), peer_url()) == m.peer_urls.end()) continue;
+        if (!m.name.empty()) {
+          // A member of ours from an earlier life (it started, so it has a
+          // name) whose data is gone: it can never come back; replace it.
+          log_.warn("managed etcd: removing this node's earlier member " + m.name + " (its data is gone)");
+          (void)cluster->member_remove(m.id);
+          break;
+        }
+        {
           std::lock_guard g(mu_);
           member_id_ = m.id;
           initial_cluster_ = join_members(*members, m.id, name_);
