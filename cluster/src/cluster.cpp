@@ -39,6 +39,9 @@ void cluster::stop() {
 std::string cluster::self() const {
   return engine_->self();
 }
+std::uint16_t cluster::health_port() const {
+  return engine_->health_port();
+}
 std::vector<member> cluster::members() const {
   return engine_->members();
 }

@@ -121,12 +121,20 @@ status engine::register_self() {
     return error(s.code(), "cluster: cannot register " + self_ + ": " + s.error().message());
   }
   lease_.store(*lease);
+  last_renewed_.store(std::chrono::steady_clock::now().time_since_epoch().count());
   return {};
 }
 
 status engine::start(remote::remoting& remoting) {
   remoting_ = &remoting;
   self_ = remoting.address();
+  if (options_.health_port) {
+    // First: a liveness probe must pass while a managed member joins.
+    health_ = std::make_unique<health_server>([this] { return system_.is_running(); },
+                                              [this] { return readiness(); });
+    const std::string host = options_.health_host.empty() ? remoting.host() : options_.health_host;
+    if (auto s = health_->start(host, *options_.health_port); !s) return s;
+  }
   if (options_.managed_etcd) {
     member_ = std::make_unique<managed_member>(*options_.managed_etcd, options_.name, system_.logger());
     if (auto s = member_->validate(remoting.host()); !s) return s;
@@ -172,6 +180,7 @@ void engine::stop() {
   // Managed: this node's etcd member leaves the etcd cluster last.
   if (member_) member_->leave();
   member_.reset();
+  if (health_) health_->stop();
 }
 
 // ---------------------------------------------------------------- the view
@@ -361,6 +370,17 @@ void engine::post(std::function<void()> job) {
   wake_.notify_all();
 }
 
+std::string engine::readiness() const {
+  if (lease_.load() == 0) return "not registered in the cluster (yet)";
+  const auto since = std::chrono::steady_clock::duration(
+      std::chrono::steady_clock::now().time_since_epoch().count() - last_renewed_.load());
+  if (since > options_.lease_ttl) {
+    return "etcd has not renewed this node's lease for " +
+           akt::detail::format_duration(std::chrono::nanoseconds(since).count());
+  }
+  return {};
+}
+
 void engine::request_reconcile() {
   {
     std::lock_guard g(mu_);
@@ -396,6 +416,7 @@ void engine::keep_alive_once() {
     return;
   }
   if (*ttl > 0) {
+    last_renewed_.store(std::chrono::steady_clock::now().time_since_epoch().count());
     advertise();
     return;
   }

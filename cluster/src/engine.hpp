@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "etcd/etcd_client.hpp"
+#include "health.hpp"
 #include "managed/managed_member.hpp"
 
 namespace akt::remote {
@@ -43,6 +44,7 @@ class engine {
   void stop();
 
   std::string self() const { return self_; }
+  std::uint16_t health_port() const { return health_ ? health_->port() : 0; }
   std::vector<member> members() const;
   std::optional<member> leader() const;
   std::vector<std::pair<std::string, std::string>> names() const;
@@ -137,11 +139,14 @@ class engine {
   void post_release(std::string key, std::string value, std::string name, std::int64_t lease);
   void retry_releases();
   void request_reconcile();
+  // Why this node is not ready (the health endpoint's /readyz), or empty.
+  std::string readiness() const;
 
   actor_system& system_;
   cluster_options options_;
   std::unique_ptr<etcd_client> etcd_;       // made at start (a managed member's endpoints are known then)
   std::unique_ptr<managed_member> member_;  // managed mode: this node's etcd member
+  std::unique_ptr<health_server> health_;   // cluster_options::health_port
   remote::remoting* remoting_ = nullptr;
   std::string self_;
   std::string prefix_;  // /akt/<cluster>/
@@ -171,6 +176,7 @@ class engine {
   bool reconcile_ = false;                    // guarded by mu_
   bool stopping_ = false;                     // guarded by mu_
   std::atomic<std::int64_t> lease_{0};
+  std::atomic<std::int64_t> last_renewed_{0};  // steady clock ticks of the last registration or keep-alive
   std::uint64_t advertised_load_ = 0;          // the runner's
   std::vector<std::string> advertised_kinds_;  // the runner's (and start's)
 

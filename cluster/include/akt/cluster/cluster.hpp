@@ -105,6 +105,11 @@ struct cluster_options {
   std::string name{};  // the cluster's name: its keys live under /akt/<name>/; empty = the system's name
   std::vector<std::string> roles{};
   std::chrono::seconds lease_ttl{5};  // a dead node is forgotten after this (2..3600 s)
+  // Probes (Kubernetes readiness and liveness): GET /healthz answers 200
+  // while the system runs, GET /readyz 200 once this node is registered
+  // (503 with the reason before). Unset: no endpoint; 0: a free port.
+  std::optional<std::uint16_t> health_port{};
+  std::string health_host{};  // empty: remoting's host
 };
 
 struct member {
@@ -159,6 +164,8 @@ class cluster final : public akt::extension {
 
   // This node's address (remoting's host:port).
   std::string self() const;
+  // The health endpoint's port (cluster_options::health_port); 0 when none.
+  std::uint16_t health_port() const;
   // The members in the local view, oldest first (this node included).
   std::vector<member> members() const;
   // The oldest member; nullopt before the first view.
