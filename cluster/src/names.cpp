@@ -77,8 +77,11 @@ status engine::claim(std::string_view name, const std::string& path) {
                                         "again, try again shortly");
   }
   if (!held) {
+    const std::string hint =
+        member_ && held.code() == errc::unavailable ? member_->diagnose() : std::string();
     return error(held.code(), "cannot claim the name '" + std::string(name) + "' in cluster '" +
-                                  options_.name + "': " + held.error().message());
+                                  options_.name + "': " + held.error().message() +
+                                  (hint.empty() ? std::string() : "; " + hint));
   }
   if (*held && (*held)->value == self_ + "\t" + path && (*held)->lease == lease) {
     // Ours already: an earlier attempt that etcd committed, though its

@@ -1,6 +1,7 @@
 // Managed mode: every node runs its own etcd member (clients-port,
 // peers-port), found through static discovery; real etcd processes.
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "cluster_fixture.hpp"
@@ -146,6 +147,40 @@ TEST_F(managed_test, a_node_alone_founds_its_cluster_and_restarts_from_its_data)
   ASSERT_NE(again.cluster, nullptr);
   EXPECT_EQ(etcd_members(0).size(), 1u);
   EXPECT_TRUE(again.sys->spawn<akt_test::echo>("second-life"));
+}
+
+// The pid of node i's etcd member process (found by its data directory).
+pid_t etcd_pid_of(const std::filesystem::path& data_dir) {
+  const std::string flag = "--data-dir=" + data_dir.string();
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (auto& c : cmdline) c = c == '\0' ? ' ' : c;
+    if (cmdline.find(flag + " ") != std::string::npos)
+      return static_cast<pid_t>(std::stoi(entry.path().filename()));
+  }
+  return -1;
+}
+
+TEST_F(managed_test, quorum_lost_is_said_plainly_and_the_cluster_comes_back) {
+  for (std::size_t i = 0; i < 3; ++i) {
+    nodes_.push_back(start(i, 3));
+    ASSERT_NE(nodes_.back().cluster, nullptr);
+  }
+  ASSERT_TRUE(eventually([&] { return all_voters(etcd_members(0), 3); }, 20s));
+  // Two of three members freeze: no quorum.
+  const pid_t b = etcd_pid_of(dir_ / plan_[1].id), c = etcd_pid_of(dir_ / plan_[2].id);
+  ASSERT_GT(b, 0);
+  ASSERT_GT(c, 0);
+  ::kill(b, SIGSTOP);
+  ::kill(c, SIGSTOP);
+  auto named = nodes_[0].sys->spawn<akt_test::echo>("needs-quorum");
+  ::kill(b, SIGCONT);
+  ::kill(c, SIGCONT);
+  ASSERT_FALSE(named);
+  EXPECT_EQ(named.code(), akt::errc::unavailable) << named.error().to_string();
+  EXPECT_NE(named.error().message().find("quorum is lost"), std::string::npos) << named.error().message();
+  EXPECT_TRUE(eventually([&] { return bool(nodes_[0].sys->spawn<akt_test::echo>("after-quorum")); }, 20s));
 }
 
 }  // namespace

@@ -412,6 +412,19 @@ void managed_member::kill_process() {
   if (promoter_.joinable()) promoter_.join();
 }
 
+std::string managed_member::diagnose() const {
+  auto here = client_for({client_endpoint()}, std::chrono::milliseconds(500))->status_of();
+  if (!here) {
+    return "this node's etcd member at " + client_endpoint() +
+           " does not answer (it is being restarted; its log: " + options_.data_dir + ".log)";
+  }
+  if (here->leader == 0) {
+    return "etcd has no leader: quorum is lost (fewer than half of the members answer). Start the stopped "
+           "nodes again; if they are gone for good, see docs/operations.md, \"Quorum lost\"";
+  }
+  return {};
+}
+
 void managed_member::leave() {
   auto here = client_for({client_endpoint()}, std::chrono::milliseconds(2000));
   auto status = here->status_of();

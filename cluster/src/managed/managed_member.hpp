@@ -50,6 +50,9 @@ class managed_member {
   result<std::vector<std::string>> start();
   // Leaves the etcd cluster (MemberRemove), then stops the process.
   void leave();
+  // What an operator should know when etcd calls fail: quorum lost, or
+  // this member down; empty when the member looks fine.
+  std::string diagnose() const;
 
   std::string client_endpoint() const { return host_ + ":" + std::to_string(options_.clients_port); }
   std::string peer_url() const { return "http://" + host_ + ":" + std::to_string(options_.peers_port); }
