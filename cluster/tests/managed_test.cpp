@@ -183,4 +183,32 @@ TEST_F(managed_test, quorum_lost_is_said_plainly_and_the_cluster_comes_back) {
   EXPECT_TRUE(eventually([&] { return bool(nodes_[0].sys->spawn<akt_test::echo>("after-quorum")); }, 20s));
 }
 
+TEST_F(managed_test, a_killed_node_takes_its_member_down_and_the_others_keep_quorum_and_forget_its_names) {
+  // node-0 and node-1 here, node-2 a process of its own that gets SIGKILL.
+  std::string all;
+  for (std::size_t i = 0; i < 3; ++i) {
+    all += (all.empty() ? "" : ";") + plan_[i].id + "," + std::to_string(plan_[i].clients) + "," +
+           std::to_string(plan_[i].peers);
+  }
+  nodes_.push_back(start(0, 3));
+  nodes_.push_back(start(1, 3));
+  ::setenv("AKT_PEER_NODES", all.c_str(), 1);
+  ::setenv("AKT_PEER_ID", plan_[2].id.c_str(), 1);
+  ::setenv("AKT_PEER_DATA", (dir_ / plan_[2].id).c_str(), 1);
+  akt_test::peer_process killed("managed", {"doomed"}, "managed");
+  ::unsetenv("AKT_PEER_NODES");
+  ASSERT_FALSE(killed.address().empty());
+  ASSERT_TRUE(eventually([&] { return all_voters(etcd_members(0), 3); }, 20s));
+  ASSERT_TRUE(eventually([&] { return bool(nodes_[0].sys->lookup("doomed")); }));
+  const pid_t its_etcd = etcd_pid_of(dir_ / plan_[2].id);
+  ASSERT_GT(its_etcd, 0);
+  killed.kill_now();
+  // Its etcd dies with it (it was the node's child), the other two keep quorum.
+  EXPECT_TRUE(eventually([&] { return ::kill(its_etcd, 0) != 0; }, 5s)) << "its member went with it";
+  ASSERT_TRUE(eventually([&] { return !nodes_[0].sys->lookup("doomed"); }, 10s))
+      << "its names went with its lease";
+  EXPECT_TRUE(nodes_[1].sys->spawn<akt_test::echo>("with-two-of-three"));
+  EXPECT_EQ(etcd_members(0).size(), 3u) << "a killed node keeps its member (it may come back with its data)";
+}
+
 }  // namespace

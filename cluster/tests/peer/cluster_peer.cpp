@@ -65,9 +65,36 @@ int main(int argc, char** argv) {
   auto* remoting = akt::remote::remoting::enable(*sys, {.secret = "cluster-test-secret-0123",
                                                         .permissions = {.spawnable_kinds = {"echo"}}})
                        .value();
-  auto c = akt::cluster::cluster::enable(*sys, {.etcd = {.endpoints = {argv[1]}},
-                                                .name = argv[2],
-                                                .lease_ttl = std::chrono::seconds(std::atoi(argv[3]))});
+  akt::cluster::cluster_options options{.etcd = {.endpoints = {argv[1]}},
+                                        .name = argv[2],
+                                        .lease_ttl = std::chrono::seconds(std::atoi(argv[3]))};
+  // Managed mode (etcd endpoint "managed"): AKT_PEER_NODES lists the nodes
+  // as "id,clients-port,peers-port;..." on 127.0.0.1, AKT_PEER_ID is this
+  // one's, AKT_PEER_DATA its member's data directory.
+  if (std::string(argv[1]) == "managed") {
+    std::vector<akt::discovery::node> nodes;
+    std::istringstream all(std::getenv("AKT_PEER_NODES"));
+    std::string one;
+    std::uint16_t clients = 0, peers = 0;
+    while (std::getline(all, one, ';')) {
+      std::istringstream f(one);
+      std::string id, c, p;
+      std::getline(f, id, ',');
+      std::getline(f, c, ',');
+      std::getline(f, p, ',');
+      const auto cp = static_cast<std::uint16_t>(std::stoi(c)), pp = static_cast<std::uint16_t>(std::stoi(p));
+      nodes.push_back({.id = id, .host = "127.0.0.1", .ports = {{"clients-port", cp}, {"peers-port", pp}}});
+      if (id == std::getenv("AKT_PEER_ID")) clients = cp, peers = pp;
+    }
+    options.managed_etcd = akt::cluster::managed_etcd_options{
+        .discovery = std::shared_ptr<akt::discovery::provider>(akt::discovery::static_nodes(nodes).value()),
+        .data_dir = std::getenv("AKT_PEER_DATA"),
+        .id = std::getenv("AKT_PEER_ID"),
+        .clients_port = clients,
+        .peers_port = peers,
+        .join_timeout = std::chrono::seconds(40)};
+  }
+  auto c = akt::cluster::cluster::enable(*sys, options);
   if (!c) {
     std::fprintf(stderr, "%s\n", c.error().to_string().c_str());
     return 1;
