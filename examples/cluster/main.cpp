@@ -3,6 +3,9 @@
 //   example_cluster                 starts etcd (or uses $AKT_ETCD, host:port),
 //                                   runs node alpha here and beta and gamma as
 //                                   processes of their own
+//   example_cluster --managed       the same, each node bringing its own etcd
+//                                   member (clients-port, peers-port), found
+//                                   through static discovery: no etcd to start
 //   example_cluster node <name> <etcd> [role]   one node (what alpha starts)
 //
 // alpha (the oldest member: the leader) places a "greeter" on the member
@@ -20,12 +23,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -84,8 +89,32 @@ static node start_node(const std::string& name, const std::string& etcd, std::ve
   (void)akt::remote::remoting::enable(*n.sys, {.secret = secret ? secret : "demo-secret-change-me",
                                                .permissions = {.spawnable_kinds = {"greeter"}}})
       .value();
-  auto c = cl::cluster::enable(
-      *n.sys, {.etcd = {.endpoints = {etcd}}, .name = "demo", .roles = std::move(roles), .lease_ttl = 2s});
+  cl::cluster_options options{
+      .etcd = {.endpoints = {etcd}}, .name = "demo", .roles = std::move(roles), .lease_ttl = 2s};
+  if (etcd.starts_with("managed:")) {
+    // "managed:<dir>:<ports>" (alpha's, beta's, gamma's clients-port and
+    // peers-port): every node knows all three; each runs its own member.
+    std::istringstream spec(etcd.substr(8));
+    std::string dir, part;
+    std::getline(spec, dir, ':');
+    std::vector<akt::discovery::node> all;
+    for (const char* id : {"alpha", "beta", "gamma"}) {
+      std::uint16_t ports[2];
+      for (auto& p : ports) {
+        std::getline(spec, part, ':');
+        p = static_cast<std::uint16_t>(std::stoi(part));
+      }
+      all.push_back(
+          {.id = id, .host = "127.0.0.1", .ports = {{"clients-port", ports[0]}, {"peers-port", ports[1]}}});
+    }
+    const auto& me = *std::find_if(all.begin(), all.end(), [&](const auto& x) { return x.id == name; });
+    options.managed_etcd = cl::managed_etcd_options{.discovery = akt::discovery::static_nodes(all).value(),
+                                                    .data_dir = dir + "/" + name,
+                                                    .id = name,
+                                                    .clients_port = me.port("clients-port"),
+                                                    .peers_port = me.port("peers-port")};
+  }
+  auto c = cl::cluster::enable(*n.sys, options);
   if (!c) {
     std::cerr << name << ": " << c.error().to_string() << "\n";
     return n;  // no cluster: the caller gives up (or tries again)
@@ -207,12 +236,20 @@ int main(int argc, char** argv) {
   std::string etcd = std::getenv("AKT_ETCD") ? std::getenv("AKT_ETCD") : "";
   std::filesystem::path etcd_dir;
   pid_t etcd_pid = -1;
-  if (etcd.empty()) etcd_pid = start_etcd(etcd, etcd_dir);
+  if (argc > 1 && std::string(argv[1]) == "--managed") {
+    // Each node its own etcd member: only their ports and data to choose.
+    etcd_dir = std::filesystem::temp_directory_path() / ("akt-example-managed-" + std::to_string(getpid()));
+    etcd = "managed:" + etcd_dir.string();
+    for (int i = 0; i < 6; ++i) etcd += ":" + std::to_string(free_port());
+  } else if (etcd.empty()) {
+    etcd_pid = start_etcd(etcd, etcd_dir);
+  }
 
   // alpha first: the oldest member leads.
   node alpha = start_node("alpha", etcd, {});
   if (!alpha.cluster) return 1;
-  say("alpha", "joined as " + alpha.cluster->self() + ", etcd at " + etcd);
+  say("alpha", "joined as " + alpha.cluster->self() +
+                   (etcd.starts_with("managed:") ? ", with its own etcd member" : ", etcd at " + etcd));
   int beta_in = -1, gamma_in = -1;
   const pid_t beta = spawn_self(argv[0], {"node", "beta", etcd, "greeters"}, &beta_in);
   for (const auto until = std::chrono::steady_clock::now() + 20s;
@@ -244,8 +281,8 @@ int main(int argc, char** argv) {
   if (etcd_pid > 0) {
     kill(etcd_pid, SIGTERM);
     waitpid(etcd_pid, nullptr, 0);
-    std::filesystem::remove_all(etcd_dir);
   }
+  if (!etcd_dir.empty()) std::filesystem::remove_all(etcd_dir);
   const bool ok = g && l && WIFEXITED(gamma_status) && WEXITSTATUS(gamma_status) == 0;
   std::cout << (ok ? "cluster example finished" : "cluster example FAILED") << std::endl;
   return ok ? 0 : 1;
