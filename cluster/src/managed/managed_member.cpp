@@ -271,7 +271,13 @@ status managed_member::promote_self(clock::time_point deadline) {
       if (stopping_) return error(errc::not_running, "managed etcd: stopping");
     }
     auto s = cluster->member_promote(id);
-    if (s || s.error().message().find("can only promote a learner") != std::string::npos) {
+    // "can only promote a learner member": a voter already (an earlier
+    // promotion whose answer was lost); "... which is in sync with
+    // leader": still catching up, try again.
+    const bool voter_already =
+        !s && s.error().message().find("can only promote a learner member") != std::string::npos &&
+        s.error().message().find("in sync") == std::string::npos;
+    if (s || voter_already) {
       log_.info("managed etcd: " + name_ + " is a voting member now");
       std::lock_guard g(mu_);
       member_id_ = 0;
@@ -435,7 +441,16 @@ void managed_member::leave() {
       auto others = client_for(
           peer_endpoints().empty() ? std::vector<std::string>{client_endpoint()} : peer_endpoints(),
           std::chrono::milliseconds(3000));
-      if (auto s = others->member_remove(status->member_id); s) {
+      // etcd refuses a removal as "unhealthy cluster" until every member
+      // has been connected a few seconds (a node leaving right after a join).
+      akt::status s = others->member_remove(status->member_id);
+      for (const auto until = clock::now() + std::chrono::seconds(10);
+           !s && s.error().message().find("unhealthy cluster") != std::string::npos &&
+           clock::now() < until;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        s = others->member_remove(status->member_id);
+      }
+      if (s) {
         removed = true;
         log_.info("managed etcd: " + name_ + " left the etcd cluster");
       } else {
