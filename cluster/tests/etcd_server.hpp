@@ -5,6 +5,8 @@
 // stopped and started again on the same ports and data directory.
 #pragma once
 
+#include <akt/testkit/child_process.hpp>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -29,29 +31,7 @@ extern char** environ;
 
 namespace akt_test {
 
-// Starts `args[0]` as a child that dies with us (PR_SET_PDEATHSIG: with
-// the thread that starts it, so start children from the test's thread) and
-// inherits no descriptor but stdin and stdout (those given, or /dev/null):
-// a killed test then leaves no etcd or node behind, and no inherited lock
-// or pipe outlives it. Gives the child's pid, or -1.
-inline pid_t spawn_child(std::vector<std::string> args, int stdin_fd = -1, int stdout_fd = -1) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child != 0) return child;
-  // In the child: only async-signal-safe calls until exec.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(127);
-  const int null = ::open("/dev/null", O_RDWR);
-  ::dup2(stdin_fd >= 0 ? stdin_fd : null, STDIN_FILENO);
-  ::dup2(stdout_fd >= 0 ? stdout_fd : null, STDOUT_FILENO);
-  ::dup2(null, STDERR_FILENO);
-  ::close_range(3, ~0U, 0);
-  ::execve(argv[0], argv.data(), environ);
-  ::_exit(127);
-}
+using akt::testkit::spawn_child;
 
 inline std::uint16_t free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

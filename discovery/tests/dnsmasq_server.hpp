@@ -6,6 +6,8 @@
 // SIGHUP (the hosts file) or by a restart on the same port (the config).
 #pragma once
 
+#include <akt/testkit/child_process.hpp>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -30,29 +32,7 @@ extern char** environ;
 
 namespace akt_test {
 
-// Starts `args[0]` as a child that dies with us (PR_SET_PDEATHSIG: with
-// the thread that starts it, so start children from the test's thread) and
-// inherits no descriptor but /dev/null as stdin, stdout and stderr: a
-// killed test leaves no dnsmasq behind, and no inherited lock or pipe
-// outlives it (cluster/tests/etcd_server.hpp does the same for etcd).
-inline pid_t spawn_child(std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child != 0) return child;
-  // In the child: only async-signal-safe calls until exec.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(127);
-  const int null = ::open("/dev/null", O_RDWR);
-  ::dup2(null, STDIN_FILENO);
-  ::dup2(null, STDOUT_FILENO);
-  ::dup2(null, STDERR_FILENO);
-  ::close_range(3, ~0U, 0);
-  ::execve(argv[0], argv.data(), environ);
-  ::_exit(127);
-}
+using akt::testkit::spawn_child;
 
 inline bool can_bind(int type, std::uint16_t port) {
   const int fd = ::socket(AF_INET, type, 0);
