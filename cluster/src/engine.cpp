@@ -63,7 +63,8 @@ status engine::validate() const {
     // The endpoints are the managed member's and the discovered ones.
     if (options_.etcd.tls || !options_.etcd.username.empty())
       return bad(
-          "managed_etcd members serve plain gRPC without users: leave etcd.tls and etcd.username unset");
+          "with managed_etcd, TLS is managed_etcd.tls and members have no users: leave etcd.tls and "
+          "etcd.username unset");
   } else if (options_.etcd.endpoints.empty()) {
     return bad("etcd.endpoints is empty");
   }
@@ -141,6 +142,7 @@ status engine::start(remote::remoting& remoting) {
     auto endpoints = member_->start();
     if (!endpoints) return std::move(endpoints).error();
     options_.etcd.endpoints = std::move(*endpoints);
+    options_.etcd.tls = options_.managed_etcd->tls;  // the node speaks to the members as they expect
   }
   etcd_ = std::make_unique<etcd_client>(config_of(options_));
   started_at_ms_ = now_ms();

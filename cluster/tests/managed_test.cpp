@@ -256,4 +256,44 @@ TEST_F(managed_test, a_node_whose_member_was_removed_joins_again_with_a_fresh_me
       40s));
 }
 
+TEST_F(managed_test, members_with_mutual_tls_form_a_cluster_that_plain_clients_cannot_use) {
+  // A CA and one certificate for 127.0.0.1 (server and client alike), by the openssl CLI.
+  const auto certs = dir_ / "tls";
+  std::filesystem::create_directories(certs);
+  const std::string key = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  const std::string script =
+      "cd '" + certs.string() + "' && printf 'subjectAltName=IP:127.0.0.1\\n' > san.cnf" +
+      " && openssl req -x509" + key + " -keyout ca.key -out ca.pem -days 2 -subj /CN=akt-ca" +
+      " && openssl req" + key + " -keyout node.key -out node.csr -subj /CN=127.0.0.1" +
+      " && openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2" +
+      " -extfile san.cnf -out node.pem";
+  ASSERT_EQ(std::system(("(" + script + ") >/dev/null 2>&1").c_str()), 0)
+      << "openssl could not make certificates";
+  const akt::cluster::etcd_tls tls{.ca_file = (certs / "ca.pem").string(),
+                                   .certificate_file = (certs / "node.pem").string(),
+                                   .private_key_file = (certs / "node.key").string()};
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto m = managed(i, 2);
+    m.tls = tls;
+    nodes_.push_back(akt_test::join_cluster(plan_[i].id, {}, {.managed_etcd = m, .name = "managed"}));
+    ASSERT_NE(nodes_.back().cluster, nullptr);
+  }
+  ASSERT_TRUE(nodes_[0].sys->spawn<akt_test::echo>("over-tls"));
+  EXPECT_TRUE(eventually([&] { return bool(nodes_[1].sys->lookup("over-tls")); }));
+  // Plain gRPC is refused; the cluster's CA and a certificate get in.
+  const std::string endpoint = "127.0.0.1:" + std::to_string(plan_[0].clients);
+  akt::cluster::detail::etcd_client plain({.endpoints = {endpoint}, .request_timeout = 1000ms});
+  EXPECT_FALSE(plain.member_list()) << "a client without TLS";
+  akt::cluster::detail::etcd_config with;
+  with.endpoints = {endpoint};
+  with.ca_file = tls.ca_file;
+  with.certificate_file = tls.certificate_file;
+  with.private_key_file = tls.private_key_file;
+  akt::cluster::detail::etcd_client trusted(with);
+  auto members = trusted.member_list();
+  ASSERT_TRUE(members) << members.error().to_string();
+  EXPECT_EQ(members->size(), 2u);
+  EXPECT_TRUE(members->front().peer_urls.front().starts_with("https://"));
+}
+
 }  // namespace

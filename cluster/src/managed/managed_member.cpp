@@ -49,15 +49,20 @@ std::string join_members(const std::vector<etcd_member>& members, std::uint64_t 
   return out;
 }
 
-std::unique_ptr<etcd_client> client_for(std::vector<std::string> endpoints,
-                                        std::chrono::milliseconds timeout) {
+}  // namespace
+
+std::unique_ptr<etcd_client> managed_member::client_for(std::vector<std::string> endpoints,
+                                                        std::chrono::milliseconds timeout) const {
   etcd_config c;
   c.endpoints = std::move(endpoints);
   c.request_timeout = timeout;
+  if (options_.tls) {
+    c.ca_file = options_.tls->ca_file;
+    c.certificate_file = options_.tls->certificate_file;
+    c.private_key_file = options_.tls->private_key_file;
+  }
   return std::make_unique<etcd_client>(std::move(c));
 }
-
-}  // namespace
 
 managed_member::managed_member(managed_etcd_options options, std::string cluster_name, akt::logger& log)
     : options_(std::move(options)), cluster_name_(std::move(cluster_name)), log_(log) {}
@@ -75,6 +80,12 @@ status managed_member::validate(const std::string& default_host) {
   if (::access(options_.binary.c_str(), X_OK) != 0) {
     return bad("no etcd binary at " + options_.binary +
                " (install Debian's etcd-server, or set managed_etcd.binary)");
+  }
+  if (const auto& tls = options_.tls) {
+    for (const std::string* f : {&tls->ca_file, &tls->certificate_file, &tls->private_key_file}) {
+      if (f->empty()) return bad("tls needs ca_file, certificate_file and private_key_file (mutual TLS)");
+      if (::access(f->c_str(), R_OK) != 0) return bad("tls: cannot read '" + *f + "'");
+    }
   }
   host_ = options_.host.empty() ? default_host : options_.host;
   for (auto [label, port] :
@@ -320,6 +331,16 @@ pid_t managed_member::spawn_process() {
                                    "--initial-cluster-token=akt-" + cluster_name_,
                                    "--logger=zap",
                                    "--log-level=warn"};
+  if (const auto& tls = options_.tls) {
+    // Mutual TLS both ways: clients (nodes) and peers (members) alike must
+    // show a certificate signed by the cluster's CA.
+    for (const char* side : {"", "peer-"}) {
+      args.push_back(std::string("--") + side + "cert-file=" + tls->certificate_file);
+      args.push_back(std::string("--") + side + "key-file=" + tls->private_key_file);
+      args.push_back(std::string("--") + side + "trusted-ca-file=" + tls->ca_file);
+      args.push_back(std::string("--") + side + "client-cert-auth");
+    }
+  }
   {
     std::lock_guard g(mu_);
     if (!initial_cluster_.empty()) {

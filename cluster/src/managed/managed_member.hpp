@@ -24,6 +24,8 @@
 #include <akt/akt.hpp>
 #include <akt/cluster/cluster.hpp>
 
+#include "etcd/etcd_client.hpp"
+
 #include <sys/types.h>
 
 #include <atomic>
@@ -55,10 +57,13 @@ class managed_member {
   std::string diagnose() const;
 
   std::string client_endpoint() const { return host_ + ":" + std::to_string(options_.clients_port); }
-  std::string peer_url() const { return "http://" + host_ + ":" + std::to_string(options_.peers_port); }
+  std::string peer_url() const { return scheme() + host_ + ":" + std::to_string(options_.peers_port); }
 
  private:
-  std::string client_url() const { return "http://" + client_endpoint(); }
+  std::string scheme() const { return options_.tls ? "https://" : "http://"; }
+  std::string client_url() const { return scheme() + client_endpoint(); }
+  std::unique_ptr<etcd_client> client_for(std::vector<std::string> endpoints,
+                                          std::chrono::milliseconds timeout) const;
   bool has_data() const;
   // Launches etcd; `initial_cluster` empty = restart from the data directory.
   status wait_ready(std::chrono::steady_clock::time_point deadline);

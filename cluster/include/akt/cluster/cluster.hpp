@@ -97,6 +97,11 @@ struct managed_etcd_options {
   std::uint16_t peers_port = 2380;
   std::string binary = "/usr/bin/etcd";   // Debian's etcd-server
   std::chrono::seconds join_timeout{60};  // to bootstrap, join or restart
+  // Mutual TLS among the members and between nodes and members (beyond one
+  // machine, use it): every node's certificate, signed by ca_file, must name
+  // its host (an IP subjectAltName) and serve as server and client alike.
+  // Unset: plain gRPC, for loopback or a private network only.
+  std::optional<etcd_tls> tls{};
 };
 
 struct cluster_options {
