@@ -219,7 +219,7 @@ status managed_member::find_or_found(clock::time_point deadline) {
 
 status managed_member::add_self(const std::vector<std::string>& endpoints, clock::time_point deadline) {
   auto cluster = client_for(endpoints, std::chrono::milliseconds(2000));
-  auto pause = std::chrono::milliseconds(200);
+  auto pause = std::chrono::milliseconds(100);
   std::string why;
   while (clock::now() < deadline) {
     // Added already (an earlier attempt whose answer was lost)?
@@ -255,7 +255,7 @@ status managed_member::add_self(const std::vector<std::string>& endpoints, clock
     // cluster is electing: try again shortly.
     why = added.error().message();
     std::this_thread::sleep_for(std::min<clock::duration>(pause, deadline - clock::now()));
-    pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+    pause = std::min(pause * 2, std::chrono::milliseconds(500));
   }
   return error(errc::unavailable,
                "managed etcd: could not join the cluster at " + endpoints.front() + ": " + why);
@@ -463,9 +463,11 @@ void managed_member::leave() {
           peer_endpoints().empty() ? std::vector<std::string>{client_endpoint()} : peer_endpoints(),
           std::chrono::milliseconds(3000));
       // etcd refuses a removal as "unhealthy cluster" until every member
-      // has been connected a few seconds (a node leaving right after a join).
+      // has been connected for its 5 s health interval (a node leaving right
+      // after a join); a member that is down makes it refuse for good (the
+      // removal would cost quorum).
       akt::status s = others->member_remove(status->member_id);
-      for (const auto until = clock::now() + std::chrono::seconds(10);
+      for (const auto until = clock::now() + std::chrono::seconds(6);
            !s && s.error().message().find("unhealthy cluster") != std::string::npos &&
            clock::now() < until;) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
