@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "etcd/etcd_client.hpp"
 
@@ -372,11 +371,16 @@ pid_t managed_member::spawn_process() {
 }
 
 bool managed_member::log_says_removed() const {
-  std::ifstream in(options_.data_dir + ".log");
-  std::stringstream all;
-  all << in.rdbuf();
-  const std::string text = all.str();
-  const std::string tail = text.size() > 8192 ? text.substr(text.size() - 8192) : text;
+  // Only the end of the log says why the process just exited: read its last
+  // 8 KiB, not the whole file (it grows over the member's life).
+  std::ifstream in(options_.data_dir + ".log", std::ios::binary);
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size <= 0) return false;
+  const std::streamoff from = std::max<std::streamoff>(0, size - 8192);
+  std::string tail(static_cast<std::size_t>(size - from), '\0');
+  in.seekg(from);
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
   return tail.find("removed from the cluster") != std::string::npos ||
          tail.find("has already been removed") != std::string::npos;
 }
