@@ -156,6 +156,14 @@ class actor_system : public spawner<actor_system> {
   // `why` should name the intended recipient. `count` alike messages are
   // counted at once (observers and subscribers hear of them once).
   void report_dead_letter(std::string_view type_name, error why, std::uint64_t count = 1);
+  // For transports: a traced message leaves for another node. Observers
+  // may open a send span (actor_observer::on_send); returns the context to
+  // write on the wire (`current` itself when none did).
+  trace_ref observe_send(const trace_context& current, const send_view& s) const noexcept;
+  // For exporters: reports the system's metrics (actors alive, dead
+  // letters, unhandled messages, workers busy, uptime), then every
+  // extension's (extension::report_metrics). See metrics.hpp.
+  void report_metrics(metric_sink& sink) const;
   // The message types and actor kinds this system accepts from outside.
   type_registry& registry() noexcept;
 

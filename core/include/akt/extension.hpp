@@ -25,6 +25,10 @@
 //   - observe the runtime's work (observer(): enqueues, message handling with
 //     its duration, failures, restarts, stops, dead letters, unhandled
 //     messages); with no observer installed this costs one predictable branch;
+//   - open a span for a traced send (actor_observer::on_send) and give the
+//     message the span's context: the trace-context slot a tracer fills;
+//   - report its own metrics when an exporter collects (report_metrics, see
+//     metrics.hpp);
 //   - hear and announce transport events (node up / node down);
 //   - run a short non-blocking poll on idle workers before they park
 //     (poll_idle), to take network input on a thread that is already awake.
@@ -45,6 +49,7 @@
 #pragma once
 
 #include <akt/error.hpp>
+#include <akt/metrics.hpp>
 #include <akt/pid.hpp>
 #include <akt/supervision.hpp>
 #include <akt/trace.hpp>
@@ -106,11 +111,31 @@ struct bind_request {
   bool top_level;         // a child of the guardian (not of another actor)
 };
 
+// A traced message being sent (actor_observer::on_send).
+struct send_view {
+  const actor_view* to;         // the receiver when it is local; null when it is on another node
+  std::string_view to_path;     // the receiver's path when it is on another node; empty when local
+  std::string_view type_name;   // the message's type name
+  bool is_ask;                  // a request that expects a reply
+};
+
 // Watching the runtime work. Every member is called on the thread doing
 // the work, inline: keep them short, never block, never throw.
 class actor_observer {
  public:
   virtual ~actor_observer() = default;
+  // A message is sent by a thread whose current trace context (`current`,
+  // sampled) it carries: from a traced handler, or under a trace_scope. A
+  // tracer opens its send span here and returns that span's context, which
+  // the message carries instead; null keeps `current`. Called before
+  // on_enqueue for a local receiver, and by transports (through
+  // actor_system::observe_send) for one on another node. Not called for
+  // forwards, replies or messages arriving from the network.
+  virtual trace_ref on_send(const trace_context& current, const send_view& s) noexcept {
+    (void)current;
+    (void)s;
+    return {};
+  }
   // A message was accepted into `to`'s mailbox.
   virtual void on_enqueue(const actor_view& to, const message_view& m) noexcept {
     (void)to;
@@ -213,6 +238,10 @@ class extension {
   // The observer this extension installs; null for none. Read when the
   // extension starts.
   virtual actor_observer* observer() noexcept { return nullptr; }
+
+  // Reports this extension's metrics to an exporter's sink (metrics.hpp):
+  // called on the exporter's thread, concurrently with everything else.
+  virtual void report_metrics(metric_sink& sink) const { (void)sink; }
 };
 
 }  // namespace akt

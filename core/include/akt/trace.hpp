@@ -6,7 +6,8 @@
 // handler runs with it current in turn. Remoting writes it on the wire as
 // `traceparent` and restores it on the other node (`tracestate` stays on
 // this node for now: the wire has no field for it yet). Akt only
-// carries the context; a telemetry extension (akt::otel) makes spans of it.
+// carries the context; a telemetry extension (akt::otel) makes spans of it
+// (extension.hpp: actor_observer::on_send and on_turn_begin).
 //
 //   auto tc = akt::trace_context::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 //   akt::trace_scope scope(tc.value());     // sends from this thread carry it
@@ -64,6 +65,14 @@ namespace detail {
 const trace_context* current_trace() noexcept;
 void set_current_trace(const trace_context* tc) noexcept;
 }  // namespace detail
+
+// For tracers, in actor_observer::on_turn_begin: makes `tc` (the handling
+// span's context) current for the rest of the turn, so the handler's sends
+// carry it. The system restores the context it replaced after on_turn_end;
+// the caller keeps `tc` alive until then.
+inline void set_turn_trace(const trace_context* tc) noexcept {
+  detail::set_current_trace(tc);
+}
 
 // Makes `tc` the current trace context of this thread for a scope (sends
 // carry it), restoring the previous one at its end.

@@ -127,6 +127,13 @@ status actor_cell::deliver(envelope_ptr e) noexcept {
     if (mailbox_.is_bounded() && !mailbox_.try_reserve(*e)) return refuse_full(std::move(e));
     if (system_.observed()) {
       const actor_view to(*this);
+      // Sent under this thread's sampled context (not forwarded, replied or
+      // arrived from the network): a tracer may open its send span.
+      if (e->trace && e->trace.get() == tls_trace && e->trace->is_sampled()) [[unlikely]] {
+        const std::string type = e->type_name();
+        const send_view s{&to, {}, type, static_cast<bool>(e->reply_to)};
+        e->trace = system_.observe_send(*e->trace, s);
+      }
       const message_view m(*e);
       system_.for_each_observer([&](actor_observer& o) { o.on_enqueue(to, m); });
     }

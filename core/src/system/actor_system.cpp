@@ -101,6 +101,12 @@ akt::extension* actor_system::find_extension_impl(const std::function<bool(akt::
 void actor_system::announce(const node_event& e) {
   core_->announce(e);
 }
+trace_ref actor_system::observe_send(const trace_context& current, const send_view& s) const noexcept {
+  return core_->observe_send(current, s);
+}
+void actor_system::report_metrics(metric_sink& sink) const {
+  core_->report_metrics(sink);
+}
 type_registry& actor_system::registry() noexcept {
   return core_->registry();
 }

@@ -187,6 +187,49 @@ void system_core::after_terminate(actor_cell& cell, bool was_bound) noexcept {
   for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->after_terminate(v, was_bound);
 }
 
+trace_ref system_core::observe_send(const trace_context& current, const send_view& s) const noexcept {
+  trace_ref carried;
+  for_each_observer([&](actor_observer& o) {
+    if (trace_ref t = o.on_send(carried ? *carried : current, s)) carried = std::move(t);
+  });
+  return carried ? carried : trace_ref::share(&current);
+}
+
+void system_core::report_metrics(metric_sink& sink) const {
+  const std::string_view system_name = name();
+  const metric_attribute attrs[] = {{"akt.system", system_name}};
+  static constexpr metric_info alive{"akt.system.actors.alive", "{actor}", "Actors started and not yet terminated.",
+                                     metric_kind::up_down};
+  static constexpr metric_info dead{"akt.system.dead_letters", "{message}",
+                                    "Messages that reached no actor (stopped, full, unknown or late).",
+                                    metric_kind::counter};
+  static constexpr metric_info unhandled{"akt.system.unhandled_messages", "{message}",
+                                         "Messages handled without being matched (context::unhandled).",
+                                         metric_kind::counter};
+  static constexpr metric_info busy{"akt.system.workers.busy", "{worker}",
+                                    "Workers running actors now (neither spinning for work nor parked).",
+                                    metric_kind::gauge};
+  static constexpr metric_info workers{"akt.system.workers", "{worker}", "Worker threads of the dispatcher.",
+                                       metric_kind::gauge};
+  static constexpr metric_info uptime{"akt.system.uptime", "s", "Seconds since the system was created.",
+                                      metric_kind::gauge};
+  sink.record(alive, attrs, static_cast<std::int64_t>(actor_count()));
+  sink.record(dead, attrs, static_cast<std::int64_t>(dead_letters()));
+  sink.record(unhandled, attrs, static_cast<std::int64_t>(unhandled_messages()));
+  sink.record(busy, attrs, static_cast<std::int64_t>(scheduler_.busy_workers()));
+  sink.record(workers, attrs, static_cast<std::int64_t>(scheduler_.worker_count()));
+  sink.record(uptime, attrs,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - created_at_).count());
+  const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    try {
+      extensions_[i]->report_metrics(sink);
+    } catch (const std::exception& e) {
+      logger_->error("extension " + std::string(extensions_[i]->name()) + " threw reporting metrics: " + e.what());
+    }
+  }
+}
+
 void system_core::announce(const node_event& e) noexcept {
   const std::uint32_t n = hooked_count_.load(std::memory_order_acquire);
   for (std::uint32_t i = 0; i < n; ++i) extensions_[i]->on_node_event(e);

@@ -95,6 +95,8 @@ class system_core final : public ref_counted {
   void after_start(actor_cell& cell) noexcept;
   void after_terminate(actor_cell& cell, bool was_bound) noexcept;
   void announce(const node_event& e) noexcept;
+  trace_ref observe_send(const trace_context& current, const send_view& s) const noexcept;
+  void report_metrics(metric_sink& sink) const;
   void poll_extensions() noexcept;
   type_registry& registry() noexcept { return registry_; }
   std::uint64_t next_inbox_id() noexcept { return next_inbox_.fetch_add(1, std::memory_order_relaxed); }
@@ -170,6 +172,7 @@ class system_core final : public ref_counted {
   ref_ptr<actor_cell> guardian_;
 
   std::atomic<std::uint64_t> dead_letters_{0};
+  const std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
   std::atomic<std::uint64_t> unhandled_{0};
 
   // Extensions: append-only arrays published by their counts (release), so
