@@ -1,0 +1,75 @@
+// actor_stats.hpp — what the actors of one system did, per actor kind:
+// messages enqueued, received, processed, failed; restarts, starts, stops;
+// processing time as a histogram.
+//
+// Counting is per thread: each thread that reports (workers, plain threads
+// sending) owns one shard of counters per kind and is its only writer, so a
+// count is a relaxed load and store on a line no other thread writes — no
+// lock prefix, no sharing. A collection sums the shards. Nothing is kept per
+// actor: a million actors of one kind are one set of counters per thread.
+//
+// Thread safety: count_* from any thread (each writes its own shard);
+// report from one collecting thread at a time. A shard outlives its thread
+// (it belongs to the stats), so a thread's counts are never lost.
+#pragma once
+
+#include <akt/metrics.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace akt::otel::detail {
+
+// Processing-time buckets (upper bounds, seconds): 1 µs .. 5 s.
+inline constexpr std::array<double, 14> processing_bounds = {1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3,
+                                                             5e-3, 1e-2, 5e-2, 0.1,  0.5,  1.0,  5.0};
+
+class actor_stats {
+ public:
+  // A counter written by one thread, read by the collector.
+  struct owned_counter {
+    std::atomic<std::uint64_t> v{0};
+    void add(std::uint64_t n = 1) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+  };
+  struct kind_counters {
+    owned_counter enqueued, received, processed, errors, restarts, started, stopped, unhandled;
+    std::array<owned_counter, processing_bounds.size() + 1> buckets;
+    owned_counter time_sum_ns;
+  };
+
+  actor_stats();
+  ~actor_stats();
+  actor_stats(const actor_stats&) = delete;
+  actor_stats& operator=(const actor_stats&) = delete;
+
+  // This thread's counters for `kind` (a view whose characters live as long
+  // as the system: the core interns kind names).
+  kind_counters& of(std::string_view kind) noexcept;
+
+  static void count_time(kind_counters& k, std::chrono::nanoseconds took) noexcept;
+
+  // Reports the per-kind series (attribute akt.actor.kind) and the
+  // system-wide sums. `backlog` gives each kind's messages waiting now.
+  void report(metric_sink& sink, std::string_view system_name,
+              const std::unordered_map<std::string_view, std::uint64_t>& backlog) const;
+
+ private:
+  struct shard;
+  shard& this_thread_shard() noexcept;
+  kind_counters& slow_of(std::string_view kind) noexcept;
+
+  const std::uint64_t id_;  // never reused: a thread's cache entry for a gone stats never matches
+  mutable std::mutex mu_;   // guards shards_ and every shard's table (not the counters)
+  std::vector<std::unique_ptr<shard>> shards_;
+};
+
+}  // namespace akt::otel::detail
