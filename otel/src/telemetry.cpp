@@ -50,10 +50,10 @@ std::uint64_t unix_nano_now() {
 // ------------------------------------------------------------------ impl
 
 struct telemetry::impl final : actor_observer {
-  impl(detail::resolved_options o)
+  impl(detail::resolved_options o, std::uint32_t max_hops)
       : opts(std::move(o)),
         tracing(!opts.otlp.traces_url.empty() || opts.sample_ratio > 0),
-        spans(opts.sample_ratio, opts.otlp.traces_url.empty() ? 0 : opts.max_queued_spans),
+        spans(opts.sample_ratio, opts.otlp.traces_url.empty() ? 0 : opts.max_queued_spans, max_hops),
         started_unix_nano(unix_nano_now()) {}
 
   detail::resolved_options opts;
@@ -246,7 +246,7 @@ result<telemetry*> telemetry::enable(actor_system& system, options o) {
     return std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read at enable only
   });
   if (!resolved) return std::move(resolved).error();
-  auto ext = std::unique_ptr<telemetry>(new telemetry(std::make_unique<impl>(std::move(resolved).value())));
+  auto ext = std::unique_ptr<telemetry>(new telemetry(std::make_unique<impl>(std::move(resolved).value(), o.max_trace_hops)));
   return system.add_extension(std::move(ext));
 }
 

@@ -73,8 +73,11 @@ void messaging_attributes(span_data& d, std::string_view operation, std::string_
 
 }  // namespace
 
-tracer::tracer(double sample_ratio, std::size_t max_queued)
-    : threshold_(threshold_of(sample_ratio)), always_(sample_ratio >= 1), max_queued_(max_queued) {}
+tracer::tracer(double sample_ratio, std::size_t max_queued, std::uint32_t max_hops)
+    : threshold_(threshold_of(sample_ratio)),
+      always_(sample_ratio >= 1),
+      max_queued_(max_queued),
+      max_hops_(max_hops) {}
 
 bool tracer::sample_new_trace() noexcept {
   if (always_) return true;
@@ -110,7 +113,20 @@ void tracer::set_active(tracer* t) noexcept {
 
 void tracer::turn_begin(const actor_view& self, const message_view& m) noexcept {
   const trace_context* in = m.trace();
-  if (in != nullptr ? !in->is_sampled() : !sample_new_trace()) return;
+  if (in == nullptr) {
+    // A trace starts where work enters: a message from a plain thread, a
+    // timer or with no sender. One an actor sent untraced belongs to a chain
+    // that was not sampled (or ended): it starts nothing.
+    if (m.has_sender() || !sample_new_trace()) return;
+  } else if (!in->is_sampled()) {
+    return;
+  } else if (in->hops() >= max_hops_) {
+    // An endless chain (ping-pong, a self-tick passed along) ends its trace
+    // here: the handler and what it sends go untraced.
+    set_turn_trace(nullptr);
+    chains_cut_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   try {
     turn_entry& e = tls_turns.emplace_back();
     e.actor = &self.ref();
@@ -128,7 +144,7 @@ void tracer::turn_begin(const actor_view& self, const message_view& m) noexcept 
     const std::string type = m.type_name();
     d.name = "process " + type;
     messaging_attributes(d, "process", self.path(), type, self.kind());
-    e.context = trace_context::make(d.trace, d.span, 1, d.tracestate);
+    e.context = trace_context::make(d.trace, d.span, 1, d.tracestate, in != nullptr ? in->hops() + 1 : 1);
     set_turn_trace(e.context.get());  // the system restores the message's after on_turn_end
     tls_active = this;
     d.start_unix_nano = now_unix_nano();
@@ -172,7 +188,7 @@ trace_ref tracer::on_send(const trace_context& current, const send_view& s) noex
       messaging_attributes(d, "send", s.to_path, s.type_name, {});
     }
     d.start_unix_nano = d.end_unix_nano = now_unix_nano();
-    trace_ref carried = trace_context::make(d.trace, d.span, 1, d.tracestate);
+    trace_ref carried = trace_context::make(d.trace, d.span, 1, d.tracestate, current.hops());
     finish(std::move(d));
     return carried;
   } catch (...) {

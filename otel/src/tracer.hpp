@@ -3,7 +3,9 @@
 //   - turn_begin/turn_end (the observer's on_turn_begin/on_turn_end): a
 //     message carrying a sampled context gets a consumer span (server for an
 //     ask), a child of the context; one carrying none starts a trace,
-//     sampled at the ratio; one carrying an unsampled context gets nothing.
+//     sampled at the ratio, if it entered here (no sending actor); one
+//     carrying an unsampled context gets nothing. A chain of handlings
+//     longer than max_hops ends its trace (endless ping-pong stays bounded).
 //     The span's context is current for the turn (set_turn_trace), so the
 //     handler's sends are its children.
 //   - on_send: a producer span (client for an ask) between the sender's
@@ -33,7 +35,8 @@ namespace akt::otel::detail {
 
 class tracer {
  public:
-  tracer(double sample_ratio, std::size_t max_queued);
+  // max_hops: handlings after which a causal chain's trace ends.
+  tracer(double sample_ratio, std::size_t max_queued, std::uint32_t max_hops);
 
   void turn_begin(const actor_view& self, const message_view& m) noexcept;
   void turn_failed(const actor_view& self, std::string_view why) noexcept;
@@ -56,6 +59,7 @@ class tracer {
 
   std::uint64_t recorded() const noexcept { return recorded_.load(std::memory_order_relaxed); }
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  std::uint64_t chains_cut() const noexcept { return chains_cut_.load(std::memory_order_relaxed); }
 
   // The tracer of the innermost recording span or turn on this thread
   // (null: none): what akt::otel::span records to.
@@ -66,10 +70,12 @@ class tracer {
   const std::uint64_t threshold_;  // sampled when a random 64-bit draw is below it
   const bool always_;              // ratio 1
   const std::size_t max_queued_;
+  const std::uint32_t max_hops_;
   mutable std::mutex mu_;
   std::vector<span_data> queue_;  // guarded by mu_
   std::atomic<std::uint64_t> recorded_{0};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> chains_cut_{0};
 };
 
 }  // namespace akt::otel::detail

@@ -95,6 +95,9 @@ class message_view {
   // The value's type id (one pointer per type; see detail/type_id.hpp).
   detail::type_id type() const noexcept { return env_->type; }
   pid sender() const { return pid(env_->sender); }
+  // Sent by an actor (here or on another node); false for a plain thread's
+  // send, a timer's, or a message with no sender.
+  bool has_sender() const noexcept { return static_cast<bool>(env_->sender); }
   bool is_ask() const noexcept { return static_cast<bool>(env_->reply_to); }
   // The trace context the message carries (null when untraced).
   const trace_context* trace() const noexcept { return env_->trace.get(); }

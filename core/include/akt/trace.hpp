@@ -38,23 +38,29 @@ class trace_context final : public detail::ref_counted {
   [[nodiscard]] static result<detail::ref_ptr<const trace_context>> parse(std::string_view traceparent,
                                                                           std::string_view tracestate = {});
   // A context with the given ids (a new span of a trace, made by a tracer).
+  // `hops`: how many handlings this context is from where its trace entered
+  // this node (a tracer bounds endless causal chains with it; it never
+  // crosses the wire: a context parsed from one has 0).
   static detail::ref_ptr<const trace_context> make(const trace_id& trace, const span_id& span,
-                                                   std::uint8_t flags, std::string tracestate = {});
+                                                   std::uint8_t flags, std::string tracestate = {},
+                                                   std::uint32_t hops = 0);
 
   const trace_id& trace() const noexcept { return trace_; }
   const span_id& span() const noexcept { return span_; }
   std::uint8_t flags() const noexcept { return flags_; }
   bool is_sampled() const noexcept { return (flags_ & 1) != 0; }
   const std::string& tracestate() const noexcept { return state_; }
+  std::uint32_t hops() const noexcept { return hops_; }
   // "00-<trace>-<span>-<flags>", lower-case hex.
   std::string traceparent() const;
 
  private:
-  trace_context(const trace_id& t, const span_id& s, std::uint8_t f, std::string state)
-      : trace_(t), span_(s), flags_(f), state_(std::move(state)) {}
+  trace_context(const trace_id& t, const span_id& s, std::uint8_t f, std::string state, std::uint32_t hops)
+      : trace_(t), span_(s), flags_(f), hops_(hops), state_(std::move(state)) {}
   trace_id trace_;
   span_id span_;
   std::uint8_t flags_;
+  std::uint32_t hops_;
   std::string state_;
 };
 

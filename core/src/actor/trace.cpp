@@ -68,9 +68,10 @@ result<detail::ref_ptr<const trace_context>> trace_context::parse(std::string_vi
 }
 
 detail::ref_ptr<const trace_context> trace_context::make(const trace_id& trace, const span_id& span,
-                                                         std::uint8_t flags, std::string tracestate) {
+                                                         std::uint8_t flags, std::string tracestate,
+                                                         std::uint32_t hops) {
   return detail::ref_ptr<const trace_context>::adopt(
-      new trace_context(trace, span, flags, std::move(tracestate)));
+      new trace_context(trace, span, flags, std::move(tracestate), hops));
 }
 
 std::string trace_context::traceparent() const {

@@ -20,10 +20,11 @@
 // uncontended stores. Remoting and the cluster report their own metrics
 // through the core (akt/metrics.hpp); telemetry exports them too.
 //
-// Traces: a message handled with no trace context starts a trace, sampled
-// at `sample_ratio`; a message carrying a context follows its sampled flag
-// (parent-based), so a trace started at an entry point (a traceparent from
-// your request, or start_span) is followed whole. A sampled trace gets a
+// Traces: a message that enters with no trace context (sent by a plain
+// thread or a timer) starts a trace, sampled at `sample_ratio`; a message
+// carrying a context follows its sampled flag (parent-based), so a trace
+// started at an entry point (a traceparent from your request, or
+// start_span) is followed whole, up to max_trace_hops handlings. A sampled trace gets a
 // consumer span (server for an ask) for each handling, and a producer span
 // (client for an ask) for each send, across nodes too: remoting carries
 // traceparent and tracestate on the wire.
@@ -95,6 +96,9 @@ struct options {
   std::size_t max_queued_spans = 2048;      // OTEL_BSP_MAX_QUEUE_SIZE
   std::size_t max_export_batch = 512;       // OTEL_BSP_MAX_EXPORT_BATCH_SIZE
   std::chrono::milliseconds span_export_interval{0};  // OTEL_BSP_SCHEDULE_DELAY; 0: 5 s
+  // A causal chain longer than this many handlings on one node ends its
+  // trace (an endless ping-pong would otherwise be one endless trace).
+  std::uint32_t max_trace_hops = 256;
 
   otlp_options otlp{};
 };
