@@ -3,6 +3,7 @@
 // no flow control, no batching). Producer p sends 1..share(p); the counter
 // checks the count and the sum.
 #include "common.hpp"
+#include "telemetry_flags.hpp"
 
 namespace {
 
@@ -65,10 +66,12 @@ std::int64_t share_of(long long n, int p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long long n = bench::parse_args(argc, argv, 10'000'000).n;
+  const auto args = bench::parse_args(argc, argv, 10'000'000, bench::telemetry_flags);
+  const long long n = args.n;
 
   bench::result_slot<totals> done;
   auto sys = bench::start_system("fanin");
+  bench::enable_telemetry(*sys, args);
   auto sink = bench::value_or_fail(sys->spawn_anonymous<counter>(n, &done), "spawn counter");
   std::vector<akt::pid> producers;
   std::int64_t expected_sum = 0;
@@ -95,6 +98,7 @@ int main(int argc, char** argv) {
       .extra("elapsed_s", s, 4)
       .extra("count", static_cast<long long>(got.count))
       .extra("producers", static_cast<long long>(producer_count))
+      .extra("telemetry", bench::telemetry_mode(args))
       .print();
   return 0;
 }

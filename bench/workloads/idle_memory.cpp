@@ -5,6 +5,7 @@
 // including main's one pid per actor. Then stops them all and waits until
 // every one has terminated.
 #include "common.hpp"
+#include "telemetry_flags.hpp"
 
 #include <atomic>
 
@@ -48,13 +49,14 @@ void wait_terminated(akt::actor_system& sys, std::uint64_t base) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = bench::parse_args(argc, argv, 100'000, {"--passivate"});
+  const auto args = bench::parse_args(argc, argv, 100'000, {"--passivate", "--metrics", "--trace-1pct", "--trace-all"});
   const long long n = args.n;
   // --passivate: every actor has passivation on (60 s, never reached here),
   // to show it costs no memory beyond the target and no CPU while idle.
   const bool passivate = args.has("--passivate");
 
   auto sys = bench::start_system("idle_memory");
+  bench::enable_telemetry(*sys, args);
   std::vector<akt::pid> actors;
   const std::uint64_t base = sys->actor_count();  // the runtime's own actors, if any
 
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
       .extra("stop_s", stop_s, 4)
       .extra("idle_cpu_ms", idle_cpu_ms, 2)
       .extra("passivation", passivate ? 1LL : 0LL)
+      .extra("telemetry", bench::telemetry_mode(args))
       .print();
   return 0;
 }

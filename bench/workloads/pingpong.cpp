@@ -3,6 +3,7 @@
 // R = floor(N/2) round trips; ping checks every sequence number and hands
 // done(R) to main, which stops the timer.
 #include "common.hpp"
+#include "telemetry_flags.hpp"
 
 namespace {
 
@@ -60,7 +61,7 @@ class pinger : public akt::actor {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = bench::parse_args(argc, argv, 5'000'000, {"--passivate"});
+  const auto args = bench::parse_args(argc, argv, 5'000'000, {"--passivate", "--metrics", "--trace-1pct", "--trace-all"});
   const long long n = args.n;
   // --passivate: both actors have passivation on (60 s, never reached), to
   // measure what it costs per message.
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
 
   bench::result_slot<std::int64_t> done;
   auto sys = bench::start_system("pingpong");
+  bench::enable_telemetry(*sys, args);
   auto pong_pid = bench::value_or_fail(sys->spawn<ponger>(opts), "spawn pong");
   auto ping_pid = bench::value_or_fail(sys->spawn<pinger>(opts, pong_pid, rounds, &done), "spawn ping");
 
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
       .extra("elapsed_s", s, 4)
       .extra("round_trips", static_cast<long long>(rounds))
       .extra("passivation", args.has("--passivate") ? 1LL : 0LL)
+      .extra("telemetry", bench::telemetry_mode(args))
       .print();
   return 0;
 }

@@ -118,12 +118,13 @@ actor_stats::kind_counters& actor_stats::slow_of(std::string_view kind) noexcept
   return *it->second;
 }
 
-void actor_stats::count_time(kind_counters& k, std::chrono::nanoseconds took) noexcept {
+void actor_stats::count_time(kind_counters& k, std::chrono::nanoseconds took, std::uint32_t weight) noexcept {
   const std::int64_t ns = took.count();
+  if (ns < 0) return;
   std::size_t i = 0;
   while (i < bounds_ns.size() && ns > bounds_ns[i]) ++i;
-  k.buckets[i].add();
-  k.time_sum_ns.add(static_cast<std::uint64_t>(ns < 0 ? 0 : ns));
+  k.buckets[i].add(weight);
+  k.time_sum_ns.add(static_cast<std::uint64_t>(ns) * weight);
 }
 
 void actor_stats::report(metric_sink& sink, std::string_view system_name,

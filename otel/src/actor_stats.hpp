@@ -55,7 +55,9 @@ class actor_stats {
   // as the system: the core interns kind names).
   kind_counters& of(std::string_view kind) noexcept;
 
-  static void count_time(kind_counters& k, std::chrono::nanoseconds took) noexcept;
+  // A timed handling counted `weight` times (it stands for the untimed ones
+  // around it); an untimed one (took < 0) counts nothing here.
+  static void count_time(kind_counters& k, std::chrono::nanoseconds took, std::uint32_t weight) noexcept;
 
   // Reports the per-kind series (attribute akt.actor.kind) and the
   // system-wide sums. `backlog` gives each kind's messages waiting now.

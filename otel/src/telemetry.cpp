@@ -1,5 +1,6 @@
 #include <akt/otel/telemetry.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -50,13 +51,15 @@ std::uint64_t unix_nano_now() {
 // ------------------------------------------------------------------ impl
 
 struct telemetry::impl final : actor_observer {
-  impl(detail::resolved_options o, std::uint32_t max_hops)
+  impl(detail::resolved_options o, std::uint32_t max_hops, std::uint32_t time_every)
       : opts(std::move(o)),
+        timing_every(std::max<std::uint32_t>(1, time_every)),
         tracing(!opts.otlp.traces_url.empty() || opts.sample_ratio > 0),
         spans(opts.sample_ratio, opts.otlp.traces_url.empty() ? 0 : opts.max_queued_spans, max_hops),
         started_unix_nano(unix_nano_now()) {}
 
   detail::resolved_options opts;
+  const std::uint32_t timing_every;  // time one turn in this many (options::time_one_turn_in)
   // Spans are made when they have somewhere to go or new traces are
   // sampled here (the context then reaches other nodes, which may export).
   const bool tracing;
@@ -102,7 +105,7 @@ struct telemetry::impl final : actor_observer {
     } else {
       k.processed.add();
     }
-    actor_stats::count_time(k, took);
+    actor_stats::count_time(k, took, timing_every);
     if (tracing) spans.turn_end(self);
   }
   void on_failure(const actor_view& self, const failure_info& why) noexcept override {
@@ -110,6 +113,7 @@ struct telemetry::impl final : actor_observer {
     tls_failed = &self.ref();
     if (tracing) spans.turn_failed(self, why.what);
   }
+  std::uint32_t turn_timing_every() const noexcept override { return timing_every; }
   void on_restart(const actor_view& self) noexcept override { stats.of(self.kind()).restarts.add(); }
   void on_unhandled(const actor_view& self, const message_view&) noexcept override {
     stats.of(self.kind()).unhandled.add();
@@ -246,7 +250,7 @@ result<telemetry*> telemetry::enable(actor_system& system, options o) {
     return std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read at enable only
   });
   if (!resolved) return std::move(resolved).error();
-  auto ext = std::unique_ptr<telemetry>(new telemetry(std::make_unique<impl>(std::move(resolved).value(), o.max_trace_hops)));
+  auto ext = std::unique_ptr<telemetry>(new telemetry(std::make_unique<impl>(std::move(resolved).value(), o.max_trace_hops, o.time_one_turn_in)));
   return system.add_extension(std::move(ext));
 }
 

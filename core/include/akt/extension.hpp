@@ -149,11 +149,18 @@ class actor_observer {
     (void)self;
     (void)m;
   }
-  // `self` finished handling a message (normally or not), after `took`.
+  // `self` finished handling a message (normally or not), after `took`;
+  // `took` is negative for a turn that was not timed (turn_timing_every).
   virtual void on_turn_end(const actor_view& self, std::chrono::nanoseconds took) noexcept {
     (void)self;
     (void)took;
   }
+  // How often turns are timed: 1 (the default) times every turn; N times
+  // one turn in N on each worker (a clock read costs tens of nanoseconds,
+  // a turn of a hot actor not many more). The system times a turn when any
+  // observer wants it timed: the smallest N of its observers wins. Read
+  // once, when the observer is installed.
+  virtual std::uint32_t turn_timing_every() const noexcept { return 1; }
   // A handler failed (threw, or called context::fail), before its
   // supervisor decides.
   virtual void on_failure(const actor_view& self, const failure_info& why) noexcept {

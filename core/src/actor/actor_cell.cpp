@@ -420,6 +420,10 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
   call_receive(e);
 }
 
+namespace {
+constinit thread_local std::uint32_t tls_turns_until_timed = 0;  // NOLINT: per thread by design
+}  // namespace
+
 void actor_cell::handle_observed(envelope_ptr& e) noexcept {
   trace_turn traced(e->trace);
   if (!system_.observed()) {
@@ -431,10 +435,19 @@ void actor_cell::handle_observed(envelope_ptr& e) noexcept {
     const message_view m(*e);
     system_.for_each_observer([&](actor_observer& o) { o.on_turn_begin(self, m); });
   }
-  const auto began = std::chrono::steady_clock::now();
+  // One turn in `every` on this thread is timed (turn_timing_every).
+  const std::uint32_t every = system_.turn_timing_every();
+  if (every <= 1 || tls_turns_until_timed == 0) {
+    tls_turns_until_timed = every - 1;
+    const auto began = std::chrono::steady_clock::now();
+    call_receive(e);
+    const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - began;
+    system_.for_each_observer([&](actor_observer& o) { o.on_turn_end(self, took); });
+    return;
+  }
+  --tls_turns_until_timed;
   call_receive(e);
-  const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - began;
-  system_.for_each_observer([&](actor_observer& o) { o.on_turn_end(self, took); });
+  system_.for_each_observer([&](actor_observer& o) { o.on_turn_end(self, std::chrono::nanoseconds(-1)); });
 }
 
 // ---------------------------------------------------------------- inspection

@@ -2,6 +2,8 @@
 // stops its extensions, and calls their hooks.
 #include <akt/actor_system.hpp>
 
+#include <algorithm>
+
 #include "actor/actor_cell.hpp"
 #include "system/system_core.hpp"
 
@@ -110,6 +112,9 @@ status system_core::start_extensions_locked() {
     if (actor_observer* o = ext.observer()) {
       const std::uint32_t k = observer_count_.load(std::memory_order_relaxed);
       observers_[k] = o;
+      const std::uint32_t every = std::max<std::uint32_t>(1, o->turn_timing_every());
+      const std::uint32_t was = timing_every_.load(std::memory_order_relaxed);
+      if (was == 0 || every < was) timing_every_.store(every, std::memory_order_relaxed);
       observer_count_.store(k + 1, std::memory_order_release);
       // Every live cell learns it is observed. A spawn racing with this walk
       // links its cell under the parent's lock: if the walk took that lock

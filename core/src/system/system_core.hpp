@@ -85,6 +85,8 @@ class system_core final : public ref_counted {
   akt::extension* find_extension(const std::function<bool(akt::extension&)>& match) const;
   // One relaxed load: is any observer installed?
   bool observed() const noexcept { return observer_count_.load(std::memory_order_relaxed) != 0; }
+  // Time one observed turn in this many on each thread (the observers' smallest wish).
+  std::uint32_t turn_timing_every() const noexcept { return timing_every_.load(std::memory_order_relaxed); }
   template <class F>
   void for_each_observer(F&& f) const noexcept {
     const std::uint32_t n = observer_count_.load(std::memory_order_acquire);
@@ -185,6 +187,7 @@ class system_core final : public ref_counted {
   std::atomic<std::uint32_t> hooked_count_{0};     // started: the hooks reach extensions_[0, hooked_count_)
   actor_observer* observers_[max_extensions] = {};
   std::atomic<std::uint32_t> observer_count_{0};
+  std::atomic<std::uint32_t> timing_every_{0};  // 0: no observer yet
   std::vector<std::unique_ptr<akt::extension>> owned_extensions_;  // guarded by extensions_mu_
   status start_extensions_locked();
   status adopt_address(akt::extension& ext);
