@@ -19,6 +19,9 @@ struct recorded_series {
   std::map<std::string, std::string> attributes;
   double value = 0;         // counters, up_downs, gauges
   std::uint64_t count = 0;  // histograms
+  double sum = 0;
+  std::vector<double> bounds;
+  std::vector<std::uint64_t> buckets;
 };
 
 class metric_recorder final : public akt::metric_sink {
@@ -30,7 +33,11 @@ class metric_recorder final : public akt::metric_sink {
     add(m, a).value = value;
   }
   void record(const akt::metric_info& m, akt::metric_attributes a, const akt::histogram_data& h) override {
-    add(m, a).count = h.count;
+    auto& s = add(m, a);
+    s.count = h.count;
+    s.sum = h.sum;
+    s.bounds.assign(h.bounds.begin(), h.bounds.end());
+    s.buckets.assign(h.counts.begin(), h.counts.end());
   }
 
   const std::vector<recorded_series>& all() const { return series_; }
@@ -59,7 +66,7 @@ class metric_recorder final : public akt::metric_sink {
 
  private:
   recorded_series& add(const akt::metric_info& m, akt::metric_attributes a) {
-    recorded_series s{std::string(m.name), std::string(m.unit), m.kind, {}, 0, 0};
+    recorded_series s{std::string(m.name), std::string(m.unit), m.kind, {}, 0, 0, 0, {}, {}};
     for (const auto& attr : a) s.attributes.emplace(attr.key, attr.value);
     series_.push_back(std::move(s));
     return series_.back();
