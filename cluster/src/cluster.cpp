@@ -99,6 +99,10 @@ status cluster::before_bind(const bind_request& request) {
   return engine_->claim(request.name, request.path);
 }
 
+void cluster::report_metrics(metric_sink& sink) const {
+  engine_->report_metrics(sink);
+}
+
 void cluster::after_terminate(const actor_view& actor, bool was_bound) noexcept {
   if (!was_bound) return;
   try {

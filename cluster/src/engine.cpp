@@ -144,7 +144,9 @@ status engine::start(remote::remoting& remoting) {
     options_.etcd.endpoints = std::move(*endpoints);
     options_.etcd.tls = options_.managed_etcd->tls;  // the node speaks to the members as they expect
   }
-  etcd_ = std::make_unique<etcd_client>(config_of(options_));
+  etcd_config config = config_of(options_);
+  config.metrics = &etcd_metrics_;
+  etcd_ = std::make_unique<etcd_client>(std::move(config));
   started_at_ms_ = now_ms();
   advertised_load_ = system_.actor_count();
   for (auto& k : system_.registry().kinds()) {
@@ -359,6 +361,41 @@ std::optional<member> engine::leader() const {
   auto all = members();
   if (all.empty()) return std::nullopt;
   return all.front();
+}
+
+void engine::report_metrics(metric_sink& sink) const {
+  static constexpr metric_info members_series{"akt.cluster.members", "{member}",
+                                              "Members in this node's view of the cluster, itself included.",
+                                              metric_kind::up_down};
+  static constexpr metric_info leader_series{
+      "akt.cluster.leader", "1", "1 while this node is the cluster's leader (its oldest member), else 0.",
+      metric_kind::gauge};
+  static constexpr metric_info names_series{
+      "akt.cluster.names", "{name}",
+      "Names registered cluster-wide in this node's view (singletons included).", metric_kind::up_down};
+  static constexpr metric_info singletons_series{"akt.cluster.singletons", "{singleton}",
+                                                 "Singletons on record in this node's view.",
+                                                 metric_kind::up_down};
+  std::size_t member_count = 0, name_count = 0, singleton_count = 0;
+  bool leads = false;
+  {
+    std::lock_guard g(view_mu_);
+    member_count = members_.size();
+    name_count = names_.size();
+    singleton_count = singletons_.size();
+    const member* oldest = nullptr;
+    for (const auto& [a, m] : members_) {
+      if (oldest == nullptr || m.joined_revision < oldest->joined_revision) oldest = &m;
+    }
+    leads = oldest != nullptr && oldest->address == self_;
+  }
+  const std::string system = system_.name();
+  const metric_attribute attrs[] = {{"akt.system", system}};
+  sink.record(members_series, attrs, static_cast<std::int64_t>(member_count));
+  sink.record(leader_series, attrs, std::int64_t{leads ? 1 : 0});
+  sink.record(names_series, attrs, static_cast<std::int64_t>(name_count));
+  sink.record(singletons_series, attrs, static_cast<std::int64_t>(singleton_count));
+  etcd_metrics_.report(sink, attrs[0]);
 }
 
 // ---------------------------------------------------------------- runner

@@ -47,6 +47,8 @@ class engine {
   std::uint16_t health_port() const { return health_ ? health_->port() : 0; }
   std::vector<member> members() const;
   std::optional<member> leader() const;
+  // The view's figures and etcd's latency and errors (cluster::report_metrics).
+  void report_metrics(metric_sink& sink) const;
   std::vector<std::pair<std::string, std::string>> names() const;
   // The holder's path of a registered name, or empty.
   std::string path_of(std::string_view name) const;
@@ -144,6 +146,7 @@ class engine {
 
   actor_system& system_;
   cluster_options options_;
+  etcd_metrics etcd_metrics_;               // every call of etcd_ (declared first: it outlives etcd_)
   std::unique_ptr<etcd_client> etcd_;       // made at start (a managed member's endpoints are known then)
   std::unique_ptr<managed_member> member_;  // managed mode: this node's etcd member
   std::unique_ptr<health_server> health_;   // cluster_options::health_port

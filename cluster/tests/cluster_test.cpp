@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cluster_fixture.hpp"
+#include "metric_recorder.hpp"
 
 namespace {
 
@@ -225,6 +226,55 @@ TEST_F(cluster_test, the_registry_lists_every_name_from_every_node) {
     })) << n->sys->name();
   }
   EXPECT_NE(a.cluster->names()[1].second.find(b.remoting->address()), std::string::npos);
+}
+
+TEST_F(cluster_test, each_node_reports_members_leadership_names_and_etcd_latency) {
+  node a = join("alpha");
+  node b = join("beta");
+  node c = join("gamma");
+  ASSERT_TRUE(a.sys->spawn<akt_test::echo>("one"));
+  ASSERT_TRUE(b.sys->spawn<akt_test::echo>("two"));
+  auto report = [](const node& n) {
+    akt_test::metric_recorder r;
+    n.sys->report_metrics(r);
+    return r;
+  };
+  for (node* n : {&a, &b, &c}) {
+    ASSERT_TRUE(eventually([&] {
+      auto r = report(*n);
+      return r.value("akt.cluster.members") == 3 && r.value("akt.cluster.names") == 2;
+    })) << n->sys->name();
+  }
+  int leaders = 0;
+  for (node* n : {&a, &b, &c}) {
+    auto r = report(*n);
+    const auto leads = r.value("akt.cluster.leader");
+    ASSERT_TRUE(leads) << n->sys->name();
+    EXPECT_EQ(*leads == 1, n->cluster->is_leader()) << n->sys->name();
+    leaders += static_cast<int>(*leads);
+    EXPECT_EQ(r.find("akt.cluster.members")[0]->kind, akt::metric_kind::up_down);
+    EXPECT_EQ(r.find("akt.cluster.members")[0]->attributes.at("akt.system"), n->sys->name());
+  }
+  EXPECT_EQ(leaders, 1) << "exactly one node leads";
+
+  // etcd: this node granted a lease, put its member key, claimed "one" in
+  // a transaction and listed the prefix; each is a histogram in seconds.
+  auto r = report(a);
+  for (const char* op : {"lease_grant", "put", "txn", "range"}) {
+    auto h = r.find("akt.cluster.etcd.duration", {{"akt.etcd.operation", op}});
+    ASSERT_EQ(h.size(), 1u) << op;
+    EXPECT_EQ(h[0]->kind, akt::metric_kind::histogram);
+    EXPECT_EQ(h[0]->unit, "s");
+    EXPECT_GT(h[0]->count, 0u) << op;
+    EXPECT_GT(h[0]->sum, 0.0) << op;
+    EXPECT_EQ(h[0]->buckets.size(), h[0]->bounds.size() + 1);
+    std::uint64_t total = 0;
+    for (auto n : h[0]->buckets) total += n;
+    EXPECT_EQ(total, h[0]->count) << op;
+    EXPECT_EQ(r.value("akt.cluster.etcd.errors", {{"akt.etcd.operation", op}}), 0) << op;
+  }
+  EXPECT_TRUE(r.find("akt.cluster.etcd.duration", {{"akt.etcd.operation", "member_add"}}).empty())
+      << "no series for an operation never made";
 }
 
 }  // namespace

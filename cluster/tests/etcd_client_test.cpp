@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "etcd_server.hpp"
+#include "metric_recorder.hpp"
 
 namespace {
 
@@ -117,6 +118,30 @@ TEST_F(etcd_client_test, a_dead_first_endpoint_fails_over_to_the_next) {
   ASSERT_TRUE(both.put("/fo", "1")) << "the second endpoint answered";
   auto r = both.get("/fo");
   ASSERT_TRUE(r && *r);
+}
+
+TEST_F(etcd_client_test, calls_are_timed_by_operation_and_failures_counted_as_errors) {
+  akt::cluster::detail::etcd_metrics metrics;
+  etcd_client timed({.endpoints = {etcd_.endpoint()}, .request_timeout = 500ms, .metrics = &metrics});
+  ASSERT_TRUE(timed.put("/m/a", "1"));
+  ASSERT_TRUE(timed.put("/m/b", "2"));
+  ASSERT_TRUE(timed.get("/m/a"));
+  etcd_.stop();
+  ASSERT_FALSE(timed.get("/m/a"));
+  akt_test::metric_recorder r;
+  metrics.report(r, {"akt.system", "test"});
+  auto puts = r.find("akt.cluster.etcd.duration", {{"akt.etcd.operation", "put"}});
+  ASSERT_EQ(puts.size(), 1u);
+  EXPECT_EQ(puts[0]->count, 2u);
+  EXPECT_EQ(puts[0]->attributes.at("akt.system"), "test");
+  EXPECT_EQ(r.value("akt.cluster.etcd.errors", {{"akt.etcd.operation", "put"}}), 0);
+  auto reads = r.find("akt.cluster.etcd.duration", {{"akt.etcd.operation", "range"}});
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0]->count, 2u);
+  EXPECT_GE(reads[0]->sum, 0.4) << "the failed read waited for its deadline";
+  EXPECT_EQ(reads[0]->buckets.back() + reads[0]->buckets[reads[0]->buckets.size() - 2], 0u) << "under 5 s";
+  EXPECT_EQ(r.value("akt.cluster.etcd.errors", {{"akt.etcd.operation", "range"}}), 1);
+  EXPECT_EQ(r.all().size(), 4u) << "no series for operations never made";
 }
 
 }  // namespace

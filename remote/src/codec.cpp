@@ -172,6 +172,8 @@ bool parse_envelope(std::string_view bytes, envelope_view& e) {
         return wt == 2 && r.bytes(e.error_message);
       case 10:
         return wt == 2 && r.bytes(e.traceparent);
+      case 11:
+        return wt == 2 && r.bytes(e.tracestate);
       default:
         return r.skip(wt);  // a field from a newer peer
     }
@@ -242,7 +244,7 @@ void append_envelope_frame(std::string& out, const envelope_view& e, const paylo
                            bytes_field_size(4, e.type) + payload_field +
                            varint_field_size(6, e.correlation_id) + varint_field_size(7, e.timeout_us) +
                            varint_field_size(8, e.error_code) + bytes_field_size(9, e.error_message) +
-                           bytes_field_size(10, e.traceparent);
+                           bytes_field_size(10, e.traceparent) + bytes_field_size(11, e.tracestate);
   append_frame(out, 2, size, [&](char* p) {
     p = put_varint_field(p, 1, static_cast<std::uint64_t>(e.kind));
     p = put_bytes_field(p, 2, e.receiver);
@@ -258,7 +260,8 @@ void append_envelope_frame(std::string& out, const envelope_view& e, const paylo
     p = put_varint_field(p, 7, e.timeout_us);
     p = put_varint_field(p, 8, e.error_code);
     p = put_bytes_field(p, 9, e.error_message);
-    return put_bytes_field(p, 10, e.traceparent);
+    p = put_bytes_field(p, 10, e.traceparent);
+    return put_bytes_field(p, 11, e.tracestate);
   });
 }
 

@@ -9,6 +9,7 @@
 // `malformed` (fuzzed in tests/codec_fuzz.cpp).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,6 +17,10 @@
 namespace akt::remote::detail {
 
 constexpr std::uint32_t protocol_version = 2;
+
+// The longest `tracestate` a node writes or accepts (W3C's propagation
+// floor): a longer one from the network is dropped, the message kept.
+constexpr std::size_t max_tracestate_bytes = 512;
 
 enum class envelope_kind : std::uint32_t {
   tell = 0,
@@ -32,7 +37,7 @@ enum class envelope_kind : std::uint32_t {
 
 struct envelope_view {
   envelope_kind kind = envelope_kind::tell;
-  std::string_view receiver, sender, type, payload, error_message, traceparent;
+  std::string_view receiver, sender, type, payload, error_message, traceparent, tracestate;
   std::uint64_t correlation_id = 0;
   std::uint64_t timeout_us = 0;
   std::uint32_t error_code = 0;

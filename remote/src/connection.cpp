@@ -268,6 +268,7 @@ status connection::admit_locked(flow_slot& slot, std::unique_lock<std::mutex>& g
   if (closed_.load(std::memory_order_relaxed)) return closed_error();
   if (!full()) return {};
   node_.backpressure_event();
+  bump(backpressure_);
   if (queued_.size() >= max_outbound_) {
     return error(errc::backpressure,
                  "the queue to " + peer_ + " is full (" + std::to_string(queued_.size()) +
@@ -278,19 +279,22 @@ status connection::admit_locked(flow_slot& slot, std::unique_lock<std::mutex>& g
                    " bytes in flight from this node is full (remoting_options::flow_window_bytes)");
 }
 
-status connection::send(std::string_view frames, bool urgent) {
+status connection::send(std::string_view frames, bool urgent, std::uint32_t messages) {
   if (closed_.load(std::memory_order_acquire)) return closed_error();
   std::lock_guard g(mu_);
   if (closed_.load(std::memory_order_relaxed)) return closed_error();
   if (queued_.size() >= 2 * max_outbound_) {
     node_.backpressure_event();
+    bump(backpressure_);
     return error(errc::backpressure, "the queue to " + peer_ + " is full: the peer does not read");
   }
+  if (messages != 0) bump(messages_sent_, messages);
   if (urgent && !tls_ && ready_ && open_.load(std::memory_order_relaxed) && !writing_ && queued_.empty() &&
       handshake_out_.empty()) {
     // The line is free and someone waits for this: write it here and now.
     const ssize_t n =
         ::send(socket_.native_handle(), frames.data(), frames.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) bump(bytes_sent_, static_cast<std::uint64_t>(n));
     if (n == static_cast<ssize_t>(frames.size())) return {};
     if (n > 0) frames.remove_prefix(static_cast<std::size_t>(n));  // the rest goes the usual way
   }
@@ -304,10 +308,12 @@ status connection::send_message(flow_slot& slot, std::string_view frame) {
   std::unique_lock g(mu_);
   if (auto s = admit_locked(slot, g); !s) return s;
   slot.in_flight.fetch_add(static_cast<std::int64_t>(frame.size()), std::memory_order_relaxed);
+  bump(messages_sent_);
   if (!tls_ && ready_ && open_.load(std::memory_order_relaxed) && !writing_ && queued_.empty() &&
       handshake_out_.empty()) {
     const ssize_t n =
         ::send(socket_.native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) bump(bytes_sent_, static_cast<std::uint64_t>(n));
     if (n == static_cast<ssize_t>(frame.size())) return {};
     if (n > 0) frame.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -339,12 +345,13 @@ void connection::do_write() {
     if (writing_messages_ != 0 || !in_flight_.empty()) credit_cv_.notify_all();  // the queue has room again
   }
   auto self = shared_from_this();
-  auto done = [self](const asio::error_code& ec, std::size_t) {
+  auto done = [self](const asio::error_code& ec, std::size_t written) {
     if (ec) {
       self->close("write failed: " + ec.message());
       return;
     }
     std::lock_guard g(self->mu_);
+    bump(self->bytes_sent_, written);
     self->writing_ = false;
     self->writing_messages_ = 0;
     self->kick_write_locked();
@@ -359,6 +366,15 @@ void connection::do_write() {
 std::uint64_t connection::unsent_messages() const noexcept {
   std::lock_guard g(mu_);
   return queued_messages_ + writing_messages_;
+}
+
+connection_traffic connection::traffic() const noexcept {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  return {.messages_sent = messages_sent_.load(relaxed),
+          .bytes_sent = bytes_sent_.load(relaxed),
+          .messages_received = messages_received_.load(relaxed),
+          .bytes_received = bytes_received_.load(relaxed),
+          .backpressure = backpressure_.load(relaxed)};
 }
 
 // ---------------------------------------------------------------- flow control
@@ -414,6 +430,7 @@ void connection::do_read() {
     {
       std::lock_guard g(self->read_mu_);
       self->in_.commit(n);
+      bump(self->bytes_received_, n);
       if (ec) {
         self->close(ec == asio::error::eof ? "closed by peer" : "read failed: " + ec.message());
         return;
@@ -458,6 +475,7 @@ bool connection::drain_locked() {
     const ssize_t n = ::recv(socket_.native_handle(), into, read_chunk, MSG_DONTWAIT);
     if (n > 0) {
       in_.commit(static_cast<std::size_t>(n));
+      bump(bytes_received_, static_cast<std::uint64_t>(n));
       on_bytes();
       continue;
     }

@@ -79,6 +79,30 @@ struct inbound_cache {
   message_decoder last_decoder = nullptr;  // ...and its decoder (decoders are never removed)
 };
 
+// What a connection carried (metrics), as read at one moment.
+struct connection_traffic {
+  std::uint64_t messages_sent = 0;  // tells, asks and replies accepted for sending
+  std::uint64_t bytes_sent = 0;     // frame bytes written to the socket (or the TLS stream)
+  std::uint64_t messages_received = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t backpressure = 0;  // sends refused with errc::backpressure
+  connection_traffic& operator+=(const connection_traffic& o) noexcept {
+    messages_sent += o.messages_sent;
+    bytes_sent += o.bytes_sent;
+    messages_received += o.messages_received;
+    bytes_received += o.bytes_received;
+    backpressure += o.backpressure;
+    return *this;
+  }
+};
+
+// Adds to a counter that has one writer at a time (a lock held): a relaxed
+// load and store, with no locked instruction on the send path; readers
+// (an exporter) load it relaxed.
+inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 class connection : public std::enable_shared_from_this<connection> {
  public:
   // `dialled`: the address we connect to (outbound); empty for an accepted one.
@@ -93,7 +117,8 @@ class connection : public std::enable_shared_from_this<connection> {
   // when the line is free the caller writes them itself at once instead of
   // waking the I/O thread. Errors: dead_actor (closed), backpressure (the
   // outbound queue is over twice its bound: the peer does not read).
-  status send(std::string_view frames, bool urgent = false);
+  // `messages`: how many tells, asks or replies `frames` holds (metrics).
+  status send(std::string_view frames, bool urgent = false, std::uint32_t messages = 0);
   // A ready message frame (an ask), flow-controlled like enqueue, written at
   // once by the caller when the line is free.
   status send_message(flow_slot& slot, std::string_view frame);
@@ -142,6 +167,15 @@ class connection : public std::enable_shared_from_this<connection> {
   // Messages queued or being written when the connection closed (dead letters).
   std::uint64_t unsent_messages() const noexcept;
 
+  // Metrics: what this connection carried so far (any thread), and a
+  // message that arrived (the reader lock held).
+  connection_traffic traffic() const noexcept;
+  void count_received_message() noexcept { bump(messages_received_); }
+  // Whether the node counts this connection in its peer's record (guarded
+  // by the node's peers_mu_; see node::track_locked).
+  bool tracked() const noexcept { return tracked_; }
+  void set_tracked(bool on) noexcept { tracked_ = on; }
+
  private:
   void on_ready();  // connected (and TLS handshake done): send Hello, read
   void on_hello(const hello_view& hello);
@@ -181,13 +215,16 @@ class connection : public std::enable_shared_from_this<connection> {
   bool proof_expected_ = false;
 
   mutable std::mutex mu_;
-  std::condition_variable credit_cv_;   // with mu_: credit arrived, or closed
-  std::string handshake_out_;           // guarded by mu_: Hello and Proof, written first
-  std::string queued_;                  // guarded by mu_: frames waiting for the next write
-  std::uint64_t queued_messages_ = 0;   // guarded by mu_: message frames in queued_
-  std::uint64_t writing_messages_ = 0;  // guarded by mu_: message frames in in_flight_
-  bool writing_ = false;                // guarded by mu_
-  bool ready_ = false;                  // guarded by mu_: connected (TLS done)
+  std::condition_variable credit_cv_;            // with mu_: credit arrived, or closed
+  std::string handshake_out_;                    // guarded by mu_: Hello and Proof, written first
+  std::string queued_;                           // guarded by mu_: frames waiting for the next write
+  std::uint64_t queued_messages_ = 0;            // guarded by mu_: message frames in queued_
+  std::atomic<std::uint64_t> messages_sent_{0};  // written under mu_ (bump)
+  std::atomic<std::uint64_t> bytes_sent_{0};     // written under mu_ (bump)
+  std::atomic<std::uint64_t> backpressure_{0};   // written under mu_ (bump)
+  std::uint64_t writing_messages_ = 0;           // guarded by mu_: message frames in in_flight_
+  bool writing_ = false;                         // guarded by mu_
+  bool ready_ = false;                           // guarded by mu_: connected (TLS done)
   std::unordered_map<std::string, std::shared_ptr<flow_slot>> slots_;  // guarded by mu_
   std::atomic<bool> open_{false};
   std::atomic<bool> closed_{false};
@@ -200,6 +237,9 @@ class connection : public std::enable_shared_from_this<connection> {
   bool armed_ = false;                // I/O thread: a read wait is pending (plain TCP) / a read (TLS)
   read_buffer in_;                    // guarded by read_mu_: bytes read, not yet framed
   inbound_cache cache_;               // guarded by read_mu_
+  std::atomic<std::uint64_t> messages_received_{0};  // written under read_mu_ (bump)
+  std::atomic<std::uint64_t> bytes_received_{0};     // written under read_mu_ (bump)
+  bool tracked_ = false;                             // guarded by the node's peers_mu_
   std::shared_ptr<inbound_flow> inflow_;
 };
 
@@ -264,6 +304,7 @@ status connection::enqueue(flow_slot& slot, Encode&& encode) {
   encode(queued_);
   slot.in_flight.fetch_add(static_cast<std::int64_t>(queued_.size() - before), std::memory_order_relaxed);
   ++queued_messages_;
+  bump(messages_sent_);
   kick_write_locked();
   return {};
 }

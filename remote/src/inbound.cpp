@@ -36,6 +36,7 @@ void node::on_frame(connection& from, const frame_view& frame, std::uint32_t cos
       return;
     case frame_kind::envelope: {
       const auto kind = static_cast<std::size_t>(frame.envelope.kind);  // < 10: checked by the codec
+      if (frame.envelope.kind <= envelope_kind::reply) from.count_received_message();  // tell, ask, reply
       (this->*handlers_[kind])(from, frame.envelope, cost);
       return;
     }
@@ -49,10 +50,25 @@ void node::on_frame(connection& from, const frame_view& frame, std::uint32_t cos
 
 // ---------------------------------------------------------------- messages
 
-trace_ref node::trace_from_wire(std::string_view traceparent) {
+namespace {
+// A tracestate from the network reaches exporters (HTTP headers, files):
+// only W3C's printable ASCII, and at most max_tracestate_bytes.
+bool acceptable_tracestate(std::string_view s) noexcept {
+  if (s.size() > max_tracestate_bytes) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+}  // namespace
+
+trace_ref node::trace_from_wire(std::string_view traceparent, std::string_view tracestate) {
   // A malformed traceparent is dropped (the message still goes through,
-  // untraced): tracing must never cost a message.
-  auto tc = trace_context::parse(traceparent);
+  // untraced), and so is a tracestate that is too long or not printable
+  // (the traceparent kept): tracing must never cost a message.
+  if (!acceptable_tracestate(tracestate)) {
+    warn_limited("dropped a tracestate of " + std::to_string(tracestate.size()) + " bytes (at most " +
+                 std::to_string(max_tracestate_bytes) + ", printable ASCII only); the traceparent is kept");
+    tracestate = {};
+  }
+  auto tc = trace_context::parse(traceparent, tracestate);
   if (!tc) {
     system_.logger().debug("remoting: ignored a malformed traceparent: " + tc.error().message());
     return {};
@@ -135,7 +151,7 @@ void node::on_message(connection& from, const envelope_view& env, std::uint32_t 
     }
     e->sender = cache.last_sender_ref;
   }
-  if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent);
+  if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent, env.tracestate);
   if (is_ask)
     e->reply_to = make_remote_reply_sink(weak_from_this(), from.weak_from_this(), env.correlation_id);
   if (auto s = cache.last_target.ref()->deliver(std::move(e)); !s) {
@@ -183,7 +199,7 @@ void node::on_answer(connection& from, const envelope_view& env, std::uint32_t) 
     return;
   }
   if (!env.sender.empty()) reply->sender = remote_ref_for(std::string(env.sender), &from);
-  if (!env.traceparent.empty()) reply->trace = trace_from_wire(env.traceparent);
+  if (!env.traceparent.empty()) reply->trace = trace_from_wire(env.traceparent, env.tracestate);
   if (!p->sink->complete(reply)) system_.logger().debug("remoting: a late reply was dropped");
 }
 

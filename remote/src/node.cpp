@@ -198,6 +198,13 @@ namespace {
 thread_local std::string tls_frame;    // NOLINT: encoding scratch, reused
 thread_local std::string tls_payload;  // NOLINT
 
+// The tracestate a context carries on the wire: none when over the bound
+// (a local tracer may make a longer one; a receiver would drop it anyway).
+std::string_view wire_tracestate(const trace_context& tc) noexcept {
+  const std::string& s = tc.tracestate();
+  return s.size() <= max_tracestate_bytes ? std::string_view(s) : std::string_view();
+}
+
 // The sink of an ask that arrived from another node: the reply goes back
 // over the connection the ask came on, never to an address it named.
 class remote_reply_sink final : public reply_sink {
@@ -253,11 +260,17 @@ status node::send_envelope(const std::string& address, const std::string& receiv
                                              ": only Protocol Buffers messages can");
   }
   env.payload = tls_payload;
+  if (e->trace && e->trace.get() == akt::detail::current_trace() && e->trace->is_sampled()) [[unlikely]] {
+    // Sent under this thread's sampled context: a tracer may open its send span.
+    e->trace = system_.observe_send(*e->trace, send_view{nullptr, receiver, env.type, bool(e->reply_to)});
+  }
   const std::string traceparent = e->trace ? e->trace->traceparent() : std::string();
   env.traceparent = traceparent;
+  if (e->trace) env.tracestate = wire_tracestate(*e->trace);
   error why(errc::dead_actor, "");
   auto route_to = route(address, receiver, handle, &why);
   if (!route_to.conn) {
+    count_send_failure(address);
     system_.report_dead_letter(e->type_name(), why);
     return why;
   }
@@ -279,6 +292,7 @@ status node::send_envelope(const std::string& address, const std::string& receiv
   }
   if (!s) {
     if (correlation != 0) pending_.erase(correlation);
+    if (s.code() != errc::backpressure) count_send_failure(address);
     system_.report_dead_letter(e->type_name(),
                                error(s.code(), "to " + receiver + ": " + s.error().message()));
   }
@@ -291,9 +305,15 @@ status node::send_wire(const std::string& address, const std::string& receiver,
   envelope_view env;
   env.receiver = receiver;
   std::string traceparent;
+  trace_ref carried;  // the send span's context, when a tracer opened one
   if (trace != nullptr) [[unlikely]] {
+    if (trace == akt::detail::current_trace() && trace->is_sampled()) {
+      carried = system_.observe_send(*trace, send_view{nullptr, receiver, m.type, false});
+      trace = carried.get();
+    }
     traceparent = trace->traceparent();
     env.traceparent = traceparent;
+    env.tracestate = wire_tracestate(*trace);
   }
   std::string sender_path;
   if (sender != nullptr) {
@@ -309,6 +329,7 @@ status node::send_wire(const std::string& address, const std::string& receiver,
                                  [&](std::string& queue) { append_envelope_frame(queue, env, payload); })
                            : status(why);
   if (!s) [[unlikely]] {
+    if (s.code() != errc::backpressure) count_send_failure(address);
     system_.report_dead_letter(m.type, error(s.code(), "to " + receiver + ": " + s.error().message()));
   }
   return s;
@@ -349,9 +370,10 @@ void node::send_reply(const std::shared_ptr<connection>& via, std::uint64_t corr
   env.payload = tls_payload;
   const std::string traceparent = reply->trace ? reply->trace->traceparent() : std::string();
   env.traceparent = traceparent;
+  if (reply->trace) env.tracestate = wire_tracestate(*reply->trace);
   tls_frame.clear();
   append_envelope_frame(tls_frame, env);
-  if (auto s = via->send(tls_frame, /*urgent=*/true); !s) {
+  if (auto s = via->send(tls_frame, /*urgent=*/true, /*messages=*/1); !s) {
     system_.report_dead_letter(reply->type_name(),
                                error(s.code(), "a reply to " + via->peer() + ": " + s.error().message()));
   }

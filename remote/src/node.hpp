@@ -116,6 +116,12 @@ class node : public std::enable_shared_from_this<node> {
   // a request finds a running thread instead of waking the I/O thread.
   void poll_some();
 
+  // ---- metrics (metrics.cpp): per peer and node-wide, for an exporter.
+  void report_metrics(metric_sink& sink);
+  // A send to `address` failed (other than back-pressure): counted for its
+  // peer when the node knows it (never a record for an address only named).
+  void count_send_failure(const std::string& address);
+
   std::uint64_t connections_opened() const noexcept { return opened_.load(std::memory_order_relaxed); }
   std::uint64_t frames_rejected() const noexcept { return frames_rejected_.load(std::memory_order_relaxed); }
   std::uint64_t handshakes_refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
@@ -138,6 +144,28 @@ class node : public std::enable_shared_from_this<node> {
   void sweep_pending();
   void warn_limited(const std::string& what);  // at most one line a second, with a count of the rest
 
+  // Per-peer records for metrics (peers.cpp), guarded by peers_mu_. A
+  // connection is tracked (counted in its peer's record) from its dial, or
+  // once an accepted one is open (its peer's address is known then); when
+  // it closes its counters are folded into the record. A record whose last
+  // connection closed is kept — cumulative counters must not go back — but
+  // only the last max_departed_peers of those, so a flapping network cannot
+  // grow it without bound.
+  enum class failure_reason : std::uint8_t { connect, lost, send };
+  static constexpr std::size_t failure_reasons = 3;
+  static constexpr std::size_t max_departed_peers = 256;
+  struct peer_record {
+    connection_traffic closed{};   // carried by its connections that closed
+    std::uint64_t reconnects = 0;  // up again after being down
+    std::array<std::uint64_t, failure_reasons> failures{};
+    std::uint32_t live = 0;         // tracked connections not yet closed
+    std::uint64_t departed_at = 0;  // when live fell to 0: the order of departures
+    bool ever_up = false;
+  };
+  void track_locked(connection& c);
+  // `why`: the failure to count, if any.
+  void untrack_locked(connection& c, const failure_reason* why);
+
   // ---- inbound.cpp
   using handler = void (node::*)(connection&, const envelope_view&, std::uint32_t cost);
   static const std::array<handler, 10> handlers_;                                   // by envelope_kind
@@ -154,7 +182,7 @@ class node : public std::enable_shared_from_this<node> {
   void refuse_message(connection& from, const envelope_view& env, const error& why);
   // The decoder for a wire type name, or null (remembers the last in `cache`).
   message_decoder decoder_for(inbound_cache& cache, std::string_view type);
-  trace_ref trace_from_wire(std::string_view traceparent);
+  trace_ref trace_from_wire(std::string_view traceparent, std::string_view tracestate);
   // Answers a LOOKUP or SPAWN: REPLY with the actor's full path, or FAILURE.
   void answer_with_path(connection& to, std::uint64_t correlation, const result<pid>& found);
   result<pid> round_trip_for_path(const std::string& address, envelope_view env,
@@ -205,6 +233,9 @@ class node : public std::enable_shared_from_this<node> {
   std::unordered_map<std::string, std::vector<remote_watch>> watches_;  // ours, by node address
   std::unordered_map<const connection*, std::vector<inbound_watch>>
       inbound_watches_;  // peers', by connection
+
+  std::unordered_map<std::string, peer_record> peer_records_;  // guarded by peers_mu_
+  std::uint64_t departures_ = 0;                               // guarded by peers_mu_
 
   correlations pending_;
 

@@ -64,6 +64,7 @@ std::shared_ptr<connection> node::connection_to(const std::string& address, erro
   auto c = std::make_shared<connection>(*this, asio::ip::tcp::socket(io_), address);
   by_address_[address] = c;
   all_.insert(c);
+  track_locked(*c);
   opened_.fetch_add(1, std::memory_order_relaxed);
   c->start_outbound(asio::ip::tcp::endpoint(asio::ip::make_address(parsed->host), parsed->port),
                     options_.connect_timeout);
@@ -71,7 +72,6 @@ std::shared_ptr<connection> node::connection_to(const std::string& address, erro
 }
 
 void node::on_open(connection& c) {
-  if (!c.trusted_address()) return;  // an unproved address is nobody's: nothing to announce
   bool announce = false;
   const std::string peer = c.peer();
   {
@@ -79,6 +79,8 @@ void node::on_open(connection& c) {
     if (stopped_.load()) return;
     auto self = c.shared_from_this();
     if (!all_.contains(self)) return;  // closed meanwhile
+    track_locked(c);                   // under the address it gave, proved or not
+    if (!c.trusted_address()) return;  // an unproved address is nobody's: nothing to announce
     auto& current = by_address_[peer];
     if (!current || current->is_closed()) current = self;
     backoff_.erase(peer);
@@ -86,6 +88,9 @@ void node::on_open(connection& c) {
     if (!up_.contains(peer)) {
       up_[peer] = &c;
       announce = true;
+      peer_record& r = peer_records_[peer];
+      if (r.ever_up) ++r.reconnects;
+      r.ever_up = true;
     }
   }
   if (announce) system_.announce(node_event{node_event_kind::up, peer, {}});
@@ -98,6 +103,10 @@ void node::on_closed(connection& c, const std::string& why) {
     std::lock_guard g(peers_mu_);
     auto self = c.shared_from_this();
     if (all_.erase(self) != 0 && !c.outbound()) --inbound_;
+    // A failure unless this node is closing: never reached (connect or
+    // handshake), or lost once open (the peer stopped, fell silent, I/O).
+    const failure_reason reason = c.is_open() ? failure_reason::lost : failure_reason::connect;
+    untrack_locked(c, stopped_.load() ? nullptr : &reason);
     if (auto it = by_address_.find(peer); it != by_address_.end() && it->second.get() == &c)
       by_address_.erase(it);
     if (c.outbound() && !c.is_open()) {  // never reached it: wait longer before the next attempt
@@ -141,6 +150,43 @@ void node::on_closed(connection& c, const std::string& why) {
     drop_watches(peer, nullptr, why);
     if (!stopping) system_.announce(node_event{node_event_kind::down, peer, why});
   }
+}
+
+void node::track_locked(connection& c) {
+  if (c.tracked()) return;
+  peer_record& r = peer_records_[c.peer()];
+  ++r.live;
+  r.departed_at = 0;
+  c.set_tracked(true);
+}
+
+void node::untrack_locked(connection& c, const failure_reason* why) {
+  if (!c.tracked()) return;
+  c.set_tracked(false);
+  auto it = peer_records_.find(c.peer());
+  if (it == peer_records_.end()) return;  // a record with live connections is never dropped
+  peer_record& r = it->second;
+  r.closed += c.traffic();
+  if (why != nullptr) ++r.failures[static_cast<std::size_t>(*why)];
+  if (r.live > 0 && --r.live == 0) {
+    r.departed_at = ++departures_;
+    // At most one departure more than the bound: drop the oldest departed.
+    std::size_t departed = 0;
+    auto oldest = peer_records_.end();
+    for (auto p = peer_records_.begin(); p != peer_records_.end(); ++p) {
+      if (p->second.live != 0) continue;
+      ++departed;
+      if (oldest == peer_records_.end() || p->second.departed_at < oldest->second.departed_at) oldest = p;
+    }
+    if (departed > max_departed_peers) peer_records_.erase(oldest);
+  }
+}
+
+void node::count_send_failure(const std::string& address) {
+  if (address.empty()) return;
+  std::lock_guard g(peers_mu_);
+  if (auto it = peer_records_.find(address); it != peer_records_.end())
+    ++it->second.failures[static_cast<std::size_t>(failure_reason::send)];
 }
 
 void node::forget(const std::string& address, const std::string& why) {

@@ -55,6 +55,10 @@ void remoting::on_node_event(const node_event& e) noexcept {
   }
 }
 
+void remoting::report_metrics(metric_sink& sink) const {
+  node_->report_metrics(sink);
+}
+
 void remoting::poll_idle() noexcept {
   try {
     node_->poll_some();  // idle workers read the sockets while they spin

@@ -91,6 +91,39 @@ TEST(codec, what_protoc_classes_write_we_read) {
   EXPECT_EQ(v.envelope.traceparent, w->traceparent());
 }
 
+TEST(codec, tracestate_travels_beside_traceparent_both_ways) {
+  envelope_view e;
+  e.kind = envelope_kind::tell;
+  e.receiver = "akt://beta@127.0.0.1:4000/calc";
+  e.type = "demo.Add";
+  e.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  e.tracestate = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+  std::string out;
+  append_envelope_frame(out, e);
+  akt::wire::Frame f;
+  ASSERT_TRUE(f.ParseFromString(body_of(out)));
+  EXPECT_EQ(f.envelope().traceparent(), e.traceparent);
+  EXPECT_EQ(f.envelope().tracestate(), e.tracestate);
+  frame_view v;
+  std::size_t used = 0;
+  ASSERT_EQ(decode_frame(out, 1 << 20, v, used), decode_status::frame);
+  EXPECT_EQ(v.envelope.traceparent, e.traceparent);
+  EXPECT_EQ(v.envelope.tracestate, e.tracestate);
+
+  // What protoc writes we read; without a tracestate none is read (and an
+  // older peer, which skips field 11, reads the rest as before).
+  f.mutable_envelope()->set_tracestate("vendor=value");
+  std::string body;
+  ASSERT_TRUE(f.SerializeToString(&body));
+  ASSERT_TRUE(parse_frame(body, v));
+  EXPECT_EQ(v.envelope.tracestate, "vendor=value");
+  f.mutable_envelope()->clear_tracestate();
+  ASSERT_TRUE(f.SerializeToString(&body));
+  ASSERT_TRUE(parse_frame(body, v));
+  EXPECT_TRUE(v.envelope.tracestate.empty());
+  EXPECT_EQ(v.envelope.traceparent, e.traceparent);
+}
+
 TEST(codec, hello_round_trips) {
   std::string out;
   const std::string nonce(32, 'n');

@@ -421,6 +421,58 @@ TEST_F(hostile, a_frame_over_4_kib_before_the_handshake_closes_the_connection) {
   }
 }
 
+TEST_F(hostile, an_oversized_or_unprintable_tracestate_is_dropped_and_the_message_and_connection_kept) {
+  auto beta = make("beta");
+  struct seen_trace {
+    long long seq;
+    std::string traceparent, tracestate;
+  };
+  auto mu = std::make_shared<std::mutex>();
+  auto seen = std::make_shared<std::vector<seen_trace>>();
+  ASSERT_TRUE(beta.sys->spawn_fn("traced", [mu, seen](akt::context& ctx) {
+    if (auto* p = ctx.message<demo::Ping>()) {
+      const akt::trace_context* tc = ctx.trace();
+      std::lock_guard g(*mu);
+      seen->push_back({p->seq(), tc ? tc->traceparent() : "", tc ? tc->tracestate() : ""});
+    }
+  }));
+  raw_peer raw(beta.net->port());
+  ASSERT_TRUE(raw.connected());
+  std::string why;
+  ASSERT_TRUE(raw.handshake("raw", "127.0.0.1:1", {}, &why)) << why;
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string states[] = {std::string(513, 'a'),          // one byte over the bound
+                                "ok=1,\r\nX-Injected: header",  // not printable ASCII
+                                std::string(512, 'b')};         // at the bound: kept
+  const std::string path = beta.path("traced");
+  for (int i = 0; i < 3; ++i) {
+    demo::Ping ping;
+    ping.set_seq(i);
+    std::string payload;
+    ping.SerializeToString(&payload);
+    wire::envelope_view tell;
+    tell.receiver = path;
+    tell.type = "demo.Ping";
+    tell.payload = payload;
+    tell.traceparent = traceparent;
+    tell.tracestate = states[i];
+    ASSERT_TRUE(raw.send_envelope(tell));
+  }
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard g(*mu);
+    return seen->size() == 3;
+  })) << "every message arrived";
+  std::lock_guard g(*mu);
+  for (const auto& s : *seen) {
+    EXPECT_EQ(s.traceparent, traceparent) << "the traceparent is kept, seq " << s.seq;
+    EXPECT_EQ(s.tracestate, s.seq == 2 ? states[2] : std::string()) << "seq " << s.seq;
+  }
+  EXPECT_EQ(beta.net->frames_rejected(), 0u);
+  ASSERT_TRUE(raw.send_heartbeat());
+  (void)raw.read_for(100ms);
+  EXPECT_FALSE(raw.closed_by_node()) << "the connection keeps serving";
+}
+
 TEST_F(hostile, max_connections_is_enforced_and_a_healthy_peer_keeps_being_served) {
   auto alpha = make("alpha");
   auto beta = make("beta", {.max_connections = 3});

@@ -142,7 +142,15 @@ status etcd_client::authenticate(std::size_t i, clock::time_point deadline) {
 }
 
 template <class Call>
-status etcd_client::with_failover(const char* what, Call&& call) {
+status etcd_client::with_failover(const char* what, etcd_operation op, Call&& call) {
+  const auto started = clock::now();
+  status s = failover(what, std::forward<Call>(call));
+  if (config_.metrics != nullptr) config_.metrics->record(op, clock::now() - started, !s);
+  return s;
+}
+
+template <class Call>
+status etcd_client::failover(const char* what, Call&& call) {
   if (config_.endpoints.empty()) return error(errc::invalid_argument, "no etcd endpoints are configured");
   const auto deadline = clock::now() + config_.request_timeout;
   std::size_t first;
@@ -217,7 +225,7 @@ result<etcd_range> etcd_client::get_prefix(const std::string& prefix) {
   etcd_range out;
   for (;;) {
     pb::RangeResponse response;
-    auto s = with_failover("a range read", [&](endpoint& ep, grpc::ClientContext& c) {
+    auto s = with_failover("a range read", etcd_operation::range, [&](endpoint& ep, grpc::ClientContext& c) {
       return ep.kv->Range(&c, request, &response);
     });
     if (!s) return std::move(s).error();
@@ -235,8 +243,9 @@ result<std::optional<etcd_kv>> etcd_client::get(const std::string& key) {
   pb::RangeRequest request;
   request.set_key(key);
   pb::RangeResponse response;
-  auto s = with_failover(
-      "a read", [&](endpoint& ep, grpc::ClientContext& c) { return ep.kv->Range(&c, request, &response); });
+  auto s = with_failover("a read", etcd_operation::range, [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.kv->Range(&c, request, &response);
+  });
   if (!s) return std::move(s).error();
   if (response.kvs_size() == 0) return std::optional<etcd_kv>();
   return std::optional<etcd_kv>(from_pb(response.kvs(0)));
@@ -248,8 +257,9 @@ status etcd_client::put(const std::string& key, const std::string& value, std::i
   request.set_value(value);
   request.set_lease(lease);
   pb::PutResponse response;
-  return with_failover(
-      "a write", [&](endpoint& ep, grpc::ClientContext& c) { return ep.kv->Put(&c, request, &response); });
+  return with_failover("a write", etcd_operation::put, [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.kv->Put(&c, request, &response);
+  });
 }
 
 result<std::optional<etcd_kv>> etcd_client::create(const std::string& key, const std::string& value,
@@ -269,8 +279,9 @@ result<std::optional<etcd_kv>> etcd_client::create(const std::string& key, const
   put->set_value(value);
   put->set_lease(lease);
   pb::TxnResponse response;
-  auto s = with_failover(
-      "a claim", [&](endpoint& ep, grpc::ClientContext& c) { return ep.kv->Txn(&c, request, &response); });
+  auto s = with_failover("a claim", etcd_operation::txn, [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.kv->Txn(&c, request, &response);
+  });
   if (!s) return std::move(s).error();
   if (response.succeeded()) return std::optional<etcd_kv>();
   for (const auto& r : response.responses()) {
@@ -290,8 +301,9 @@ result<bool> etcd_client::erase_if(const std::string& key, const std::string& va
   same->set_value(value);
   request.add_success()->mutable_request_delete_range()->set_key(key);
   pb::TxnResponse response;
-  auto s = with_failover(
-      "a release", [&](endpoint& ep, grpc::ClientContext& c) { return ep.kv->Txn(&c, request, &response); });
+  auto s = with_failover("a release", etcd_operation::txn, [&](endpoint& ep, grpc::ClientContext& c) {
+    return ep.kv->Txn(&c, request, &response);
+  });
   if (!s) return std::move(s).error();
   return response.succeeded();
 }
@@ -300,7 +312,7 @@ status etcd_client::erase(const std::string& key) {
   pb::DeleteRangeRequest request;
   request.set_key(key);
   pb::DeleteRangeResponse response;
-  return with_failover("a delete", [&](endpoint& ep, grpc::ClientContext& c) {
+  return with_failover("a delete", etcd_operation::delete_range, [&](endpoint& ep, grpc::ClientContext& c) {
     return ep.kv->DeleteRange(&c, request, &response);
   });
 }
@@ -309,9 +321,9 @@ result<std::int64_t> etcd_client::grant_lease(std::chrono::seconds ttl) {
   pb::LeaseGrantRequest request;
   request.set_ttl(ttl.count());
   pb::LeaseGrantResponse response;
-  auto s = with_failover("a lease grant", [&](endpoint& ep, grpc::ClientContext& c) {
-    return ep.lease->LeaseGrant(&c, request, &response);
-  });
+  auto s = with_failover(
+      "a lease grant", etcd_operation::lease_grant,
+      [&](endpoint& ep, grpc::ClientContext& c) { return ep.lease->LeaseGrant(&c, request, &response); });
   if (!s) return std::move(s).error();
   if (!response.error().empty())
     return error(errc::invalid_argument, "etcd refused a lease: " + response.error());
@@ -322,22 +334,23 @@ status etcd_client::revoke_lease(std::int64_t lease) {
   pb::LeaseRevokeRequest request;
   request.set_id(lease);
   pb::LeaseRevokeResponse response;
-  return with_failover("a lease revoke", [&](endpoint& ep, grpc::ClientContext& c) {
-    return ep.lease->LeaseRevoke(&c, request, &response);
-  });
+  return with_failover(
+      "a lease revoke", etcd_operation::lease_revoke,
+      [&](endpoint& ep, grpc::ClientContext& c) { return ep.lease->LeaseRevoke(&c, request, &response); });
 }
 
 result<std::int64_t> etcd_client::keep_alive(std::int64_t lease) {
   std::int64_t ttl = 0;
-  auto s = with_failover("a keep-alive", [&](endpoint& ep, grpc::ClientContext& c) {
-    auto stream = ep.lease->LeaseKeepAlive(&c);
-    pb::LeaseKeepAliveRequest request;
-    request.set_id(lease);
-    pb::LeaseKeepAliveResponse response;
-    if (stream->Write(request) && stream->Read(&response)) ttl = response.ttl();
-    stream->WritesDone();
-    return stream->Finish();
-  });
+  auto s = with_failover("a keep-alive", etcd_operation::lease_keepalive,
+                         [&](endpoint& ep, grpc::ClientContext& c) {
+                           auto stream = ep.lease->LeaseKeepAlive(&c);
+                           pb::LeaseKeepAliveRequest request;
+                           request.set_id(lease);
+                           pb::LeaseKeepAliveResponse response;
+                           if (stream->Write(request) && stream->Read(&response)) ttl = response.ttl();
+                           stream->WritesDone();
+                           return stream->Finish();
+                         });
   if (!s) return std::move(s).error();
   return ttl;
 }
@@ -345,7 +358,7 @@ result<std::int64_t> etcd_client::keep_alive(std::int64_t lease) {
 result<std::string> etcd_client::server_version() {
   pb::StatusRequest request;
   pb::StatusResponse response;
-  auto s = with_failover("a status", [&](endpoint& ep, grpc::ClientContext& c) {
+  auto s = with_failover("a status", etcd_operation::status, [&](endpoint& ep, grpc::ClientContext& c) {
     return ep.maintenance->Status(&c, request, &response);
   });
   if (!s) return std::move(s).error();
@@ -372,7 +385,7 @@ std::vector<etcd_member> members_of(const google::protobuf::RepeatedPtrField<pb:
 result<etcd_status> etcd_client::status_of() {
   pb::StatusRequest request;
   pb::StatusResponse response;
-  auto s = with_failover("a status", [&](endpoint& ep, grpc::ClientContext& c) {
+  auto s = with_failover("a status", etcd_operation::status, [&](endpoint& ep, grpc::ClientContext& c) {
     return ep.maintenance->Status(&c, request, &response);
   });
   if (!s) return std::move(s).error();
@@ -383,9 +396,9 @@ result<etcd_status> etcd_client::status_of() {
 result<std::vector<etcd_member>> etcd_client::member_list() {
   pb::MemberListRequest request;
   pb::MemberListResponse response;
-  auto s = with_failover("a member list", [&](endpoint& ep, grpc::ClientContext& c) {
-    return ep.cluster->MemberList(&c, request, &response);
-  });
+  auto s = with_failover(
+      "a member list", etcd_operation::member_list,
+      [&](endpoint& ep, grpc::ClientContext& c) { return ep.cluster->MemberList(&c, request, &response); });
   if (!s) return std::move(s).error();
   return members_of(response.members());
 }
@@ -396,9 +409,9 @@ result<std::pair<etcd_member, std::vector<etcd_member>>> etcd_client::member_add
   request.add_peerurls(peer_url);
   request.set_islearner(learner);
   pb::MemberAddResponse response;
-  auto s = with_failover("a member add", [&](endpoint& ep, grpc::ClientContext& c) {
-    return ep.cluster->MemberAdd(&c, request, &response);
-  });
+  auto s = with_failover(
+      "a member add", etcd_operation::member_add,
+      [&](endpoint& ep, grpc::ClientContext& c) { return ep.cluster->MemberAdd(&c, request, &response); });
   if (!s) return std::move(s).error();
   return std::pair{member_of(response.member()), members_of(response.members())};
 }
@@ -407,18 +420,19 @@ status etcd_client::member_remove(std::uint64_t id) {
   pb::MemberRemoveRequest request;
   request.set_id(id);
   pb::MemberRemoveResponse response;
-  return with_failover("a member removal", [&](endpoint& ep, grpc::ClientContext& c) {
-    return ep.cluster->MemberRemove(&c, request, &response);
-  });
+  return with_failover(
+      "a member removal", etcd_operation::member_remove,
+      [&](endpoint& ep, grpc::ClientContext& c) { return ep.cluster->MemberRemove(&c, request, &response); });
 }
 
 status etcd_client::member_promote(std::uint64_t id) {
   pb::MemberPromoteRequest request;
   request.set_id(id);
   pb::MemberPromoteResponse response;
-  return with_failover("a member promotion", [&](endpoint& ep, grpc::ClientContext& c) {
-    return ep.cluster->MemberPromote(&c, request, &response);
-  });
+  return with_failover("a member promotion", etcd_operation::member_promote,
+                       [&](endpoint& ep, grpc::ClientContext& c) {
+                         return ep.cluster->MemberPromote(&c, request, &response);
+                       });
 }
 
 // ---------------------------------------------------------------- watch

@@ -13,6 +13,8 @@
 
 #include <akt/error.hpp>
 
+#include "etcd/etcd_metrics.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -36,6 +38,7 @@ struct etcd_config {
   std::string username, password;
   std::string ca_file, certificate_file, private_key_file;  // TLS when ca_file is set
   std::chrono::milliseconds request_timeout{3000};
+  etcd_metrics* metrics = nullptr;  // when set, every call is timed there; it outlives the client
 };
 
 struct etcd_kv {
@@ -139,7 +142,9 @@ class etcd_client {
   // Calls `call(channel, context)` on the current endpoint, then the next
   // ones while they are unavailable, with the token when authenticating.
   template <class Call>
-  status with_failover(const char* what, Call&& call);
+  status with_failover(const char* what, etcd_operation op, Call&& call);  // timed (etcd_metrics)
+  template <class Call>
+  status failover(const char* what, Call&& call);
   std::shared_ptr<endpoint> endpoint_at(std::size_t i);
   void prepare(grpc::ClientContext& context, std::chrono::steady_clock::time_point deadline);
   status authenticate(std::size_t endpoint_index, std::chrono::steady_clock::time_point deadline);

@@ -4,8 +4,10 @@
 // forward or reply made inside a handler carries the context of the message
 // being handled (or the one the handler made current), and the receiver's
 // handler runs with it current in turn. Remoting writes it on the wire as
-// `traceparent` and restores it on the other node (`tracestate` stays on
-// this node for now: the wire has no field for it yet). Akt only
+// `traceparent` and `tracestate` and restores both on the other node (a
+// tracestate over 512 bytes is not sent, and one from the network that is
+// longer or not printable ASCII is dropped, the traceparent kept: see
+// docs/wire-protocol.md). Akt only
 // carries the context; a telemetry extension (akt::otel) makes spans of it
 // (extension.hpp: actor_observer::on_send and on_turn_begin).
 //

@@ -253,6 +253,11 @@ class cluster final : public akt::extension {
   std::optional<result<pid>> try_resolve(std::string_view name_or_path) override;
   status before_bind(const bind_request& request) override;
   void after_terminate(const actor_view& actor, bool was_bound) noexcept override;
+  // akt.cluster.members, .leader (0/1), .names, .singletons (this node's
+  // view), and per etcd operation (akt.etcd.operation) the histogram
+  // akt.cluster.etcd.duration (s) and the counter akt.cluster.etcd.errors;
+  // every series carries akt.system. See docs/ARCHITECTURE.md, "Cluster".
+  void report_metrics(metric_sink& sink) const override;
 
  private:
   explicit cluster(std::unique_ptr<detail::engine> engine);

@@ -173,6 +173,14 @@ class remoting final : public akt::extension {
   // too, whether or not its connection noticed yet (watchers get
   // Terminated, asks to it fail).
   void on_node_event(const node_event& e) noexcept override;
+  // Per peer (attribute akt.peer, "host:port": for a connection whose peer
+  // proved nothing, the address it claimed): messages and bytes sent and
+  // received, whether it is up, reconnects, back-pressure and failures by
+  // akt.reason; node-wide: connections open and opened, frames rejected,
+  // handshakes refused. Every series also carries akt.system. Peers whose
+  // connections all closed keep their figures, for the last 256 of them.
+  // Table of names and units: docs/ARCHITECTURE.md, "Remoting", Metrics.
+  void report_metrics(metric_sink& sink) const override;
 
  private:
   explicit remoting(std::shared_ptr<detail::node> node);
