@@ -9,13 +9,20 @@
 // failure. Every error names the URL and what happened.
 //
 // Thread safety: one exporter is used by one thread (the telemetry's export
-// thread); cancel() may be called from any thread and ends a backoff wait
-// (and an attempt in flight) promptly.
+// thread); cancel() may be called from any thread and ends a backoff wait at
+// once and an attempt in flight within about a second (libcurl's progress
+// callback, which runs at least that often), for good: every later export
+// fails at once.
 #pragma once
 
 #include <akt/error.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <random>
 #include <span>
 #include <string>
 
@@ -43,18 +50,29 @@ class otlp_exporter {
   bool exports_metrics() const noexcept { return !config_.metrics_url.empty(); }
   bool exports_spans() const noexcept { return !config_.traces_url.empty(); }
 
-  // Errors: unavailable (the collector could not be reached, or answered
-  // a retryable status, after every retry), invalid_argument (a permanent
-  // refusal: 400 and such, with the collector's message), cancelled.
+  // Errors: unavailable (the collector could not be reached, timed out,
+  // or answered a retryable status, after every retry), invalid_argument (a
+  // permanent refusal: 400 and such, with the collector's message),
+  // not_running (cancel() was called).
   status export_metrics(const metric_snapshot& s, const resource_info& r);
   status export_spans(std::span<const span_data> spans, const resource_info& r);
 
   void cancel() noexcept;
+  bool is_cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
 
  private:
+  struct attempt;
   status post(const std::string& url, const std::string& body);
+  attempt send_once(const std::string& url, const std::string& body);
+  // Waits `delay` or until cancel(); false when cancelled.
+  bool wait_before_retry(std::chrono::milliseconds delay);
+
   otlp_config config_;
+  void* curl_ = nullptr;  // CURL*, owned; kept between requests to reuse the connection
+  std::minstd_rand jitter_;
   std::atomic<bool> cancelled_{false};
+  std::mutex mutex_;  // guards nothing but the wait below: cancel() notifies under it
+  std::condition_variable wake_;
 };
 
 }  // namespace akt::otel::detail
