@@ -66,7 +66,7 @@ std::int64_t share_of(long long n, int p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = bench::parse_args(argc, argv, 10'000'000, bench::telemetry_flags);
+  const auto args = bench::parse_args(argc, argv, 10'000'000, {"--metrics", "--trace-1pct", "--trace-all"});
   const long long n = args.n;
 
   bench::result_slot<totals> done;

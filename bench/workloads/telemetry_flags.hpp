@@ -12,9 +12,6 @@
 
 namespace bench {
 
-inline constexpr std::initializer_list<std::string_view> telemetry_flags = {"--metrics", "--trace-1pct",
-                                                                           "--trace-all"};
-
 // 0 off, 1 metrics, 2 traces at 1 %, 3 traces at 100 %: the BENCH line's `telemetry`.
 inline long long telemetry_mode(const arguments& args) {
   if (args.has("--trace-all")) return 3;

@@ -91,8 +91,8 @@ TEST(telemetry, counts_messages_per_actor_kind) {
   auto sys = launch("metrics");
   ASSERT_TRUE(telemetry::enable(*sys, quiet()));
   std::vector<pid> counters;
-  for (int i = 0; i < 3; ++i) counters.push_back(sys->spawn<counter_actor>().value());
-  pid other = sys->spawn<other_actor>().value();
+  for (int i = 0; i < 3; ++i) counters.push_back(sys->spawn_anonymous<counter_actor>().value());
+  pid other = sys->spawn_anonymous<other_actor>().value();
   for (int round = 0; round < 100; ++round)
     for (const pid& c : counters) ASSERT_TRUE(c.tell(work{1}));
   for (const pid& c : counters) ASSERT_EQ(c.ask<int>(0, 5s).value(), 100);  // every work handled
@@ -122,7 +122,7 @@ TEST(telemetry, counts_messages_per_actor_kind) {
 TEST(telemetry, counts_failures_restarts_unhandled_and_stops) {
   auto sys = launch("failures");
   ASSERT_TRUE(telemetry::enable(*sys, quiet()));
-  pid c = sys->spawn<counter_actor>().value();
+  pid c = sys->spawn_anonymous<counter_actor>().value();
   const std::string k = kind_of(c);
   ASSERT_TRUE(c.tell(work{1}));
   ASSERT_TRUE(c.tell(boom{}));                 // fails; the default supervisor restarts it
@@ -187,7 +187,7 @@ TEST(telemetry, ten_thousand_actors_of_one_kind_are_one_series) {
   auto sys = launch("many");
   ASSERT_TRUE(telemetry::enable(*sys, quiet()));
   std::vector<pid> all;
-  for (int i = 0; i < 10'000; ++i) all.push_back(sys->spawn<other_actor>().value());
+  for (int i = 0; i < 10'000; ++i) all.push_back(sys->spawn_anonymous<other_actor>().value());
   const metric_snapshot s = collect(*sys);
   const detail::metric_family* alive = s.find("akt.actor.alive");
   ASSERT_NE(alive, nullptr);
