@@ -1,3 +1,4 @@
+#include <civetweb.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -269,6 +270,21 @@ TEST(prometheus_endpoint, a_host_name_is_resolved) {
   auto e = prometheus_endpoint::start("localhost:0", sample_resource(), [] { return metric_snapshot{}; });
   ASSERT_TRUE(e) << e.error().to_string();
   EXPECT_THAT(scrape((*e)->port()), HasSubstr("HTTP/1.1 200"));
+}
+
+TEST(prometheus_endpoint, an_ipv6_address_is_served_if_civetweb_can_or_refused_saying_so) {
+  auto e = prometheus_endpoint::start("[::1]:0", sample_resource(), [] { return metric_snapshot{}; });
+  if (mg_check_feature(8) == 0) {  // built without IPv6, as Debian's is
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().code(), errc::invalid_argument);
+    EXPECT_THAT(e.error().message(),
+                HasSubstr("'[::1]:0' is IPv6, which this build's civetweb does not serve"));
+    return;
+  }
+  ASSERT_TRUE(e) << e.error().to_string();
+  const auto r = akt_test::http_get("http://[::1]:" + std::to_string((*e)->port()) + "/metrics");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_THAT(r.body, HasSubstr("target_info{"));
 }
 
 TEST(prometheus_endpoint, a_port_in_use_is_unavailable_naming_the_address) {

@@ -132,16 +132,21 @@ std::string valid_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     const auto b = static_cast<unsigned char>(s[i]);
+    // The sequence's length and the least code point it may encode
+    // (anything less is an overlong form).
     std::size_t len = 0;
     std::uint32_t min = 0;
     if (b < 0x80) {
       len = 1;
     } else if ((b & 0xE0) == 0xC0) {
-      len = 2, min = 0x80;
+      len = 2;
+      min = 0x80;
     } else if ((b & 0xF0) == 0xE0) {
-      len = 3, min = 0x800;
+      len = 3;
+      min = 0x800;
     } else if ((b & 0xF8) == 0xF0) {
-      len = 4, min = 0x10000;
+      len = 4;
+      min = 0x10000;
     }
     bool ok = len > 0 && i + len <= s.size();
     std::uint32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
@@ -410,9 +415,14 @@ result<std::string> listening_port(std::string_view address) {
   const std::string host_s(host);
   const std::string port_s = std::to_string(std::atoi(std::string(port).c_str()));
   unsigned char buf[sizeof(in6_addr)];
+  // Debian's civetweb is built without IPv6 (USE_IPV6): said here, not
+  // as a bind failure.
+  const bool ipv6_served = mg_check_feature(8) != 0;
   if (v6) {
-    if (::inet_pton(AF_INET6, host_s.c_str(), buf) != 1)
+    if (::inet_pton(AF_INET6, host_s.c_str(), buf) != 1) {
       return bad_address(address, "has no valid IPv6 address");
+    }
+    if (!ipv6_served) return bad_address(address, "is IPv6, which this build's civetweb does not serve");
     return "[" + host_s + "]:" + port_s;
   }
   if (::inet_pton(AF_INET, host_s.c_str(), buf) == 1) return host_s + ":" + port_s;
@@ -439,13 +449,13 @@ result<std::string> listening_port(std::string_view address) {
       numeric = std::string(text) + ":" + port_s;
       break;  // IPv4 first: "localhost" then means 127.0.0.1, as most scrapers expect
     }
-    if (a->ai_family == AF_INET6 && numeric.empty()) {
+    if (a->ai_family == AF_INET6 && ipv6_served && numeric.empty()) {
       ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr, text, sizeof text);
       numeric = "[" + std::string(text) + "]:" + port_s;
     }
   }
   ::freeaddrinfo(found);
-  if (numeric.empty()) return bad_address(address, "names a host with no IP address");
+  if (numeric.empty()) return bad_address(address, "names a host with no address that can be served");
   return numeric;
 }
 

@@ -32,9 +32,10 @@
 //
 // Stopping: the destructor turns new requests away (503), waits for the
 // scrapes in progress (bounded: civetweb's request_timeout bounds each),
-// then stops civetweb, joining its threads. (prometheus-cpp's Exposer
-// alone frees its handler before it stops the server: a scrape in
-// progress would use freed memory.)
+// then stops civetweb, joining its threads: at once, or within 2 s when a
+// silent client holds a worker (civetweb looks at its stop flag that
+// often). prometheus-cpp's Exposer alone frees its handler before it stops
+// the server: a scrape in progress would use freed memory.
 //
 // Thread safety: collect() is called on the exposer's threads, one scrape
 // at a time or concurrently: it must be safe for that.
@@ -59,9 +60,13 @@ std::string prometheus_name(const metric_family& f);
 
 class prometheus_endpoint {
  public:
-  // Serves http://<address>/metrics ("127.0.0.1:9464"; port 0 picks a free
-  // one). Errors: invalid_argument (not host:port), unavailable (cannot
-  // bind: the port is in use, naming it).
+  // Serves http://<address>/metrics ("127.0.0.1:9464", "0.0.0.0:9464",
+  // "localhost:9464" (resolved here, IPv4 first); port 0 picks a free one;
+  // "[::1]:9464" only where civetweb was built with IPv6, which Debian's
+  // is not). Errors: invalid_argument (not host:port, a bad port, a host
+  // that does not resolve, IPv6 without civetweb's support: naming the
+  // address), unavailable (cannot bind: the port is in use, naming the
+  // address, with civetweb's reason).
   static result<std::unique_ptr<prometheus_endpoint>> start(std::string_view address, resource_info resource,
                                                             std::function<metric_snapshot()> collect);
   ~prometheus_endpoint();  // stops serving; a scrape in progress finishes first
