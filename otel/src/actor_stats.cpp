@@ -36,9 +36,6 @@ struct thread_cache {
 
 constinit thread_local thread_cache tls_cache{};  // NOLINT: per thread by design
 
-constexpr metric_info enqueued_info{"akt.actor.messages.enqueued", "{message}",
-                                    "Messages accepted into the mailboxes of actors of this kind.",
-                                    metric_kind::counter};
 constexpr metric_info received_info{"akt.actor.messages.received", "{message}",
                                     "Messages taken from the mailbox into a handler.", metric_kind::counter};
 constexpr metric_info processed_info{"akt.actor.messages.processed", "{message}",
@@ -127,11 +124,19 @@ void actor_stats::count_time(kind_counters& k, std::chrono::nanoseconds took, st
   k.time_sum_ns.add(static_cast<std::uint64_t>(ns) * weight);
 }
 
-void actor_stats::report(metric_sink& sink, std::string_view system_name,
-                         const std::unordered_map<std::string_view, std::uint64_t>& backlog) const {
+void actor_stats::retire(std::string_view kind, const actor_metrics& m) noexcept {
+  kind_counters& k = of(kind);
+  k.stopped.add();
+  k.retired_received.add(m.received);
+  k.retired_processed.add(m.processed);
+  k.retired_errors.add(m.errors);
+  k.retired_restarts.add(m.restarts);
+}
+
+void actor_stats::report(metric_sink& sink, std::string_view system_name, const std::function<live_by_kind()>& walk) {
   struct totals {
-    std::uint64_t enqueued = 0, received = 0, processed = 0, errors = 0, restarts = 0, started = 0, stopped = 0,
-                  unhandled = 0, time_sum_ns = 0;
+    std::uint64_t started = 0, stopped = 0, unhandled = 0, received = 0, processed = 0, errors = 0, restarts = 0,
+                  alive = 0, mailbox = 0, time_sum_ns = 0;
     std::array<std::uint64_t, processing_bounds.size() + 1> buckets{};
   };
   std::map<std::string, totals, std::less<>> by_kind;  // sorted: stable output
@@ -140,39 +145,49 @@ void actor_stats::report(metric_sink& sink, std::string_view system_name,
     for (const auto& sh : shards_) {
       for (const auto& [name, k] : sh->kinds) {
         totals& t = by_kind[name];
-        t.enqueued += k->enqueued.get();
-        t.received += k->received.get();
-        t.processed += k->processed.get();
-        t.errors += k->errors.get();
-        t.restarts += k->restarts.get();
         t.started += k->started.get();
         t.stopped += k->stopped.get();
         t.unhandled += k->unhandled.get();
+        t.received += k->retired_received.get();
+        t.processed += k->retired_processed.get();
+        t.errors += k->retired_errors.get();
+        t.restarts += k->retired_restarts.get();
         t.time_sum_ns += k->time_sum_ns.get();
         for (std::size_t i = 0; i < t.buckets.size(); ++i) t.buckets[i] += k->buckets[i].get();
       }
     }
   }
-  for (const auto& [kind, n] : backlog) by_kind.try_emplace(std::string(kind));
+  // After the retired sums: see the header.
+  for (const auto& [kind, live] : walk()) {
+    auto it = by_kind.find(kind);
+    if (it == by_kind.end()) it = by_kind.emplace(std::string(kind), totals{}).first;
+    totals& t = it->second;
+    t.received += live.received;
+    t.processed += live.processed;
+    t.errors += live.errors;
+    t.restarts += live.restarts;
+    t.alive += live.alive;
+    t.mailbox += live.mailbox;
+  }
 
+  std::lock_guard g(report_mu_);
   totals sum;
-  std::uint64_t backlog_sum = 0;
   const auto as_int = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
-  for (const auto& [kind, t] : by_kind) {
+  for (auto& [kind, t] : by_kind) {
+    auto& last = last_[kind];
+    std::uint64_t* const monotonic[] = {&t.received, &t.processed, &t.errors, &t.restarts, &t.unhandled};
+    for (std::size_t i = 0; i < last.size(); ++i) {
+      *monotonic[i] = std::max(*monotonic[i], last[i]);
+      last[i] = *monotonic[i];
+    }
     const metric_attribute attrs[] = {{"akt.system", system_name}, {"akt.actor.kind", kind}};
-    sink.record(enqueued_info, attrs, as_int(t.enqueued));
     sink.record(received_info, attrs, as_int(t.received));
     sink.record(processed_info, attrs, as_int(t.processed));
     sink.record(errors_info, attrs, as_int(t.errors));
     sink.record(restarts_info, attrs, as_int(t.restarts));
     sink.record(unhandled_info, attrs, as_int(t.unhandled));
-    // A kind's starts are counted on one thread and its stops on another:
-    // a collection between the two reads may see a stop before its start.
-    sink.record(alive_info, attrs, std::max<std::int64_t>(0, as_int(t.started) - as_int(t.stopped)));
-    auto b = backlog.find(kind);
-    const std::uint64_t waiting = b == backlog.end() ? 0 : b->second;
-    backlog_sum += waiting;
-    sink.record(mailbox_info, attrs, as_int(waiting));
+    sink.record(alive_info, attrs, as_int(t.alive));
+    sink.record(mailbox_info, attrs, as_int(t.mailbox));
     std::uint64_t count = 0;
     for (std::uint64_t n : t.buckets) count += n;
     sink.record(duration_info, attrs,
@@ -181,13 +196,14 @@ void actor_stats::report(metric_sink& sink, std::string_view system_name,
     sum.stopped += t.stopped;
     sum.restarts += t.restarts;
     sum.received += t.received;
+    sum.mailbox += t.mailbox;
   }
   const metric_attribute sys[] = {{"akt.system", system_name}};
   sink.record(spawned_info, sys, as_int(sum.started));
   sink.record(stopped_info, sys, as_int(sum.stopped));
   sink.record(restarted_info, sys, as_int(sum.restarts));
   sink.record(sys_processed_info, sys, as_int(sum.received));
-  sink.record(backlog_info, sys, as_int(backlog_sum));
+  sink.record(backlog_info, sys, as_int(sum.mailbox));
 }
 
 }  // namespace akt::otel::detail

@@ -23,9 +23,6 @@ using detail::tracer;
 
 namespace {
 
-// The actor whose handler failed in this thread's current turn: its turn
-// end counts no "processed".
-constinit thread_local const akt::detail::actor_ref* tls_failed = nullptr;  // NOLINT
 
 constexpr metric_info spans_dropped_info{"akt.otel.spans.dropped", "{span}",
                                          "Spans dropped because the export queue was full.", metric_kind::counter};
@@ -91,30 +88,25 @@ struct telemetry::impl final : actor_observer {
   trace_ref on_send(const trace_context& current, const send_view& s) noexcept override {
     return tracing ? spans.on_send(current, s) : trace_ref{};
   }
-  void on_enqueue(const actor_view& to, const message_view&) noexcept override {
-    stats.of(to.kind()).enqueued.add();
+  // Counting comes from the actors' own counters at collection (see
+  // actor_stats.hpp): the message path hears only traced and entry turns
+  // (for spans) and one turn in `timing_every` (for the histogram).
+  interest observer_interest() const noexcept override {
+    return {.every_enqueue = false,
+            .every_turn = false,
+            .entry_turns = tracing && opts.sample_ratio > 0,
+            .timing_every = timing_every};
   }
   void on_turn_begin(const actor_view& self, const message_view& m) noexcept override {
-    stats.of(self.kind()).received.add();
     if (tracing) spans.turn_begin(self, m);
   }
   void on_turn_end(const actor_view& self, std::chrono::nanoseconds took) noexcept override {
-    actor_stats::kind_counters& k = stats.of(self.kind());
-    if (tls_failed == &self.ref()) {
-      tls_failed = nullptr;
-    } else {
-      k.processed.add();
-    }
-    actor_stats::count_time(k, took, timing_every);
+    if (took.count() >= 0) actor_stats::count_time(stats.of(self.kind()), took, timing_every);
     if (tracing) spans.turn_end(self);
   }
   void on_failure(const actor_view& self, const failure_info& why) noexcept override {
-    stats.of(self.kind()).errors.add();
-    tls_failed = &self.ref();
     if (tracing) spans.turn_failed(self, why.what);
   }
-  std::uint32_t turn_timing_every() const noexcept override { return timing_every; }
-  void on_restart(const actor_view& self) noexcept override { stats.of(self.kind()).restarts.add(); }
   void on_unhandled(const actor_view& self, const message_view&) noexcept override {
     stats.of(self.kind()).unhandled.add();
   }
@@ -130,14 +122,22 @@ struct telemetry::impl final : actor_observer {
   }
 
   void report(metric_sink& sink) {
-    // Messages waiting, per kind: read from the actors themselves, on this
-    // (the collecting) thread; nothing is kept per actor between collections.
-    std::unordered_map<std::string_view, std::uint64_t> backlog;
-    system->for_each_actor([&](const actor_view& a) {
-      const std::uint64_t n = a.metrics().mailbox_size;
-      if (n != 0) backlog[a.kind()] += n;
+    // The live actors' own counters, per kind, read on this (the collecting)
+    // thread; nothing is kept per actor between collections.
+    stats.report(sink, system->name(), [this] {
+      actor_stats::live_by_kind live;
+      system->for_each_actor([&](const actor_view& a) {
+        const actor_metrics m = a.metrics();
+        actor_stats::live_counts& c = live[a.kind()];
+        ++c.alive;
+        c.received += m.received;
+        c.processed += m.processed;
+        c.errors += m.errors;
+        c.restarts += m.restarts;
+        c.mailbox += m.mailbox_size;
+      });
+      return live;
     });
-    stats.report(sink, system->name(), backlog);
 
     if (any_tracked.load(std::memory_order_relaxed)) {
       std::vector<std::pair<std::string, pid>> list;
@@ -293,7 +293,7 @@ void telemetry::after_start(const actor_view& actor) noexcept {
 }
 
 void telemetry::after_terminate(const actor_view& actor, bool) noexcept {
-  impl_->stats.of(actor.kind()).stopped.add();
+  impl_->stats.retire(actor.kind(), actor.metrics());
   if (impl_->any_tracked.load(std::memory_order_relaxed)) {
     std::lock_guard g(impl_->tracked_mu);
     impl_->tracked.erase(&actor.ref());

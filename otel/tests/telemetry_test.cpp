@@ -102,7 +102,6 @@ TEST(telemetry, counts_messages_per_actor_kind) {
   const std::string k = kind_of(counters[0]);
   EXPECT_EQ(value_of(s, "akt.actor.messages.processed", {{"akt.actor.kind", k}}), 303);  // 300 works, 3 asks
   EXPECT_EQ(value_of(s, "akt.actor.messages.received", {{"akt.actor.kind", k}}), 303);
-  EXPECT_EQ(value_of(s, "akt.actor.messages.enqueued", {{"akt.actor.kind", k}}), 303);
   EXPECT_EQ(value_of(s, "akt.actor.alive", {{"akt.actor.kind", k}}), 3);
   EXPECT_EQ(value_of(s, "akt.actor.alive", {{"akt.actor.kind", kind_of(other)}}), 1);
   EXPECT_EQ(value_of(s, "akt.actor.messages.processed", {{"akt.actor.kind", kind_of(other)}}), 1);

@@ -150,17 +150,34 @@ class actor_observer {
     (void)m;
   }
   // `self` finished handling a message (normally or not), after `took`;
-  // `took` is negative for a turn that was not timed (turn_timing_every).
+  // `took` is negative for a turn that was not timed (interest::timing_every).
+  // With sparse interests (not every_turn) a turn that was only timed gets
+  // on_turn_end without on_turn_begin.
   virtual void on_turn_end(const actor_view& self, std::chrono::nanoseconds took) noexcept {
     (void)self;
     (void)took;
   }
-  // How often turns are timed: 1 (the default) times every turn; N times
-  // one turn in N on each worker (a clock read costs tens of nanoseconds,
-  // a turn of a hot actor not many more). The system times a turn when any
-  // observer wants it timed: the smallest N of its observers wins. Read
-  // once, when the observer is installed.
-  virtual std::uint32_t turn_timing_every() const noexcept { return 1; }
+  // What this observer needs to hear; read once, when it is installed. The
+  // system calls the per-message hooks as the union of its observers'
+  // interests asks. The default hears everything. An exporter that reads
+  // the actors' own counters (actor_view::metrics) when it collects asks
+  // for less, and the message path stays nearly as fast as unobserved.
+  struct interest {
+    // on_enqueue for every message (on_send is called for traced sends
+    // regardless).
+    bool every_enqueue = true;
+    // on_turn_begin / on_turn_end for every turn. When no observer wants
+    // every turn, only turns of messages carrying a trace context, and of
+    // entry messages (no sending actor: a plain thread's, a timer's) when
+    // `entry_turns`, are reported, plus on_turn_end alone for timed turns.
+    bool every_turn = true;
+    bool entry_turns = true;
+    // Time one turn in this many on each thread (1: every turn; a clock
+    // read costs tens of nanoseconds, a hot actor's turn not many more).
+    // The smallest wish among the observers wins.
+    std::uint32_t timing_every = 1;
+  };
+  virtual interest observer_interest() const noexcept { return {}; }
   // A handler failed (threw, or called context::fail), before its
   // supervisor decides.
   virtual void on_failure(const actor_view& self, const failure_info& why) noexcept {

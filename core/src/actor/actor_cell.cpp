@@ -116,6 +116,12 @@ actor_cell::~actor_cell() {
   tls_parents_to_release = nullptr;
 }
 
+namespace {
+// Observed turns left on this thread before the next one is timed
+// (actor_observer::interest::timing_every).
+constinit thread_local std::uint32_t tls_turns_until_timed = 0;  // NOLINT: per thread by design
+}  // namespace
+
 // ---------------------------------------------------------------- enqueue
 
 status actor_cell::deliver(envelope_ptr e) noexcept {
@@ -123,17 +129,12 @@ status actor_cell::deliver(envelope_ptr e) noexcept {
     reject(std::move(e), "stopped");
     return error(errc::dead_actor, "actor " + path() + " is stopped");
   }
-  if (slow_deliver_.load(std::memory_order_relaxed)) [[unlikely]] {  // bounded, or observed
+  if (e->trace) [[unlikely]]
+    observe_send(*e);
+  if (slow_deliver_.load(std::memory_order_relaxed)) [[unlikely]] {  // bounded, or enqueues observed
     if (mailbox_.is_bounded() && !mailbox_.try_reserve(*e)) return refuse_full(std::move(e));
-    if (system_.observed()) {
+    if (system_.observed() && system_.observes_every_enqueue()) {
       const actor_view to(*this);
-      // Sent under this thread's sampled context (not forwarded, replied or
-      // arrived from the network): a tracer may open its send span.
-      if (e->trace && e->trace.get() == tls_trace && e->trace->is_sampled()) [[unlikely]] {
-        const std::string type = e->type_name();
-        const send_view s{&to, {}, type, static_cast<bool>(e->reply_to)};
-        e->trace = system_.observe_send(*e->trace, s);
-      }
       const message_view m(*e);
       system_.for_each_observer([&](actor_observer& o) { o.on_enqueue(to, m); });
     }
@@ -161,8 +162,26 @@ status actor_cell::refuse_full(envelope_ptr e) noexcept {
 }
 
 void actor_cell::set_observed() noexcept {
-  observed_.store(true, std::memory_order_relaxed);
-  slow_deliver_.store(true, std::memory_order_relaxed);
+  const std::uint8_t mode = system_.observes_every_turn()    ? every_turn
+                            : system_.observes_entry_turns() ? sparse_with_entries
+                                                             : sparse;
+  observed_.store(mode, std::memory_order_relaxed);
+  if (system_.observes_every_enqueue()) slow_deliver_.store(true, std::memory_order_relaxed);
+}
+
+// Sent under this thread's sampled context (not forwarded, replied or
+// arrived from the network): a tracer may open its send span and give the
+// message that span's context.
+void actor_cell::observe_send(envelope& e) noexcept {
+  if (e.trace.get() != tls_trace || !e.trace->is_sampled() || !system_.observed()) return;
+  try {
+    const actor_view to(*this);
+    const std::string type = e.type_name();
+    const send_view s{&to, {}, type, static_cast<bool>(e.reply_to)};
+    e.trace = system_.observe_send(*e.trace, s);
+  } catch (...) {
+    // Out of memory for the type's name: the message goes with the context it has.
+  }
 }
 
 std::int64_t actor_cell::enqueue_chain(envelope* first, envelope* last, std::uint32_t count) noexcept {
@@ -413,16 +432,17 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
     stop_self();
     return;
   }
-  if (e->trace || observed_.load(std::memory_order_relaxed)) [[unlikely]] {
+  // Unobserved and untraced, or observed sparsely (actor_observer::interest)
+  // and this turn is not one the observers hear of: straight to receive.
+  const std::uint8_t mode = observed_.load(std::memory_order_relaxed);
+  const bool plain = !e->trace && (mode == unobserved || (mode != every_turn && (mode == sparse || e->sender) &&
+                                                           tls_turns_until_timed != 0 && (--tls_turns_until_timed, true)));
+  if (!plain) [[unlikely]] {
     handle_observed(e);
     return;
   }
   call_receive(e);
 }
-
-namespace {
-constinit thread_local std::uint32_t tls_turns_until_timed = 0;  // NOLINT: per thread by design
-}  // namespace
 
 void actor_cell::handle_observed(envelope_ptr& e) noexcept {
   trace_turn traced(e->trace);
@@ -430,24 +450,32 @@ void actor_cell::handle_observed(envelope_ptr& e) noexcept {
     call_receive(e);
     return;
   }
+  // Which hooks this turn gets (actor_observer::interest): every turn, or
+  // only traced and entry turns; and whether it is the one in `every` on
+  // this thread that is timed.
+  const bool hooked = system_.observes_every_turn() || e->trace ||
+                      (!e->sender && system_.observes_entry_turns());
+  const std::uint32_t every = system_.turn_timing_every();
+  const bool timed = every <= 1 || tls_turns_until_timed == 0;
+  tls_turns_until_timed = timed ? every - 1 : tls_turns_until_timed - 1;
+  if (!hooked && !timed) {
+    call_receive(e);
+    return;
+  }
   const actor_view self(*this);
-  {
+  if (hooked) {
     const message_view m(*e);
     system_.for_each_observer([&](actor_observer& o) { o.on_turn_begin(self, m); });
   }
-  // One turn in `every` on this thread is timed (turn_timing_every).
-  const std::uint32_t every = system_.turn_timing_every();
-  if (every <= 1 || tls_turns_until_timed == 0) {
-    tls_turns_until_timed = every - 1;
-    const auto began = std::chrono::steady_clock::now();
+  if (!timed) {
     call_receive(e);
-    const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - began;
-    system_.for_each_observer([&](actor_observer& o) { o.on_turn_end(self, took); });
+    system_.for_each_observer([&](actor_observer& o) { o.on_turn_end(self, std::chrono::nanoseconds(-1)); });
     return;
   }
-  --tls_turns_until_timed;
+  const auto began = std::chrono::steady_clock::now();
   call_receive(e);
-  system_.for_each_observer([&](actor_observer& o) { o.on_turn_end(self, std::chrono::nanoseconds(-1)); });
+  const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - began;
+  system_.for_each_observer([&](actor_observer& o) { o.on_turn_end(self, took); });
 }
 
 // ---------------------------------------------------------------- inspection

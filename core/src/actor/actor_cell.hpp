@@ -143,6 +143,7 @@ class actor_cell final : public actor_ref, public runnable {
   void handle_runtime(envelope_ptr& e) noexcept;
   void handle_user(envelope_ptr& e) noexcept;
   void handle_observed(envelope_ptr& e) noexcept;  // traced or observed: the slower path
+  void observe_send(envelope& e) noexcept;          // a traced message: a tracer's send span
   void call_receive(envelope_ptr& e) noexcept;
   void call_continuation(envelope_ptr& e) noexcept;
   void count_error() noexcept;
@@ -185,7 +186,7 @@ class actor_cell final : public actor_ref, public runnable {
   // Front: read by senders on every tell (the stop flag, the bound), written
   // per batch (the outbox hands over up to 64 at a time) or rarely.
   lifecycle life_;
-  std::atomic<bool> slow_deliver_;  // bounded or observed_: deliver takes its slower path
+  std::atomic<bool> slow_deliver_;  // bounded, or enqueues observed: deliver takes its slower path
   bool started_ok_ = false;         // pre_start succeeded (post_stop runs only then)
   bool bound_ = false;              // before_bind accepted the name (extensions are told at termination)
   bool hooked_ = false;             // the extensions' after_start ran for it (after_terminate will)
@@ -206,7 +207,11 @@ class actor_cell final : public actor_ref, public runnable {
   // Back: the running turn's, written or read on every message; metrics()
   // reads the counters relaxed.
   [[no_unique_address]] mailbox_cursor next_in_mail_{mailbox_};  // the mailbox's consumer end
-  std::atomic<bool> observed_{false};  // observers are installed: turns report to them
+  // Which turns the system's observers hear of (actor_observer::interest):
+  // none (unobserved), traced and timed ones (sparse), those and entry
+  // messages' (sparse_with_entries), or every one.
+  enum : std::uint8_t { unobserved = 0, sparse = 1, sparse_with_entries = 2, every_turn = 3 };
+  std::atomic<std::uint8_t> observed_{unobserved};
   bool stop_after_handler_ = false;    // stop_self() was called by the running handler
   bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
   std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message

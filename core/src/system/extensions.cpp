@@ -112,9 +112,15 @@ status system_core::start_extensions_locked() {
     if (actor_observer* o = ext.observer()) {
       const std::uint32_t k = observer_count_.load(std::memory_order_relaxed);
       observers_[k] = o;
-      const std::uint32_t every = std::max<std::uint32_t>(1, o->turn_timing_every());
+      // Interests are published before the count: a cell that sees the
+      // observer (acquire on the count) sees what it asked for.
+      const actor_observer::interest wants = o->observer_interest();
+      const std::uint32_t every = std::max<std::uint32_t>(1, wants.timing_every);
       const std::uint32_t was = timing_every_.load(std::memory_order_relaxed);
       if (was == 0 || every < was) timing_every_.store(every, std::memory_order_relaxed);
+      if (wants.every_enqueue) every_enqueue_.store(true, std::memory_order_relaxed);
+      if (wants.every_turn) every_turn_.store(true, std::memory_order_relaxed);
+      if (wants.entry_turns) entry_turns_.store(true, std::memory_order_relaxed);
       observer_count_.store(k + 1, std::memory_order_release);
       // Every live cell learns it is observed. A spawn racing with this walk
       // links its cell under the parent's lock: if the walk took that lock

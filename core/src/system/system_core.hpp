@@ -85,8 +85,11 @@ class system_core final : public ref_counted {
   akt::extension* find_extension(const std::function<bool(akt::extension&)>& match) const;
   // One relaxed load: is any observer installed?
   bool observed() const noexcept { return observer_count_.load(std::memory_order_relaxed) != 0; }
-  // Time one observed turn in this many on each thread (the observers' smallest wish).
+  // The union of the observers' interests (actor_observer::interest).
   std::uint32_t turn_timing_every() const noexcept { return timing_every_.load(std::memory_order_relaxed); }
+  bool observes_every_enqueue() const noexcept { return every_enqueue_.load(std::memory_order_relaxed); }
+  bool observes_every_turn() const noexcept { return every_turn_.load(std::memory_order_relaxed); }
+  bool observes_entry_turns() const noexcept { return entry_turns_.load(std::memory_order_relaxed); }
   template <class F>
   void for_each_observer(F&& f) const noexcept {
     const std::uint32_t n = observer_count_.load(std::memory_order_acquire);
@@ -188,6 +191,9 @@ class system_core final : public ref_counted {
   actor_observer* observers_[max_extensions] = {};
   std::atomic<std::uint32_t> observer_count_{0};
   std::atomic<std::uint32_t> timing_every_{0};  // 0: no observer yet
+  std::atomic<bool> every_enqueue_{false};
+  std::atomic<bool> every_turn_{false};
+  std::atomic<bool> entry_turns_{false};
   std::vector<std::unique_ptr<akt::extension>> owned_extensions_;  // guarded by extensions_mu_
   status start_extensions_locked();
   status adopt_address(akt::extension& ext);

@@ -89,7 +89,7 @@ struct options {
   // worker, and that one counts for all of them (1: measure every one). A
   // clock read costs tens of nanoseconds, a hot actor's handling not many
   // more: measuring each would halve the throughput of a message ping-pong.
-  std::uint32_t time_one_turn_in = 16;
+  std::uint32_t time_one_turn_in = 32;
   // Serve the Prometheus text format on http://<this>/metrics
   // ("127.0.0.1:9464", port 0 picks one); empty: no endpoint.
   std::string prometheus{};
