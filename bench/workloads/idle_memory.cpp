@@ -49,7 +49,8 @@ void wait_terminated(akt::actor_system& sys, std::uint64_t base) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = bench::parse_args(argc, argv, 100'000, {"--passivate", "--metrics", "--trace-1pct", "--trace-all"});
+  const auto args =
+      bench::parse_args(argc, argv, 100'000, {"--passivate", "--metrics", "--trace-1pct", "--trace-all"});
   const long long n = args.n;
   // --passivate: every actor has passivation on (60 s, never reached here),
   // to show it costs no memory beyond the target and no CPU while idle.

@@ -61,7 +61,8 @@ class pinger : public akt::actor {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = bench::parse_args(argc, argv, 5'000'000, {"--passivate", "--metrics", "--trace-1pct", "--trace-all"});
+  const auto args =
+      bench::parse_args(argc, argv, 5'000'000, {"--passivate", "--metrics", "--trace-1pct", "--trace-all"});
   const long long n = args.n;
   // --passivate: both actors have passivation on (60 s, never reached), to
   // measure what it costs per message.

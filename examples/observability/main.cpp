@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
 
   // Every request is traced here (a demo); in production 1 % is plenty.
   auto shop_otel = akt::otel::telemetry::enable(*shop, {.prometheus = "127.0.0.1:0", .sample_ratio = 1.0});
-  auto prices_otel = akt::otel::telemetry::enable(*prices, {.prometheus = "127.0.0.1:0", .sample_ratio = 1.0});
+  auto prices_otel =
+      akt::otel::telemetry::enable(*prices, {.prometheus = "127.0.0.1:0", .sample_ratio = 1.0});
   if (!shop_otel || !prices_otel) {
     std::fprintf(stderr, "telemetry: %s\n",
                  (!shop_otel ? shop_otel.error() : prices_otel.error()).to_string().c_str());
@@ -145,7 +146,8 @@ int main(int argc, char** argv) {
       request.set_error(total ? "the pricer did not answer" : total.error().to_string());
     }
   }
-  std::printf("%lld requests, %lld failed\n", static_cast<long long>(requests), static_cast<long long>(failed));
+  std::printf("%lld requests, %lld failed\n", static_cast<long long>(requests),
+              static_cast<long long>(failed));
 
   {
     std::lock_guard g(seen_mu);
@@ -162,13 +164,16 @@ int main(int argc, char** argv) {
                             {"akt_actor_messages_processed_total", "akt_remote_messages_sent_total",
                              "akt_actor_instance_messages_processed_total", "akt_system_actors_alive"});
   std::printf("from prices' /metrics:\n");
-  print_lines_starting_with(scrape((*prices_otel)->prometheus_port()),
-                            {"akt_actor_processing_duration_seconds_count", "akt_remote_messages_received_total"});
+  print_lines_starting_with(
+      scrape((*prices_otel)->prometheus_port()),
+      {"akt_actor_processing_duration_seconds_count", "akt_remote_messages_received_total"});
 
   for (auto* t : {*shop_otel, *prices_otel}) (void)t->flush(5s);  // spans and metrics out, if OTLP is set
   const auto s = (*shop_otel)->stats();
   const auto p = (*prices_otel)->stats();
-  std::printf("\nspans recorded: shop %llu, prices %llu (exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set)\n",
-              static_cast<unsigned long long>(s.spans_recorded), static_cast<unsigned long long>(p.spans_recorded));
+  std::printf(
+      "\nspans recorded: shop %llu, prices %llu (exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is "
+      "set)\n",
+      static_cast<unsigned long long>(s.spans_recorded), static_cast<unsigned long long>(p.spans_recorded));
   return failed == 0 && requests > 0 ? 0 : 1;
 }

@@ -31,7 +31,9 @@ struct thread_cache {
   void* shard = nullptr;
   std::array<slot, 64> slots{};
 
-  static std::size_t index(const char* key) noexcept { return (reinterpret_cast<std::uintptr_t>(key) >> 4) & 63; }
+  static std::size_t index(const char* key) noexcept {
+    return (reinterpret_cast<std::uintptr_t>(key) >> 4) & 63;
+  }
 };
 
 constinit thread_local thread_cache tls_cache{};  // NOLINT: per thread by design
@@ -40,22 +42,22 @@ constexpr metric_info received_info{"akt.actor.messages.received", "{message}",
                                     "Messages taken from the mailbox into a handler.", metric_kind::counter};
 constexpr metric_info processed_info{"akt.actor.messages.processed", "{message}",
                                      "Messages whose handler returned normally.", metric_kind::counter};
-constexpr metric_info errors_info{"akt.actor.errors", "{error}", "Handlers that failed (threw or called fail).",
-                                  metric_kind::counter};
+constexpr metric_info errors_info{"akt.actor.errors", "{error}",
+                                  "Handlers that failed (threw or called fail).", metric_kind::counter};
 constexpr metric_info restarts_info{"akt.actor.restarts", "{restart}", "Restarts by a supervisor.",
                                     metric_kind::counter};
 constexpr metric_info unhandled_info{"akt.actor.messages.unhandled", "{message}",
                                      "Messages a handler did not match.", metric_kind::counter};
-constexpr metric_info alive_info{"akt.actor.alive", "{actor}", "Actors of this kind started and not terminated.",
-                                 metric_kind::up_down};
+constexpr metric_info alive_info{"akt.actor.alive", "{actor}",
+                                 "Actors of this kind started and not terminated.", metric_kind::up_down};
 constexpr metric_info mailbox_info{"akt.actor.mailbox.size", "{message}",
                                    "Messages waiting in the mailboxes of actors of this kind.",
                                    metric_kind::gauge};
-constexpr metric_info duration_info{"akt.actor.processing.duration", "s", "Time a handler took for one message.",
-                                    metric_kind::histogram};
+constexpr metric_info duration_info{"akt.actor.processing.duration", "s",
+                                    "Time a handler took for one message.", metric_kind::histogram};
 
-constexpr metric_info spawned_info{"akt.system.actors.spawned", "{actor}", "Actors started since the system began.",
-                                   metric_kind::counter};
+constexpr metric_info spawned_info{"akt.system.actors.spawned", "{actor}",
+                                   "Actors started since the system began.", metric_kind::counter};
 constexpr metric_info stopped_info{"akt.system.actors.stopped", "{actor}", "Actors terminated.",
                                    metric_kind::counter};
 constexpr metric_info restarted_info{"akt.system.actors.restarted", "{restart}", "Actor restarts.",
@@ -69,7 +71,8 @@ constexpr metric_info backlog_info{"akt.system.mailbox.backlog", "{message}",
 // Bucket bounds in nanoseconds, for counting without floating point.
 constexpr auto bounds_ns = [] {
   std::array<std::int64_t, processing_bounds.size()> out{};
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::int64_t>(processing_bounds[i] * 1e9 + 0.5);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<std::int64_t>(processing_bounds[i] * 1e9 + 0.5);
   return out;
 }();
 
@@ -99,7 +102,8 @@ actor_stats::kind_counters& actor_stats::slow_of(std::string_view kind) noexcept
     c = thread_cache{};
     c.owner = id_;
     const std::thread::id self = std::this_thread::get_id();
-    auto found = std::find_if(shards_.begin(), shards_.end(), [&](const auto& s) { return s->thread == self; });
+    auto found =
+        std::find_if(shards_.begin(), shards_.end(), [&](const auto& s) { return s->thread == self; });
     if (found == shards_.end()) {
       shards_.push_back(std::make_unique<shard>());
       shards_.back()->thread = self;
@@ -133,10 +137,11 @@ void actor_stats::retire(std::string_view kind, const actor_metrics& m) noexcept
   k.retired_restarts.add(m.restarts);
 }
 
-void actor_stats::report(metric_sink& sink, std::string_view system_name, const std::function<live_by_kind()>& walk) {
+void actor_stats::report(metric_sink& sink, std::string_view system_name,
+                         const std::function<live_by_kind()>& walk) {
   struct totals {
-    std::uint64_t started = 0, stopped = 0, unhandled = 0, received = 0, processed = 0, errors = 0, restarts = 0,
-                  alive = 0, mailbox = 0, time_sum_ns = 0;
+    std::uint64_t started = 0, stopped = 0, unhandled = 0, received = 0, processed = 0, errors = 0,
+                  restarts = 0, alive = 0, mailbox = 0, time_sum_ns = 0;
     std::array<std::uint64_t, processing_bounds.size() + 1> buckets{};
   };
   std::map<std::string, totals, std::less<>> by_kind;  // sorted: stable output
@@ -190,8 +195,9 @@ void actor_stats::report(metric_sink& sink, std::string_view system_name, const 
     sink.record(mailbox_info, attrs, as_int(t.mailbox));
     std::uint64_t count = 0;
     for (std::uint64_t n : t.buckets) count += n;
-    sink.record(duration_info, attrs,
-                histogram_data{processing_bounds, t.buckets, count, static_cast<double>(t.time_sum_ns) / 1e9});
+    sink.record(
+        duration_info, attrs,
+        histogram_data{processing_bounds, t.buckets, count, static_cast<double>(t.time_sum_ns) / 1e9});
     sum.started += t.started;
     sum.stopped += t.stopped;
     sum.restarts += t.restarts;

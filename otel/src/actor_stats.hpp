@@ -44,7 +44,9 @@ class actor_stats {
   // A counter written by one thread, read by the collector.
   struct owned_counter {
     std::atomic<std::uint64_t> v{0};
-    void add(std::uint64_t n = 1) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void add(std::uint64_t n = 1) noexcept {
+      v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
     std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
   };
   struct kind_counters {

@@ -47,6 +47,7 @@ using env_reader = std::function<const char*(const char*)>;
 // Errors: invalid_argument naming the option or variable and what is wrong
 // (a URL that is not http(s)://host[:port][/path], a header without '=', a
 // ratio outside 0..1, a non-numeric interval).
-result<resolved_options> resolve_options(const options& o, std::string_view system_name, const env_reader& env);
+result<resolved_options> resolve_options(const options& o, std::string_view system_name,
+                                         const env_reader& env);
 
 }  // namespace akt::otel::detail

@@ -5,7 +5,8 @@ namespace akt::otel::detail {
 metric_point& metric_snapshot::add(const metric_info& m, metric_attributes a) {
   auto [it, inserted] = index_.try_emplace(std::string(m.name), families.size());
   if (inserted) {
-    families.push_back(metric_family{std::string(m.name), std::string(m.unit), std::string(m.description), m.kind, {}});
+    families.push_back(
+        metric_family{std::string(m.name), std::string(m.unit), std::string(m.description), m.kind, {}});
   }
   metric_point& p = families[it->second].points.emplace_back();
   p.attributes.reserve(a.size());

@@ -23,19 +23,21 @@ using detail::tracer;
 
 namespace {
 
-
 constexpr metric_info spans_dropped_info{"akt.otel.spans.dropped", "{span}",
-                                         "Spans dropped because the export queue was full.", metric_kind::counter};
+                                         "Spans dropped because the export queue was full.",
+                                         metric_kind::counter};
 constexpr metric_info exports_failed_info{"akt.otel.exports.failed", "{request}",
                                           "OTLP exports given up after their retries.", metric_kind::counter};
 constexpr metric_info inst_received{"akt.actor.instance.messages.received", "{message}",
-                                    "Messages taken into a handler, for one tracked actor.", metric_kind::counter};
-constexpr metric_info inst_processed{"akt.actor.instance.messages.processed", "{message}",
-                                     "Messages handled normally, for one tracked actor.", metric_kind::counter};
-constexpr metric_info inst_errors{"akt.actor.instance.errors", "{error}", "Failed handlers, for one tracked actor.",
-                                  metric_kind::counter};
-constexpr metric_info inst_restarts{"akt.actor.instance.restarts", "{restart}", "Restarts of one tracked actor.",
+                                    "Messages taken into a handler, for one tracked actor.",
                                     metric_kind::counter};
+constexpr metric_info inst_processed{"akt.actor.instance.messages.processed", "{message}",
+                                     "Messages handled normally, for one tracked actor.",
+                                     metric_kind::counter};
+constexpr metric_info inst_errors{"akt.actor.instance.errors", "{error}",
+                                  "Failed handlers, for one tracked actor.", metric_kind::counter};
+constexpr metric_info inst_restarts{"akt.actor.instance.restarts", "{restart}",
+                                    "Restarts of one tracked actor.", metric_kind::counter};
 constexpr metric_info inst_mailbox{"akt.actor.instance.mailbox.size", "{message}",
                                    "Messages waiting in one tracked actor's mailbox.", metric_kind::gauge};
 
@@ -76,13 +78,13 @@ struct telemetry::impl final : actor_observer {
   std::thread export_thread;
   std::mutex mu;
   std::condition_variable cv;
-  bool stopping = false;             // guarded by mu
-  bool exited = false;               // guarded by mu: the export thread's last round is over
-  std::uint64_t flush_asked = 0;     // guarded by mu
-  std::uint64_t flush_done = 0;      // guarded by mu
-  status last_flush;                 // guarded by mu
-  export_stats counters;             // guarded by mu
-  std::mutex collect_mu;             // one collection at a time
+  bool stopping = false;          // guarded by mu
+  bool exited = false;            // guarded by mu: the export thread's last round is over
+  std::uint64_t flush_asked = 0;  // guarded by mu
+  std::uint64_t flush_done = 0;   // guarded by mu
+  status last_flush;              // guarded by mu
+  export_stats counters;          // guarded by mu
+  std::mutex collect_mu;          // one collection at a time
 
   // ---------------------------------------------------------------- observer
   trace_ref on_send(const trace_context& current, const send_view& s) noexcept override {
@@ -148,8 +150,8 @@ struct telemetry::impl final : actor_observer {
       for (const auto& [path, p] : list) {
         const actor_metrics m = p.metrics();
         const std::string kind(p.ref()->kind());
-        const metric_attribute attrs[] = {{"akt.system", system->name()}, {"akt.actor.kind", kind},
-                                          {"akt.actor.path", path}};
+        const metric_attribute attrs[] = {
+            {"akt.system", system->name()}, {"akt.actor.kind", kind}, {"akt.actor.path", path}};
         sink.record(inst_received, attrs, static_cast<std::int64_t>(m.received));
         sink.record(inst_processed, attrs, static_cast<std::int64_t>(m.processed));
         sink.record(inst_errors, attrs, static_cast<std::int64_t>(m.errors));
@@ -211,7 +213,8 @@ struct telemetry::impl final : actor_observer {
     auto next_spans = clock::now() + opts.span_export_interval;
     std::unique_lock lk(mu);
     for (;;) {
-      cv.wait_until(lk, std::min(next_metrics, next_spans), [&] { return stopping || flush_asked > flush_done; });
+      cv.wait_until(lk, std::min(next_metrics, next_spans),
+                    [&] { return stopping || flush_asked > flush_done; });
       const bool final_round = stopping;
       const std::uint64_t ticket = flush_asked;
       const bool flush = ticket > flush_done;
@@ -250,7 +253,8 @@ result<telemetry*> telemetry::enable(actor_system& system, options o) {
     return std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read at enable only
   });
   if (!resolved) return std::move(resolved).error();
-  auto ext = std::unique_ptr<telemetry>(new telemetry(std::make_unique<impl>(std::move(resolved).value(), o.max_trace_hops, o.time_one_turn_in)));
+  auto ext = std::unique_ptr<telemetry>(new telemetry(
+      std::make_unique<impl>(std::move(resolved).value(), o.max_trace_hops, o.time_one_turn_in)));
   return system.add_extension(std::move(ext));
 }
 
@@ -258,7 +262,8 @@ status telemetry::start(actor_system& system) {
   impl& t = *impl_;
   t.system = &system;
   if (!t.opts.prometheus.empty()) {
-    auto ep = detail::prometheus_endpoint::start(t.opts.prometheus, t.opts.resource, [&t] { return t.collect(); });
+    auto ep =
+        detail::prometheus_endpoint::start(t.opts.prometheus, t.opts.resource, [&t] { return t.collect(); });
     if (!ep) return std::move(ep).error();
     t.prometheus = std::move(ep).value();
   }

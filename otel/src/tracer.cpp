@@ -17,7 +17,7 @@ struct turn_entry {
   span_data span;
 };
 
-thread_local std::vector<turn_entry> tls_turns;  // NOLINT: per thread by design
+thread_local std::vector<turn_entry> tls_turns;       // NOLINT: per thread by design
 constinit thread_local tracer* tls_active = nullptr;  // NOLINT
 
 // splitmix64, seeded per thread from the OS: ids need to be unique, not secret.
@@ -99,9 +99,9 @@ trace_context::trace_id tracer::new_trace_id() noexcept {
 }
 
 std::uint64_t tracer::now_unix_nano() noexcept {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
 
 tracer* tracer::active() noexcept {

@@ -42,8 +42,8 @@ std::map<std::string, json> spans_by_name(const otlp_receiver& r) {
   for (const json& req : r.requests()) {
     if (req.value("path", "") != "/v1/traces") continue;
     for (const auto& rs : req["body"].value("resourceSpans", json::array())) {
-      const std::string service = testing::string_attribute(rs["resource"].value("attributes", json::array()),
-                                                            "service.name");
+      const std::string service =
+          testing::string_attribute(rs["resource"].value("attributes", json::array()), "service.name");
       for (const auto& ss : rs.value("scopeSpans", json::array())) {
         for (json s : ss.value("spans", json::array())) {
           s["service"] = service;
@@ -77,8 +77,10 @@ TEST(otel, trace_crosses_two_nodes) {
     sys->registry().register_message<demo::Ping>();
     sys->registry().register_message<demo::Pong>();
   }
-  auto shop_node = remote::remoting::enable(*shop, {.host = "127.0.0.1", .secret = "a-secret-of-sixteen-bytes"}).value();
-  auto prices_node = remote::remoting::enable(*prices, {.host = "127.0.0.1", .secret = "a-secret-of-sixteen-bytes"}).value();
+  auto shop_node =
+      remote::remoting::enable(*shop, {.host = "127.0.0.1", .secret = "a-secret-of-sixteen-bytes"}).value();
+  auto prices_node =
+      remote::remoting::enable(*prices, {.host = "127.0.0.1", .secret = "a-secret-of-sixteen-bytes"}).value();
   (void)shop_node;
   options traced = to(receiver);
   traced.sample_ratio = 1.0;  // the request's trace is sampled; the other node follows its flag
@@ -88,14 +90,16 @@ TEST(otel, trace_crosses_two_nodes) {
   ASSERT_TRUE(prices->spawn<pricer>("pricer"));
   pid remote_pricer =
       shop->lookup("akt://prices@127.0.0.1:" + std::to_string(prices_node->port()) + "/pricer").value();
-  pid checkout = shop->spawn_fn("checkout", [remote_pricer](context& ctx) {
-                       if (auto* ping = ctx.message<demo::Ping>()) {
-                         auto price = remote_pricer.ask<demo::Pong>(*ping, 5s);
-                         demo::Pong total;
-                         total.set_seq(price ? price->seq() : -1);
-                         ctx.reply(std::move(total));
-                       }
-                     }).value();
+  pid checkout = shop->spawn_fn("checkout",
+                                [remote_pricer](context& ctx) {
+                                  if (auto* ping = ctx.message<demo::Ping>()) {
+                                    auto price = remote_pricer.ask<demo::Pong>(*ping, 5s);
+                                    demo::Pong total;
+                                    total.set_seq(price ? price->seq() : -1);
+                                    ctx.reply(std::move(total));
+                                  }
+                                })
+                     .value();
 
   std::string trace_id;
   {
@@ -113,7 +117,8 @@ TEST(otel, trace_crosses_two_nodes) {
   const std::string send = "send " + demo::Ping::descriptor()->full_name();
   const std::string process = "process " + demo::Ping::descriptor()->full_name();
   const std::string names[] = {"checkout request", send, process, "price lookup"};
-  for (const std::string& n : names) ASSERT_TRUE(spans.count(n)) << "no span " << n << " among " << spans.size();
+  for (const std::string& n : names)
+    ASSERT_TRUE(spans.count(n)) << "no span " << n << " among " << spans.size();
   // Two sends and two handlings share names: find them by service and parent.
   std::vector<json> all;
   for (const json& req : receiver.requests())
@@ -145,7 +150,8 @@ TEST(otel, trace_crosses_two_nodes) {
   EXPECT_EQ(process_pricer.value("kind", ""), "SPAN_KIND_SERVER");
   EXPECT_EQ(lookup.value("kind", ""), "SPAN_KIND_INTERNAL");
   EXPECT_FALSE(request.contains("parentSpanId"));  // the root
-  EXPECT_EQ(testing::string_attribute(process_pricer.value("attributes", json::array()), "messaging.destination.name"),
+  EXPECT_EQ(testing::string_attribute(process_pricer.value("attributes", json::array()),
+                                      "messaging.destination.name"),
             "akt://prices@127.0.0.1:" + std::to_string(prices_node->port()) + "/pricer");
   // Which node exported which span: the pricer's handling came from "prices".
   EXPECT_EQ(spans.at("price lookup").value("service", ""), "prices");
@@ -229,17 +235,19 @@ TEST(otel, prometheus_scrapes_what_the_actors_did) {
   // Prometheus label values are the kind as is; select by system instead
   // (one kind of worker there) to keep the query free of C++ punctuation.
   const std::string processed = "sum(akt_actor_messages_processed_total{akt_system=\"scraped\"})";
-  auto v = prom.wait_for_value(processed, [](double x) { return x >= 40; }, 30s);
+  auto v = prom.wait_for_value(
+      processed, [](double x) { return x >= 40; }, 30s);
   ASSERT_TRUE(v) << prom.describe(processed);
   EXPECT_EQ(*v, 40);
-  auto alive = prom.wait_for_value("akt_system_actors_alive{akt_system=\"scraped\"}",
-                                   [](double x) { return x >= 1; }, 30s);
+  auto alive = prom.wait_for_value(
+      "akt_system_actors_alive{akt_system=\"scraped\"}", [](double x) { return x >= 1; }, 30s);
   ASSERT_TRUE(alive);
   EXPECT_EQ(*alive, static_cast<double>(sys->actor_count()));
 
   // More work shows up at the next scrape.
   for (int i = 0; i < 10; ++i) ASSERT_EQ(w.ask<int>(0, 5s).value(), 1);
-  auto more = prom.wait_for_value(processed, [](double x) { return x >= 50; }, 30s);
+  auto more = prom.wait_for_value(
+      processed, [](double x) { return x >= 50; }, 30s);
   ASSERT_TRUE(more) << prom.describe(processed);
   EXPECT_EQ(*more, 50);
 }

@@ -124,9 +124,9 @@ TEST(telemetry, counts_failures_restarts_unhandled_and_stops) {
   pid c = sys->spawn_anonymous<counter_actor>().value();
   const std::string k = kind_of(c);
   ASSERT_TRUE(c.tell(work{1}));
-  ASSERT_TRUE(c.tell(boom{}));                 // fails; the default supervisor restarts it
-  ASSERT_TRUE(c.tell(stranger{}));             // unhandled
-  ASSERT_EQ(c.ask<int>(0, 5s).value(), 0);     // the restart reset its state
+  ASSERT_TRUE(c.tell(boom{}));              // fails; the default supervisor restarts it
+  ASSERT_TRUE(c.tell(stranger{}));          // unhandled
+  ASSERT_EQ(c.ask<int>(0, 5s).value(), 0);  // the restart reset its state
   ASSERT_TRUE(c.stop());
   ASSERT_TRUE(c.wait_stopped(5s));
 

@@ -116,10 +116,10 @@ struct bind_request {
 
 // A traced message being sent (actor_observer::on_send).
 struct send_view {
-  const actor_view* to;         // the receiver when it is local; null when it is on another node
-  std::string_view to_path;     // the receiver's path when it is on another node; empty when local
-  std::string_view type_name;   // the message's type name
-  bool is_ask;                  // a request that expects a reply
+  const actor_view* to;        // the receiver when it is local; null when it is on another node
+  std::string_view to_path;    // the receiver's path when it is on another node; empty when local
+  std::string_view type_name;  // the message's type name
+  bool is_ask;                 // a request that expects a reply
 };
 
 // Watching the runtime work. Every member is called on the thread doing

@@ -435,8 +435,9 @@ void actor_cell::handle_user(envelope_ptr& e) noexcept {
   // Unobserved and untraced, or observed sparsely (actor_observer::interest)
   // and this turn is not one the observers hear of: straight to receive.
   const std::uint8_t mode = observed_.load(std::memory_order_relaxed);
-  const bool plain = !e->trace && (mode == unobserved || (mode != every_turn && (mode == sparse || e->sender) &&
-                                                           tls_turns_until_timed != 0 && (--tls_turns_until_timed, true)));
+  const bool plain =
+      !e->trace && (mode == unobserved || (mode != every_turn && (mode == sparse || e->sender) &&
+                                           tls_turns_until_timed != 0 && (--tls_turns_until_timed, true)));
   if (!plain) [[unlikely]] {
     handle_observed(e);
     return;
@@ -453,8 +454,8 @@ void actor_cell::handle_observed(envelope_ptr& e) noexcept {
   // Which hooks this turn gets (actor_observer::interest): every turn, or
   // only traced and entry turns; and whether it is the one in `every` on
   // this thread that is timed.
-  const bool hooked = system_.observes_every_turn() || e->trace ||
-                      (!e->sender && system_.observes_entry_turns());
+  const bool hooked =
+      system_.observes_every_turn() || e->trace || (!e->sender && system_.observes_entry_turns());
   const std::uint32_t every = system_.turn_timing_every();
   const bool timed = every <= 1 || tls_turns_until_timed == 0;
   tls_turns_until_timed = timed ? every - 1 : tls_turns_until_timed - 1;

@@ -143,7 +143,7 @@ class actor_cell final : public actor_ref, public runnable {
   void handle_runtime(envelope_ptr& e) noexcept;
   void handle_user(envelope_ptr& e) noexcept;
   void handle_observed(envelope_ptr& e) noexcept;  // traced or observed: the slower path
-  void observe_send(envelope& e) noexcept;          // a traced message: a tracer's send span
+  void observe_send(envelope& e) noexcept;         // a traced message: a tracer's send span
   void call_receive(envelope_ptr& e) noexcept;
   void call_continuation(envelope_ptr& e) noexcept;
   void count_error() noexcept;
@@ -212,7 +212,7 @@ class actor_cell final : public actor_ref, public runnable {
   // messages' (sparse_with_entries), or every one.
   enum : std::uint8_t { unobserved = 0, sparse = 1, sparse_with_entries = 2, every_turn = 3 };
   std::atomic<std::uint8_t> observed_{unobserved};
-  bool stop_after_handler_ = false;    // stop_self() was called by the running handler
+  bool stop_after_handler_ = false;  // stop_self() was called by the running handler
   bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
   std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message
   std::unique_ptr<actor> instance_;

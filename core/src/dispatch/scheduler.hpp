@@ -68,7 +68,8 @@ class scheduler {
   std::size_t worker_count() const noexcept { return manual_ ? 0 : workers_.size(); }
   // Workers neither parked nor spinning for work right now (for metrics).
   std::size_t busy_workers() const noexcept {
-    const std::size_t idle = parked_.load(std::memory_order_relaxed) + spinning_.load(std::memory_order_relaxed);
+    const std::size_t idle =
+        parked_.load(std::memory_order_relaxed) + spinning_.load(std::memory_order_relaxed);
     return worker_count() > idle ? worker_count() - idle : 0;
   }
   bool is_manual() const noexcept { return manual_; }

@@ -209,8 +209,8 @@ trace_ref system_core::observe_send(const trace_context& current, const send_vie
 void system_core::report_metrics(metric_sink& sink) const {
   const std::string_view system_name = name();
   const metric_attribute attrs[] = {{"akt.system", system_name}};
-  static constexpr metric_info alive{"akt.system.actors.alive", "{actor}", "Actors started and not yet terminated.",
-                                     metric_kind::up_down};
+  static constexpr metric_info alive{"akt.system.actors.alive", "{actor}",
+                                     "Actors started and not yet terminated.", metric_kind::up_down};
   static constexpr metric_info dead{"akt.system.dead_letters", "{message}",
                                     "Messages that reached no actor (stopped, full, unknown or late).",
                                     metric_kind::counter};
@@ -236,7 +236,8 @@ void system_core::report_metrics(metric_sink& sink) const {
     try {
       extensions_[i]->report_metrics(sink);
     } catch (const std::exception& e) {
-      logger_->error("extension " + std::string(extensions_[i]->name()) + " threw reporting metrics: " + e.what());
+      logger_->error("extension " + std::string(extensions_[i]->name()) +
+                     " threw reporting metrics: " + e.what());
     }
   }
 }

@@ -98,8 +98,8 @@ struct options {
   // with OTEL_TRACES_SAMPLER=parentbased_traceidratio). 0 still follows
   // sampled contexts that arrive.
   double sample_ratio = 0;
-  std::size_t max_queued_spans = 2048;      // OTEL_BSP_MAX_QUEUE_SIZE
-  std::size_t max_export_batch = 512;       // OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+  std::size_t max_queued_spans = 2048;                // OTEL_BSP_MAX_QUEUE_SIZE
+  std::size_t max_export_batch = 512;                 // OTEL_BSP_MAX_EXPORT_BATCH_SIZE
   std::chrono::milliseconds span_export_interval{0};  // OTEL_BSP_SCHEDULE_DELAY; 0: 5 s
   // A causal chain longer than this many handlings on one node ends its
   // trace (an endless ping-pong would otherwise be one endless trace).
@@ -160,7 +160,8 @@ class telemetry final : public akt::extension {
 
   // Starts a trace here (a request entering from outside), sampled at
   // sample_ratio, or continues `parent` (e.g. parsed from a traceparent).
-  span start_span(std::string_view name, span_kind kind = span_kind::server, const trace_context* parent = nullptr);
+  span start_span(std::string_view name, span_kind kind = span_kind::server,
+                  const trace_context* parent = nullptr);
 
   // Collects and exports metrics and queued spans now, waiting at most
   // `timeout` (tests, shutdown). Errors: the export's.
@@ -170,10 +171,10 @@ class telemetry final : public akt::extension {
   std::uint16_t prometheus_port() const noexcept;
   // What export went through: for tests and the operator.
   struct export_stats {
-    std::uint64_t metric_exports = 0;   // requests the collector accepted
+    std::uint64_t metric_exports = 0;  // requests the collector accepted
     std::uint64_t span_exports = 0;
-    std::uint64_t failed_exports = 0;   // dropped after retries
-    std::uint64_t spans_dropped = 0;    // the queue was full
+    std::uint64_t failed_exports = 0;  // dropped after retries
+    std::uint64_t spans_dropped = 0;   // the queue was full
     std::uint64_t spans_recorded = 0;
     std::string last_error{};
   };
