@@ -4,8 +4,8 @@
 #include <atomic>
 #include <thread>
 
+#include <akt/testkit/metric_recorder.hpp>
 #include "cluster_fixture.hpp"
-#include "metric_recorder.hpp"
 
 namespace {
 
@@ -235,7 +235,7 @@ TEST_F(cluster_test, each_node_reports_members_leadership_names_and_etcd_latency
   ASSERT_TRUE(a.sys->spawn<akt_test::echo>("one"));
   ASSERT_TRUE(b.sys->spawn<akt_test::echo>("two"));
   auto report = [](const node& n) {
-    akt_test::metric_recorder r;
+    akt::testkit::metric_recorder r;
     n.sys->report_metrics(r);
     return r;
   };

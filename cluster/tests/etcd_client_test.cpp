@@ -5,8 +5,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include <akt/testkit/metric_recorder.hpp>
 #include "etcd_server.hpp"
-#include "metric_recorder.hpp"
 
 namespace {
 
@@ -128,7 +128,7 @@ TEST_F(etcd_client_test, calls_are_timed_by_operation_and_failures_counted_as_er
   ASSERT_TRUE(timed.get("/m/a"));
   etcd_.stop();
   ASSERT_FALSE(timed.get("/m/a"));
-  akt_test::metric_recorder r;
+  akt::testkit::metric_recorder r;
   metrics.report(r, {"akt.system", "test"});
   auto puts = r.find("akt.cluster.etcd.duration", {{"akt.etcd.operation", "put"}});
   ASSERT_EQ(puts.size(), 1u);

@@ -13,14 +13,14 @@
 #include <string>
 #include <vector>
 
+#include <akt/testkit/metric_recorder.hpp>
 #include "messages.pb.h"
-#include "metric_recorder.hpp"
 #include "raw_peer.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using akt_test::metric_recorder;
+using akt::testkit::metric_recorder;
 using akt_test::wait_until;
 
 std::unique_ptr<akt::actor_system> start(const char* name) {

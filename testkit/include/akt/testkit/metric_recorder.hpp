@@ -1,7 +1,8 @@
-// A metric_sink for tests: records one collection's series, then answers
-// what a series' value was for some of its attributes. (A copy of
-// remote/tests/metric_recorder.hpp: test helpers of one module are not
-// another's to include.)
+// akt/testkit/metric_recorder.hpp — a metric_sink for tests: records one
+// collection's series (actor_system::report_metrics), then answers what a
+// series' value was for some of its attributes.
+//
+// Thread safety: one collection at a time, read afterwards by one thread.
 #pragma once
 
 #include <akt/metrics.hpp>
@@ -13,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-namespace akt_test {
+namespace akt::testkit {
 
 struct recorded_series {
   std::string name, unit;
@@ -76,4 +77,4 @@ class metric_recorder final : public akt::metric_sink {
   std::vector<recorded_series> series_;
 };
 
-}  // namespace akt_test
+}  // namespace akt::testkit
