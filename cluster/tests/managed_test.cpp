@@ -1,5 +1,10 @@
 // Managed mode: every node runs its own etcd member (clients-port,
 // peers-port), found through static discovery; real etcd processes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -76,6 +81,37 @@ class managed_test : public ::testing::Test {
   std::vector<planned> plan_;
   std::vector<node> nodes_;
 };
+
+namespace {
+
+// POSTs `body` to http://127.0.0.1:<port><path> in plain HTTP and returns
+// whatever came back within 3 s ("" if nothing did).
+std::string plain_http_post(std::uint16_t port, const std::string& path, const std::string& body) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req =
+        "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+        "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      for (ssize_t n; out.size() < 65536 && (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
 
 TEST_F(managed_test, three_nodes_started_at_once_form_one_cluster_then_a_fourth_joins_and_one_leaves) {
   // All three at the same moment, from nothing: one etcd cluster, not two or three.
@@ -280,10 +316,13 @@ TEST_F(managed_test, members_with_mutual_tls_form_a_cluster_that_plain_clients_c
   }
   ASSERT_TRUE(nodes_[0].sys->spawn<akt_test::echo>("over-tls"));
   EXPECT_TRUE(eventually([&] { return bool(nodes_[1].sys->lookup("over-tls")); }));
-  // Plain gRPC is refused; the cluster's CA and a certificate get in.
+  // A client without TLS gets nothing: etcd's JSON gateway on the same port,
+  // asked in plain HTTP, gives no answer (the TLS listener drops it). (Not through a
+  // plain gRPC channel: Debian's gRPC 1.51 can trip an internal assertion
+  // on a TLS server's answer, under load.)
   const std::string endpoint = "127.0.0.1:" + std::to_string(plan_[0].clients);
-  akt::cluster::detail::etcd_client plain({.endpoints = {endpoint}, .request_timeout = 1000ms});
-  EXPECT_FALSE(plain.member_list()) << "a client without TLS";
+  const std::string plain = plain_http_post(plan_[0].clients, "/v3/cluster/member/list", "{}");
+  EXPECT_EQ(plain.find("\"members\""), std::string::npos) << "a client without TLS read: " << plain;
   akt::cluster::detail::etcd_config with;
   with.endpoints = {endpoint};
   with.ca_file = tls.ca_file;

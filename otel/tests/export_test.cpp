@@ -112,6 +112,7 @@ TEST(otel, trace_crosses_two_nodes) {
   }
   ASSERT_TRUE(prices_otel->flush(10s));
   ASSERT_TRUE(shop_otel->flush(10s));
+  ASSERT_TRUE(receiver.sync());  // every request answered so far is decoded and visible
 
   const auto spans = spans_by_name(receiver);
   const std::string send = "send " + demo::Ping::descriptor()->full_name();
