@@ -29,9 +29,9 @@ class worker : public akt::actor {
          bench::result_slot<bool>* all_done)
       : share_(share), finished_(finished), checksum_(checksum), all_done_(all_done) {}
 
-  void receive(akt::context&) override {
-    // Called for tick only (nothing else is sent): the small computation.
-    sum_ = sum_ * 31 + 7;
+  void receive(akt::context& ctx) override {
+    if (ctx.message<tick>() == nullptr) return;  // matched: a handled message, not an unhandled one
+    sum_ = sum_ * 31 + 7;  // the small computation
     if (++count_ == share_) {
       checksum_->fetch_add(sum_, std::memory_order_relaxed);
       if (finished_->fetch_add(1, std::memory_order_acq_rel) + 1 == actor_count) all_done_->set(true);
