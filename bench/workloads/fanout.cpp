@@ -31,7 +31,7 @@ class worker : public akt::actor {
 
   void receive(akt::context& ctx) override {
     if (ctx.message<tick>() == nullptr) return;  // matched: a handled message, not an unhandled one
-    sum_ = sum_ * 31 + 7;  // the small computation
+    sum_ = sum_ * 31 + 7;                        // the small computation
     if (++count_ == share_) {
       checksum_->fetch_add(sum_, std::memory_order_relaxed);
       if (finished_->fetch_add(1, std::memory_order_acq_rel) + 1 == actor_count) all_done_->set(true);
