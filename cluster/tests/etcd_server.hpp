@@ -6,6 +6,7 @@
 #pragma once
 
 #include <akt/testkit/child_process.hpp>
+#include <akt/testkit/ports.hpp>
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -34,16 +35,7 @@ namespace akt_test {
 using akt::testkit::spawn_child;
 
 inline std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  return akt::testkit::free_tcp_port();
 }
 
 // PEM files for an etcd that serves its clients over TLS (its peers stay

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <akt/testkit/ports.hpp>
 
 #include <future>
 
@@ -242,15 +243,7 @@ TEST(otlp_export, a_400_is_permanent_names_the_status_and_is_not_retried) {
 
 // A loopback port that was free a moment ago and has nothing listening.
 std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  return akt::testkit::free_tcp_port();
 }
 
 // A collector that takes connections (the kernel completes them: it listens)

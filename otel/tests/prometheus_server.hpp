@@ -16,6 +16,7 @@
 #pragma once
 
 #include <akt/testkit/child_process.hpp>
+#include <akt/testkit/ports.hpp>
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -42,18 +43,7 @@
 
 namespace akt_test {
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-inline std::uint16_t free_tcp_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using akt::testkit::free_tcp_port;
 
 struct http_response {
   long status = 0;  // 0: no response (could not connect, timed out)
