@@ -54,7 +54,7 @@ class managed_test : public ::testing::Test {
             .data_dir = (dir_ / plan_[i].id).string(),
             .clients_port = plan_[i].clients,
             .peers_port = plan_[i].peers,
-            .join_timeout = 40s};
+            .join_timeout = 60s};
   }
 
   node start(std::size_t i, std::size_t discovered) {
