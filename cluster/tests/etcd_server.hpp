@@ -117,7 +117,7 @@ class etcd_server {
   void wait_ready() {
     // Ready once it answers (bounded). A fresh client each time: a gRPC
     // channel that failed to connect waits before it tries again.
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(40);
     while (std::chrono::steady_clock::now() < until) {
       akt::cluster::detail::etcd_client probe({.endpoints = {endpoint()},
                                                .ca_file = tls_ ? tls_->ca_file : std::string(),
@@ -128,7 +128,7 @@ class etcd_server {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     stop();
-    throw std::runtime_error("etcd did not become ready on " + endpoint() + " within 20 s");
+    throw std::runtime_error("etcd did not become ready on " + endpoint() + " within 40 s");
   }
 
   // A test's etcd holds nothing worth a graceful shutdown (etcd 3.4 takes
