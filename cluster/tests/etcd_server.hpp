@@ -1,8 +1,13 @@
 // A real etcd for the cluster tests: started on free loopback ports with a
 // fresh data directory, ready when it answers a status call (bounded
-// wait), stopped (SIGTERM, then SIGKILL) and cleaned up at the end.
-// Optionally it serves its clients over TLS (etcd_server_tls), and it can be
-// stopped and started again on the same ports and data directory.
+// wait), killed and cleaned up at the end. Optionally it serves its clients
+// over TLS (etcd_server_tls), and it can be stopped and started again on
+// the same ports and data directory.
+//
+// A first start that fails (the process exits: another test process took
+// one of its ports first) is tried again on new ports, up to three times;
+// what etcd said on stderr is kept in its directory and quoted when it
+// gives up.
 #pragma once
 
 #include <akt/testkit/child_process.hpp>
@@ -19,6 +24,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -55,11 +62,11 @@ struct etcd_server_tls {
 class etcd_server {
  public:
   // A single-member etcd, started at once.
-  etcd_server() : etcd_server(free_port(), free_port(), "akt-test", "") { start(); }
+  etcd_server() : etcd_server(free_port(), free_port(), "akt-test", "") { first_start(); }
   // A single-member etcd serving its clients over TLS, started at once.
   explicit etcd_server(etcd_server_tls tls) : etcd_server(free_port(), free_port(), "akt-test", "") {
     tls_ = std::move(tls);
-    start();
+    first_start();
   }
   // A member of a larger cluster (`initial_cluster`: "name=http://...,..."),
   // started by the caller (all members at once: each waits for a quorum).
@@ -69,14 +76,13 @@ class etcd_server {
         peer_port_(peer_port),
         name_(std::move(name)),
         initial_cluster_(std::move(initial_cluster)) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("akt-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(client_port_));
-    std::filesystem::remove_all(dir_);
+    set_dir();
   }
   ~etcd_server() {
     stop();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+    std::filesystem::remove(log_file(), ec);
   }
   etcd_server(const etcd_server&) = delete;
   etcd_server& operator=(const etcd_server&) = delete;
@@ -109,7 +115,10 @@ class etcd_server {
       args.push_back("--key-file=" + tls_->private_key_file);
       if (!tls_->client_ca_file.empty()) args.push_back("--trusted-ca-file=" + tls_->client_ca_file);
     }
-    pid_ = spawn_child(std::move(args));
+    std::filesystem::create_directories(log_file().parent_path());
+    const int log = ::open(log_file().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    pid_ = spawn_child(std::move(args), -1, -1, log);
+    if (log >= 0) ::close(log);
     if (pid_ < 0) throw std::runtime_error("cannot start etcd (" AKT_ETCD_BINARY ")");
     if (wait) wait_ready();
   }
@@ -125,10 +134,27 @@ class etcd_server {
                                                .private_key_file = tls_ ? tls_->client_private_key_file : "",
                                                .request_timeout = std::chrono::milliseconds(300)});
       if (probe.server_version()) return;
+      if (exited()) throw start_failed("etcd on " + endpoint() + " exited at start: " + log_tail());
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     stop();
-    throw std::runtime_error("etcd did not become ready on " + endpoint() + " within 40 s");
+    throw std::runtime_error("etcd did not become ready on " + endpoint() + " within 40 s: " + log_tail());
+  }
+
+  // The first start failed: the process is gone.
+  struct start_failed : std::runtime_error {
+    using std::runtime_error::runtime_error;
+  };
+
+  // Before a first start that is tried again: new free ports, a new directory.
+  void move_to_new_ports(std::uint16_t client_port, std::uint16_t peer_port, std::string initial_cluster) {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    client_port_ = client_port;
+    peer_port_ = peer_port;
+    initial_cluster_ = std::move(initial_cluster);
+    set_dir();
   }
 
   // A test's etcd holds nothing worth a graceful shutdown (etcd 3.4 takes
@@ -144,6 +170,41 @@ class etcd_server {
   void thaw() { ::kill(pid_, SIGCONT); }
 
  private:
+  void set_dir() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("akt-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(client_port_));
+    std::filesystem::remove_all(dir_);
+  }
+  // Beside the data directory (etcd refuses a data directory it did not make).
+  std::filesystem::path log_file() const { return dir_.string() + ".log"; }
+
+  bool exited() {
+    if (pid_ <= 0) return true;
+    if (::waitpid(pid_, nullptr, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    return true;
+  }
+
+  // The last lines etcd wrote to stderr, for an error message.
+  std::string log_tail() const {
+    std::ifstream f(log_file());
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (text.size() > 600) text = "..." + text.substr(text.size() - 600);
+    return text.empty() ? "(etcd wrote nothing)" : text;
+  }
+
+  void first_start() {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        start();
+        return;
+      } catch (const start_failed&) {
+        if (attempt == 3) throw;
+        move_to_new_ports(free_port(), free_port(), "");
+      }
+    }
+  }
+
   std::uint16_t client_port_ = 0;
   std::uint16_t peer_port_ = 0;
   std::string name_;
@@ -156,20 +217,33 @@ class etcd_server {
 // Three etcd members on loopback, one cluster.
 class etcd_cluster {
  public:
+  // Tried again on new ports when a member exits at start (a port taken by
+  // another test process); one that never answers is not tried again.
   etcd_cluster() {
-    std::string initial;
-    std::vector<std::pair<std::uint16_t, std::uint16_t>> ports;
-    for (int i = 0; i < 3; ++i) {
-      ports.emplace_back(free_port(), free_port());
-      initial += (i == 0 ? "" : ",") + std::string("m") + std::to_string(i) +
-                 "=http://127.0.0.1:" + std::to_string(ports.back().second);
+    for (int attempt = 1;; ++attempt) {
+      std::string initial;
+      std::vector<std::pair<std::uint16_t, std::uint16_t>> ports;
+      for (int i = 0; i < 3; ++i) {
+        ports.emplace_back(free_port(), free_port());
+        initial += (i == 0 ? "" : ",") + std::string("m") + std::to_string(i) +
+                   "=http://127.0.0.1:" + std::to_string(ports.back().second);
+      }
+      for (int i = 0; i < 3; ++i) {
+        if (members_.size() == 3) {
+          members_[i]->move_to_new_ports(ports[i].first, ports[i].second, initial);
+        } else {
+          members_.push_back(
+              std::make_unique<etcd_server>(ports[i].first, ports[i].second, "m" + std::to_string(i), initial));
+        }
+      }
+      try {
+        for (auto& m : members_) m->start(/*wait=*/false);
+        for (auto& m : members_) m->wait_ready();
+        return;
+      } catch (const etcd_server::start_failed&) {
+        if (attempt == 3) throw;
+      }
     }
-    for (int i = 0; i < 3; ++i) {
-      members_.push_back(
-          std::make_unique<etcd_server>(ports[i].first, ports[i].second, "m" + std::to_string(i), initial));
-    }
-    for (auto& m : members_) m->start(/*wait=*/false);
-    for (auto& m : members_) m->wait_ready();
   }
   etcd_server& member(int i) { return *members_[static_cast<std::size_t>(i)]; }
   // Every member killed (data kept), then started again at once: each

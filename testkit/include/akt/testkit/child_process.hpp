@@ -5,8 +5,7 @@
 //
 // The child dies with the thread that starts it (PR_SET_PDEATHSIG: start
 // children from the test's own thread), and inherits no descriptor but
-// stdin and stdout (those given, or /dev/null) and /dev/null as stderr: a
-// killed test leaves no process behind, and no inherited lock or pipe
+// stdin, stdout and stderr (those given, or /dev/null): a killed test leaves no process behind, and no inherited lock or pipe
 // outlives it (an orphaned etcd holding a build lock once stalled every
 // later build). Linux only.
 #pragma once
@@ -25,7 +24,8 @@ extern char** environ;
 namespace akt::testkit {
 
 // Forks and execs `args[0]` with `args`; gives the child's pid, or -1.
-inline pid_t spawn_child(std::vector<std::string> args, int stdin_fd = -1, int stdout_fd = -1) {
+inline pid_t spawn_child(std::vector<std::string> args, int stdin_fd = -1, int stdout_fd = -1,
+                         int stderr_fd = -1) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -38,7 +38,7 @@ inline pid_t spawn_child(std::vector<std::string> args, int stdin_fd = -1, int s
   const int null = ::open("/dev/null", O_RDWR);
   ::dup2(stdin_fd >= 0 ? stdin_fd : null, STDIN_FILENO);
   ::dup2(stdout_fd >= 0 ? stdout_fd : null, STDOUT_FILENO);
-  ::dup2(null, STDERR_FILENO);
+  ::dup2(stderr_fd >= 0 ? stderr_fd : null, STDERR_FILENO);
   ::close_range(3, ~0U, 0);
   ::execve(argv[0], argv.data(), environ);
   ::_exit(127);

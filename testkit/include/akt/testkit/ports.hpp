@@ -3,9 +3,16 @@
 //   const std::uint16_t port = akt::testkit::free_tcp_port();
 //
 // The port was free a moment ago and nothing listens on it: a server the
-// test starts can bind it (rarely, another process takes it first — a
-// test that must not fail then retries on a new one), and a client that
-// connects to it is refused (an unreachable peer).
+// test starts can bind it, and a client that connects to it is refused (an
+// unreachable peer).
+//
+// The port lies below the kernel's ephemeral range
+// (/proc/sys/net/ipv4/ip_local_port_range), so no outgoing connection of
+// this or any other process can take it between now and the server's bind
+// (with ctest -j2 and gRPC clients everywhere, a port from bind(0) once was
+// an etcd's peer port a moment later). One process never gets the same port
+// twice. Another test process may still, rarely, pick the same one first:
+// a test that must not fail then retries on a new one.
 //
 // Thread safety: any thread.
 #pragma once
@@ -16,23 +23,52 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 
 namespace akt::testkit {
 
-inline std::uint16_t free_tcp_port() {
+namespace detail {
+
+inline bool can_bind(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
+  if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  std::uint16_t port = 0;
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
+  a.sin_port = htons(port);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
-  return port;
+  return ok;
+}
+
+// The first port of the ephemeral range (32768 when it cannot be read).
+inline unsigned ephemeral_low() {
+  unsigned low = 32768, high = 60999;
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  if (!(f >> low >> high)) low = 32768;
+  return low;
+}
+
+}  // namespace detail
+
+inline std::uint16_t free_tcp_port() {
+  static std::mutex mu;
+  static std::set<std::uint16_t> given;
+  static std::mt19937 random{std::random_device{}()};
+  std::lock_guard g(mu);
+  const unsigned high = detail::ephemeral_low();
+  const unsigned low = high > 12000 ? high - 10000 : 1024;
+  std::uniform_int_distribution<unsigned> pick(low, high - 1);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(pick(random));
+    if (given.contains(port) || !detail::can_bind(port)) continue;
+    given.insert(port);
+    return port;
+  }
+  return 0;
 }
 
 }  // namespace akt::testkit
