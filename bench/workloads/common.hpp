@@ -272,13 +272,17 @@ bool wait_until(Pred done, std::chrono::nanoseconds timeout,
 // ------------------------------------------------------------------ system
 
 // A started system with the default configuration (workers = hardware
-// threads). Logs are discarded unless AKT_BENCH_LOG is set in the
-// environment, which sends them to stderr at info level.
+// threads; AKT_BENCH_WORKERS=n in the environment sets n, for experiments).
+// Logs are discarded unless AKT_BENCH_LOG is set in the environment, which
+// sends them to stderr at info level.
 inline std::unique_ptr<akt::actor_system> start_system(std::string_view name) {
   auto logger = std::getenv("AKT_BENCH_LOG") ? akt::make_stderr_logger(akt::log_level::info)
                                              : akt::make_discard_logger();
-  auto sys =
-      value_or_fail(akt::actor_system::create(name, {.logger = std::move(logger)}), "create actor system");
+  const char* workers = std::getenv("AKT_BENCH_WORKERS");
+  auto sys = value_or_fail(
+      akt::actor_system::create(
+          name, {.workers = workers ? std::strtoul(workers, nullptr, 10) : 0, .logger = std::move(logger)}),
+      "create actor system");
   check_or_fail(sys->start(), "start actor system");
   return sys;
 }

@@ -66,6 +66,10 @@ class mpsc_head {
     }
     if (next != nullptr) {
       head_ = next;
+      // The next pop reads next's link: a line another core wrote. Fetching
+      // it now overlaps that miss with the handling of `head` (perf: the
+      // consumer's pop was a third of a plain thread's fan-out to 60 actors).
+      __builtin_prefetch(next);
       return head;
     }
     if (head != q.tail_.load(std::memory_order_acquire)) return nullptr;  // a push is mid-way

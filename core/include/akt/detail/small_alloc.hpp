@@ -1,8 +1,8 @@
 // akt/detail/small_alloc.hpp — the allocator behind envelopes, actor cells
-// and actor instances: size classes of 16 bytes up to 512, per-thread free
-// lists, and whole batches handed between threads through one mutex-guarded
-// central list (so a consumer freeing what a producer allocated costs a
-// lock only once per batch). No per-object header. The common case — a
+// and actor instances: size classes of 16 bytes up to 512, per-thread stacks
+// of free blocks, and whole batches handed between threads through one
+// mutex-guarded central list (so a consumer freeing what a producer
+// allocated costs a lock only once per batch). No per-object header. The common case — a
 // block of a cached size class — is inline: a few instructions, no call.
 //
 // Memory is kept for reuse, never returned to the system: the footprint is
@@ -48,8 +48,16 @@ struct small_alloc_cache {
   static constexpr std::size_t classes = max_small / granularity;
   static constexpr std::uint32_t keep = 512;  // blocks per class before a batch goes back
 
-  void* head[classes];  // a block's first word links to the next
+  // Per class, a stack of free blocks as an array of pointers (made on the
+  // first refill: `room` is 0 until then). Not a list linked through the
+  // blocks: popping one then never reads the block, whose line a consumer
+  // on another core wrote last. A producer allocating what its consumers
+  // freed would otherwise wait on one cross-core miss per block, in a row
+  // (perf: 87 % of a plain thread's samples when it fanned out to 60
+  // actors); its writes to the block now overlap.
+  void** stack[classes];
   std::uint32_t count[classes];
+  std::uint32_t room[classes];
 };
 // Plain data, zero-initialized: an access is one TLS-relative load.
 inline thread_local small_alloc_cache small_cache;  // NOLINT
@@ -58,11 +66,7 @@ inline void* small_alloc(std::size_t size) {
   if (size - 1 < small_alloc_cache::max_small) {
     const std::size_t c = (size - 1) / small_alloc_cache::granularity;
     small_alloc_cache& tc = small_cache;
-    if (void* b = tc.head[c]) {
-      tc.head[c] = *static_cast<void**>(b);
-      --tc.count[c];
-      return b;
-    }
+    if (tc.count[c] != 0) return tc.stack[c][--tc.count[c]];
   }
   return small_alloc_slow(size);
 }
@@ -71,10 +75,8 @@ inline void small_free(void* p, std::size_t size) noexcept {
   if (p != nullptr && size - 1 < small_alloc_cache::max_small) {
     const std::size_t c = (size - 1) / small_alloc_cache::granularity;
     small_alloc_cache& tc = small_cache;
-    if (tc.count[c] + 1 < small_alloc_cache::keep) {
-      *static_cast<void**>(p) = tc.head[c];
-      tc.head[c] = p;
-      ++tc.count[c];
+    if (tc.count[c] < tc.room[c]) {
+      tc.stack[c][tc.count[c]++] = p;
       return;
     }
   }
