@@ -13,6 +13,7 @@
 #include "actor/current_actor.hpp"
 #include "ask/ask.hpp"
 #include "dispatch/outbox.hpp"
+#include "dispatch/ref_cache.hpp"
 #include "supervision/supervise.hpp"
 #include "system/system_core.hpp"
 #include "timer/passivation_wheel.hpp"
@@ -49,7 +50,7 @@ class sender_releases {
     ++count_;
   }
   void flush() noexcept {
-    if (ref_ != nullptr) ref_->release_refs(count_);
+    if (ref_ != nullptr) drop_ref(ref_, count_);
     ref_ = nullptr;
     count_ = 0;
   }
@@ -203,7 +204,7 @@ void actor_cell::enqueue(envelope_ptr e) noexcept {
 }
 
 void actor_cell::schedule() noexcept {
-  add_ref();  // held while scheduled; dropped when a turn leaves the actor idle
+  if (!reuse_ref(this)) add_ref();  // held while scheduled; dropped when a turn leaves the actor idle
   system_.dispatcher().schedule(this);
 }
 
@@ -248,7 +249,7 @@ bool actor_cell::run(std::uint32_t budget) noexcept {
   // While replayed messages wait, the count keeps one extra so that the
   // actor stays scheduled (and no sender schedules it a second time).
   if (mailbox_.end_turn(next_in_mail_, taken, holds_replay()) > 0) return true;
-  release();  // idle: drop the schedule reference (may destroy this cell)
+  drop_ref(this);  // idle: drop the schedule reference (may destroy this cell, now or later)
   return false;
 }
 

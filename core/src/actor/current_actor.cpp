@@ -1,5 +1,7 @@
 #include "actor/current_actor.hpp"
 
+#include "dispatch/ref_cache.hpp"
+
 namespace akt::detail {
 
 constinit thread_local actor_cell* tls_current = nullptr;         // NOLINT
@@ -21,7 +23,7 @@ constexpr std::uint32_t credit_batch = 64;
   if (c.left > 0) {
     --c.left;
   } else if (!c.bought_one) {
-    cur->add_ref();
+    if (!reuse_ref(cur)) cur->add_ref();
     c.bought_one = true;
   } else {
     cur->add_refs(credit_batch);

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "actor/actor_cell.hpp"
+#include "dispatch/ref_cache.hpp"
 
 namespace akt::detail {
 
@@ -27,7 +28,7 @@ struct sender_credits {
   void settle() noexcept {
     // Never the last reference: the owner is running. With none left the
     // owner is not touched at all: a turn that ends idle may have freed it.
-    if (owner != nullptr && left > 0) owner->release_refs(left);
+    if (owner != nullptr && left > 0) drop_ref(owner, left);
     owner = nullptr;
     left = 0;
     bought_one = false;
