@@ -16,7 +16,7 @@
 
 namespace akt::remote::detail {
 
-constexpr std::uint32_t protocol_version = 2;
+constexpr std::uint32_t protocol_version = 3;
 
 // The longest `tracestate` a node writes or accepts (W3C's propagation
 // floor): a longer one from the network is dropped, the message kept.

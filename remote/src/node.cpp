@@ -205,6 +205,16 @@ std::string_view wire_tracestate(const trace_context& tc) noexcept {
   return s.size() <= max_tracestate_bytes ? std::string_view(s) : std::string_view();
 }
 
+// An envelope's strings as they go out on a connection (its queue's lock
+// held, so ids are given in queue order): ids for those seen before there,
+// definitions for new ones. `slot` remembers its receiver's id.
+void intern_strings(outbound_interns& interns, envelope_view& env, flow_slot* slot) {
+  interns.apply(interned_kind::receiver, env.receiver, env.receiver_id,
+                slot != nullptr ? &slot->receiver_id : nullptr);
+  interns.apply(interned_kind::sender, env.sender, env.sender_id);
+  interns.apply(interned_kind::type, env.type, env.type_id);
+}
+
 // The sink of an ask that arrived from another node: the reply goes back
 // over the connection the ask came on, never to an address it named.
 class remote_reply_sink final : public reply_sink {
@@ -280,9 +290,14 @@ status node::send_envelope(const std::string& address, const std::string& receiv
     correlation = pending_.add(pending_ask{e->reply_to, nullptr, route_to.conn.get()});
     env.correlation_id = correlation;
   }
-  tls_frame.clear();
-  append_envelope_frame(tls_frame, env);
-  status s = route_to.conn->send_message(*route_to.slot, tls_frame);
+  flow_slot* slot = route_to.slot.get();
+  status s = route_to.conn->enqueue(
+      *slot,
+      [&](std::string& queue, outbound_interns& interns) {
+        intern_strings(interns, env, slot);
+        append_envelope_frame(queue, env);
+      },
+      /*urgent=*/true);
   if (s && correlation != 0 && route_to.conn->is_closed()) {
     // Closed meanwhile: its close may have failed the pending asks before ours was added.
     if (pending_.take(correlation, route_to.conn.get()))
@@ -324,10 +339,14 @@ status node::send_wire(const std::string& address, const std::string& receiver,
   const payload_writer payload{m.byte_size(m.value), m.write, m.value};
   error why(errc::dead_actor, "");
   auto route_to = route(address, receiver, handle, &why);
-  status s = route_to.conn ? route_to.conn->enqueue(
-                                 *route_to.slot,
-                                 [&](std::string& queue) { append_envelope_frame(queue, env, payload); })
-                           : status(why);
+  const auto encode = [&](std::string& queue, outbound_interns& interns) {
+    interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &route_to.slot->receiver_id);
+    interns.apply(interned_kind::sender, env.sender, env.sender_id);
+    interns.apply_static(interned_kind::type, env.type,
+                         env.type_id);  // a descriptor's name (wire_message_of)
+    append_envelope_frame(queue, env, payload);
+  };
+  status s = route_to.conn ? route_to.conn->enqueue(*route_to.slot, encode) : status(why);
   if (!s) [[unlikely]] {
     if (s.code() != errc::backpressure) count_send_failure(address);
     system_.report_dead_letter(m.type, error(s.code(), "to " + receiver + ": " + s.error().message()));
@@ -371,9 +390,11 @@ void node::send_reply(const std::shared_ptr<connection>& via, std::uint64_t corr
   const std::string traceparent = reply->trace ? reply->trace->traceparent() : std::string();
   env.traceparent = traceparent;
   if (reply->trace) env.tracestate = wire_tracestate(*reply->trace);
-  tls_frame.clear();
-  append_envelope_frame(tls_frame, env);
-  if (auto s = via->send(tls_frame, /*urgent=*/true, /*messages=*/1); !s) {
+  const auto encode = [&](std::string& queue, outbound_interns& interns) {
+    intern_strings(interns, env, nullptr);
+    append_envelope_frame(queue, env);
+  };
+  if (auto s = via->send_encoded(encode, /*urgent=*/true, /*messages=*/1); !s) {
     system_.report_dead_letter(reply->type_name(),
                                error(s.code(), "a reply to " + via->peer() + ": " + s.error().message()));
   }
