@@ -186,7 +186,12 @@ ref_ptr<actor_ref> node::sender_of(connection& from, const envelope_view& env) {
 void node::on_message(connection& from, const envelope_view& env, std::uint32_t cost) {
   const bool is_ask = env.kind == envelope_kind::ask;
   inbound_cache& cache = from.cache();
-  auto decode = decoder_for(cache, env);
+  // A stream by ids: its decoder and its live target are an index each
+  // (inline; the first message of an id, and the rest, go the long way).
+  message_decoder decode = env.type_id != 0 && env.type_id <= cache.by_type_id.size()
+                               ? cache.by_type_id[env.type_id - 1]
+                               : nullptr;
+  if (decode == nullptr) decode = decoder_for(cache, env);
   if (decode == nullptr) {
     refuse_message(
         from, env,
@@ -195,8 +200,12 @@ void node::on_message(connection& from, const envelope_view& env, std::uint32_t 
                                           std::string(env.type.substr(0, 256)) + ">() there"));
     return;
   }
-  inbound_cache::receiver_entry* to = find_target(from, env);
-  if (to == nullptr) return;
+  inbound_cache::receiver_entry* to = nullptr;
+  if (env.receiver_id != 0 && env.receiver_id <= cache.by_receiver_id.size()) {
+    inbound_cache::receiver_entry& entry = cache.by_receiver_id[env.receiver_id - 1];
+    if (entry.target && entry.target.is_running()) to = &entry;
+  }
+  if (to == nullptr && (to = find_target(from, env)) == nullptr) return;
   // Decoded by the receiving actor's worker, not here (see wire_envelope.hpp):
   // this thread only frames and copies. The frame's size is owed back to
   // the sender once the actor takes it (flow.hpp).

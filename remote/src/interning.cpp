@@ -17,6 +17,11 @@ const char* interned_name(interned_kind kind) noexcept {
 void outbound_interns::apply_slow(interned_kind kind, std::string_view& s, std::uint32_t& id,
                                   std::uint32_t* cached) {
   table& t = tables_[index(kind)];
+  if (t.last_id != 0 && s == t.last) {
+    id = t.last_id;
+    s = {};
+    return;
+  }
   auto it = t.ids.find(s);
   if (it == t.ids.end()) {
     if (t.ids.size() >= max_interned_ids || s.size() > max_interned_bytes ||

@@ -45,24 +45,17 @@ class outbound_interns {
   // ({s, id}), and an empty one, or one past the bounds, stays as it is
   // ({s, 0}). `cached` (optional) remembers the id for a caller that sends
   // the same string again (a flow slot: one receiver); 0 means none yet.
-  // Inline: it runs per message, and a stream repeats its strings.
+  // Inline for the common case, an id the caller cached (a stream to one
+  // receiver); the last string and the table are out of line.
   void apply(interned_kind kind, std::string_view& s, std::uint32_t& id, std::uint32_t* cached = nullptr) {
-    if (s.empty()) {
-      id = 0;
-      return;
-    }
-    if (cached != nullptr && *cached != 0) {
+    if (cached != nullptr && *cached != 0 && !s.empty()) {
       id = *cached;
       s = {};
-      return;
+    } else if (s.empty()) {
+      id = 0;
+    } else {
+      apply_slow(kind, s, id, cached);  // the last string, then the table
     }
-    const table& t = tables_[index(kind)];
-    if (t.last_id != 0 && s == t.last) {
-      id = t.last_id;
-      s = {};
-      return;
-    }
-    apply_slow(kind, s, id, cached);
   }
 
   // As apply, for a string in storage that never changes or moves while

@@ -277,7 +277,7 @@ status node::send_envelope(const std::string& address, const std::string& receiv
   const std::string traceparent = e->trace ? e->trace->traceparent() : std::string();
   env.traceparent = traceparent;
   if (e->trace) env.tracestate = wire_tracestate(*e->trace);
-  error why(errc::dead_actor, "");
+  error why(errc::dead_actor, std::string());  // filled by route on failure only
   auto route_to = route(address, receiver, handle, &why);
   if (!route_to.conn) {
     count_send_failure(address);
@@ -337,7 +337,7 @@ status node::send_wire(const std::string& address, const std::string& receiver,
   }
   env.type = m.type;
   const payload_writer payload{m.byte_size(m.value), m.write, m.value};
-  error why(errc::dead_actor, "");
+  error why(errc::dead_actor, std::string());  // filled by route on failure only
   auto route_to = route(address, receiver, handle, &why);
   const auto encode = [&](std::string& queue, outbound_interns& interns) {
     interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &route_to.slot->receiver_id);
@@ -364,7 +364,7 @@ status node::send_command(const std::string& address, envelope_kind kind, const 
   env.kind = kind;
   env.receiver = receiver;
   env.sender = sender;
-  error why(errc::dead_actor, "");
+  error why(errc::dead_actor, std::string());  // filled by route on failure only
   auto route_to = route(address, receiver, handle, &why);
   if (!route_to.conn) return why;
   tls_frame.clear();
@@ -419,7 +419,7 @@ void node::send_failure(connection& via, std::uint64_t correlation, const error&
 
 result<pid> node::round_trip_for_path(const std::string& address, envelope_view env,
                                       std::chrono::nanoseconds timeout, const std::string& what) {
-  error why(errc::dead_actor, "");
+  error why(errc::dead_actor, std::string());  // filled by route on failure only
   auto c = connection_to(address, &why);
   if (!c) return why;
   auto found = std::make_shared<std::promise<result<std::string>>>();
