@@ -337,13 +337,15 @@ status node::send_wire(const std::string& address, const std::string& receiver,
   }
   env.type = m.type;
   const payload_writer payload{m.byte_size(m.value), m.write, m.value};
-  error why(errc::dead_actor, std::string());  // filled by route on failure only
+  // Filled by route on failure only: a thread's scratch, so no error is
+  // built per tell (even an empty one moves its string out of line).
+  thread_local error why(errc::dead_actor, std::string());
   auto route_to = route(address, receiver, handle, &why);
   const auto encode = [&](std::string& queue, outbound_interns& interns) {
     interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &route_to.slot->receiver_id);
     interns.apply(interned_kind::sender, env.sender, env.sender_id);
-    interns.apply_static(interned_kind::type, env.type,
-                         env.type_id);  // a descriptor's name (wire_message_of)
+    // m.type is a descriptor's name (wire_message_of): static storage.
+    interns.apply_static(interned_kind::type, env.type, env.type_id);
     append_envelope_frame(queue, env, payload);
   };
   status s = route_to.conn ? route_to.conn->enqueue(*route_to.slot, encode) : status(why);
