@@ -570,6 +570,21 @@ TEST_F(hostile, a_flooded_slow_actor_pushes_back_and_its_neighbour_keeps_answeri
 
 // ------------------------------------------------------------ interned strings
 
+TEST_F(hostile, a_version_2_peer_without_interned_ids_is_refused_at_the_hello) {
+  auto beta = make("beta");
+  const auto refused_before = beta.net->handshakes_refused();
+  raw_peer raw(beta.net->port());
+  ASSERT_TRUE(raw.connected());
+  const std::string nonce = wire::fresh_nonce();
+  std::string hello;
+  wire::append_hello_frame(
+      hello,
+      wire::hello_view{.protocol_version = 2, .system = "old", .address = "127.0.0.1:1", .nonce = nonce});
+  ASSERT_TRUE(raw.send_bytes(hello));
+  EXPECT_TRUE(raw.wait_closed(5s)) << "a version 2 peer would not understand ids";
+  EXPECT_TRUE(wait_until([&] { return beta.net->handshakes_refused() == refused_before + 1; }));
+}
+
 TEST_F(hostile, interned_receiver_sender_and_type_ids_are_served_both_ways) {
   auto beta = make("beta");
   raw_peer raw(beta.net->port());
