@@ -182,6 +182,51 @@ TEST(codec, interned_ids_we_write_are_read_by_protoc_classes_and_back) {
   EXPECT_FALSE(parse_frame(too_big, v));
 }
 
+TEST(codec, envelopes_with_only_rare_fields_are_byte_for_byte_what_protoc_writes) {
+  // The encoder skips fields 6-11 together when all are absent; each one
+  // alone must still be written exactly as protoc writes it.
+  for (int field = 6; field <= 11; ++field) {
+    SCOPED_TRACE(field);
+    envelope_view e;
+    e.kind = envelope_kind::failure;
+    e.receiver_id = 3;
+    akt::wire::Frame f;
+    auto* w = f.mutable_envelope();
+    w->set_kind(akt::wire::KIND_FAILURE);
+    w->set_receiver_id(3);
+    switch (field) {
+      case 6:
+        e.correlation_id = 1ULL << 40;
+        w->set_correlation_id(e.correlation_id);
+        break;
+      case 7:
+        e.timeout_us = 5;
+        w->set_timeout_us(5);
+        break;
+      case 8:
+        e.error_code = 19;
+        w->set_error_code(19);
+        break;
+      case 9:
+        e.error_message = "not permitted";
+        w->set_error_message("not permitted");
+        break;
+      case 10:
+        e.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        w->set_traceparent(std::string(e.traceparent));
+        break;
+      default:
+        e.tracestate = "k=v";
+        w->set_tracestate("k=v");
+        break;
+    }
+    std::string out, body;
+    append_envelope_frame(out, e);
+    ASSERT_TRUE(f.SerializeToString(&body));
+    EXPECT_EQ(body_of(out), body);
+  }
+}
+
 TEST(codec, a_sender_defines_each_string_once_then_sends_its_id) {
   outbound_interns out;
   std::string_view s = "akt://beta@127.0.0.1:4000/calc";
