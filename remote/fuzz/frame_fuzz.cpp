@@ -1,16 +1,20 @@
-// libFuzzer target: the frame and envelope decoder must never crash, read
-// out of bounds or loop on any bytes. Run by ./run test (30 s, clang):
+// libFuzzer target: the frame and envelope decoder, and the receiving side
+// of interned strings, must never crash, read out of bounds or loop on any
+// bytes. Run by ./run test (30 s, clang):
 //   clang++ -fsanitize=fuzzer,address,undefined ... && frame_fuzz -max_total_time=30
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "codec.hpp"
+#include "interning.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace akt::remote::detail;
   std::string_view in(reinterpret_cast<const char*>(data), size);
   frame_view frame;
+  inbound_interns interned;  // one connection's table, across its frames
+  std::string why;
   // As a connection would: take frames off the front until one is incomplete or bad.
   for (int i = 0; i < 1024; ++i) {
     std::size_t used = 0;
@@ -18,7 +22,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (s != decode_status::frame) break;
     if (used == 0 || used > in.size()) __builtin_trap();  // must always make progress within bounds
     if (frame.kind == frame_kind::envelope) {
-      // Touch every view: ASan catches any that points outside the input.
+      envelope_view& e = frame.envelope;
+      // As node::on_frame: a frame whose ids break the rules closes the connection.
+      if (!interned.resolve(interned_kind::receiver, e.receiver, e.receiver_id, why) ||
+          !interned.resolve(interned_kind::sender, e.sender, e.sender_id, why) ||
+          !interned.resolve(interned_kind::type, e.type, e.type_id, why)) {
+        if (why.empty()) __builtin_trap();  // a refusal always says why
+        break;
+      }
+      if ((e.receiver_id != 0 && e.receiver.empty()) || (e.type_id != 0 && e.type.empty())) __builtin_trap();
+      // Touch every view: ASan catches any that points outside the input or the table.
       std::size_t sum = 0;
       for (auto v : {frame.envelope.receiver, frame.envelope.sender, frame.envelope.type,
                      frame.envelope.payload, frame.envelope.error_message, frame.envelope.traceparent}) {

@@ -84,6 +84,12 @@ struct reader {
     }
     return false;  // over 10 bytes
   }
+  bool uint32(std::uint32_t& v) {
+    std::uint64_t w;
+    if (!varint(w) || w > 0xffffffffu) return false;
+    v = static_cast<std::uint32_t>(w);
+    return true;
+  }
   bool bytes(std::string_view& s) {
     std::uint64_t n;
     if (!varint(n) || n > static_cast<std::uint64_t>(end - p)) return false;
@@ -174,6 +180,12 @@ bool parse_envelope(std::string_view bytes, envelope_view& e) {
         return wt == 2 && r.bytes(e.traceparent);
       case 11:
         return wt == 2 && r.bytes(e.tracestate);
+      case 12:
+        return wt == 0 && r.uint32(e.receiver_id);
+      case 13:
+        return wt == 0 && r.uint32(e.sender_id);
+      case 14:
+        return wt == 0 && r.uint32(e.type_id);
       default:
         return r.skip(wt);  // a field from a newer peer
     }
@@ -239,12 +251,18 @@ void append_envelope_frame(std::string& out, const envelope_view& e) {
 void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload) {
   const std::size_t payload_field =
       payload.size == 0 ? 0 : varint_size(tag(5, 2)) + varint_size(payload.size) + payload.size;
-  const std::size_t size = varint_field_size(1, static_cast<std::uint64_t>(e.kind)) +
-                           bytes_field_size(2, e.receiver) + bytes_field_size(3, e.sender) +
-                           bytes_field_size(4, e.type) + payload_field +
-                           varint_field_size(6, e.correlation_id) + varint_field_size(7, e.timeout_us) +
-                           varint_field_size(8, e.error_code) + bytes_field_size(9, e.error_message) +
-                           bytes_field_size(10, e.traceparent) + bytes_field_size(11, e.tracestate);
+  // Fields 6-11 are absent from a plain tell: one test skips them all.
+  const bool rare = (e.correlation_id | e.timeout_us | e.error_code) != 0 || !e.error_message.empty() ||
+                    !e.traceparent.empty() || !e.tracestate.empty();
+  std::size_t size = varint_field_size(1, static_cast<std::uint64_t>(e.kind)) +
+                     bytes_field_size(2, e.receiver) + bytes_field_size(3, e.sender) +
+                     bytes_field_size(4, e.type) + payload_field + varint_field_size(12, e.receiver_id) +
+                     varint_field_size(13, e.sender_id) + varint_field_size(14, e.type_id);
+  if (rare) {
+    size += varint_field_size(6, e.correlation_id) + varint_field_size(7, e.timeout_us) +
+            varint_field_size(8, e.error_code) + bytes_field_size(9, e.error_message) +
+            bytes_field_size(10, e.traceparent) + bytes_field_size(11, e.tracestate);
+  }
   append_frame(out, 2, size, [&](char* p) {
     p = put_varint_field(p, 1, static_cast<std::uint64_t>(e.kind));
     p = put_bytes_field(p, 2, e.receiver);
@@ -256,12 +274,17 @@ void append_envelope_frame(std::string& out, const envelope_view& e, const paylo
       payload.write(payload.ctx, reinterpret_cast<std::uint8_t*>(p));
       p += payload.size;
     }
-    p = put_varint_field(p, 6, e.correlation_id);
-    p = put_varint_field(p, 7, e.timeout_us);
-    p = put_varint_field(p, 8, e.error_code);
-    p = put_bytes_field(p, 9, e.error_message);
-    p = put_bytes_field(p, 10, e.traceparent);
-    return put_bytes_field(p, 11, e.tracestate);
+    if (rare) {
+      p = put_varint_field(p, 6, e.correlation_id);
+      p = put_varint_field(p, 7, e.timeout_us);
+      p = put_varint_field(p, 8, e.error_code);
+      p = put_bytes_field(p, 9, e.error_message);
+      p = put_bytes_field(p, 10, e.traceparent);
+      p = put_bytes_field(p, 11, e.tracestate);
+    }
+    p = put_varint_field(p, 12, e.receiver_id);
+    p = put_varint_field(p, 13, e.sender_id);
+    return put_varint_field(p, 14, e.type_id);
   });
 }
 

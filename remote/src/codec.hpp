@@ -16,7 +16,7 @@
 
 namespace akt::remote::detail {
 
-constexpr std::uint32_t protocol_version = 2;
+constexpr std::uint32_t protocol_version = 3;
 
 // The longest `tracestate` a node writes or accepts (W3C's propagation
 // floor): a longer one from the network is dropped, the message kept.
@@ -41,6 +41,9 @@ struct envelope_view {
   std::uint64_t correlation_id = 0;
   std::uint64_t timeout_us = 0;
   std::uint32_t error_code = 0;
+  // Interned strings (interning.hpp): with the string, a definition of the
+  // id; alone, a use. 0: not interned.
+  std::uint32_t receiver_id = 0, sender_id = 0, type_id = 0;
 };
 
 struct hello_view {

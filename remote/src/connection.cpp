@@ -280,47 +280,30 @@ status connection::admit_locked(flow_slot& slot, std::unique_lock<std::mutex>& g
 }
 
 status connection::send(std::string_view frames, bool urgent, std::uint32_t messages) {
-  if (closed_.load(std::memory_order_acquire)) return closed_error();
-  std::lock_guard g(mu_);
-  if (closed_.load(std::memory_order_relaxed)) return closed_error();
-  if (queued_.size() >= 2 * max_outbound_) {
-    node_.backpressure_event();
-    bump(backpressure_);
-    return error(errc::backpressure, "the queue to " + peer_ + " is full: the peer does not read");
-  }
-  if (messages != 0) bump(messages_sent_, messages);
-  if (urgent && !tls_ && ready_ && open_.load(std::memory_order_relaxed) && !writing_ && queued_.empty() &&
-      handshake_out_.empty()) {
-    // The line is free and someone waits for this: write it here and now.
-    const ssize_t n =
-        ::send(socket_.native_handle(), frames.data(), frames.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) bump(bytes_sent_, static_cast<std::uint64_t>(n));
-    if (n == static_cast<ssize_t>(frames.size())) return {};
-    if (n > 0) frames.remove_prefix(static_cast<std::size_t>(n));  // the rest goes the usual way
-  }
-  queued_.append(frames);
-  kick_write_locked();
-  return {};
+  return send_encoded([frames](std::string& queue, outbound_interns&) { queue.append(frames); }, urgent,
+                      messages);
 }
 
-status connection::send_message(flow_slot& slot, std::string_view frame) {
-  if (closed_.load(std::memory_order_acquire)) return closed_error();
-  std::unique_lock g(mu_);
-  if (auto s = admit_locked(slot, g); !s) return s;
-  slot.in_flight.fetch_add(static_cast<std::int64_t>(frame.size()), std::memory_order_relaxed);
-  bump(messages_sent_);
-  if (!tls_ && ready_ && open_.load(std::memory_order_relaxed) && !writing_ && queued_.empty() &&
-      handshake_out_.empty()) {
-    const ssize_t n =
-        ::send(socket_.native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) bump(bytes_sent_, static_cast<std::uint64_t>(n));
-    if (n == static_cast<ssize_t>(frame.size())) return {};
-    if (n > 0) frame.remove_prefix(static_cast<std::size_t>(n));
+error connection::queue_full_locked() {
+  node_.backpressure_event();
+  bump(backpressure_);
+  return error(errc::backpressure, "the queue to " + peer_ + " is full: the peer does not read");
+}
+
+bool connection::write_now_locked() {
+  if (tls_ || !ready_ || !open_.load(std::memory_order_relaxed) || writing_ || !handshake_out_.empty())
+    return false;
+  // The line is free and someone waits for this: write it here and now.
+  const ssize_t n =
+      ::send(socket_.native_handle(), queued_.data(), queued_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n <= 0) return false;
+  bump(bytes_sent_, static_cast<std::uint64_t>(n));
+  if (n == static_cast<ssize_t>(queued_.size())) {
+    queued_.clear();
+    return true;
   }
-  queued_.append(frame);
-  ++queued_messages_;
-  kick_write_locked();
-  return {};
+  queued_.erase(0, static_cast<std::size_t>(n));  // the rest goes the usual way
+  return false;
 }
 
 void connection::kick_write_locked() {

@@ -30,11 +30,13 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "address.hpp"
 #include "codec.hpp"
 #include "flow.hpp"
 #include "handshake.hpp"
+#include "interning.hpp"
 
 namespace akt::remote::detail {
 
@@ -64,15 +66,26 @@ class read_buffer {
 
 // What a connection's reader remembers between messages (guarded by the
 // reader lock): a stream of messages to one actor, of one type, costs no
-// lookup. Bounded: past `max_entries` a map starts over.
+// lookup. Strings the peer interned (interning.hpp) are resolved by index,
+// and what they lead to is kept by id; strings sent in full go through the
+// maps and the last-seen entries. Bounded: past `max_entries` a map starts
+// over; ids are bounded by max_interned_ids.
 struct inbound_cache {
   static constexpr std::size_t max_entries = 4096;
+  struct receiver_entry {
+    pid target;                                    // looked up on first use, again once it stopped
+    akt::detail::ref_ptr<receiver_credit> credit;  // made on first use
+  };
+  inbound_interns interned;
+  std::vector<receiver_entry> by_receiver_id;                              // id - 1 ->
+  std::vector<message_decoder> by_type_id;                                 // id - 1 -> (null: unknown yet)
+  std::vector<akt::detail::ref_ptr<akt::detail::actor_ref>> by_sender_id;  // id - 1 ->
+
   std::unordered_map<std::string, pid> local;  // receiver path -> local pid
   std::unordered_map<std::string, akt::detail::ref_ptr<receiver_credit>> credits;  // receiver path -> credit
-  std::string last_receiver;                                                       // the path of...
-  pid last_target;                                    // ...the last local delivery...
-  akt::detail::ref_ptr<receiver_credit> last_credit;  // ...and its credit
-  std::string last_sender;                            // the last sender path...
+  std::string last_receiver;  // the path of the last local delivery sent in full...
+  receiver_entry last;        // ...its actor and credit
+  std::string last_sender;    // the last sender path...
   akt::detail::ref_ptr<akt::detail::actor_ref>
       last_sender_ref;                     // ...and its pid (one per stream of messages)
   std::string last_type;                   // the last type decoded...
@@ -119,16 +132,19 @@ class connection : public std::enable_shared_from_this<connection> {
   // outbound queue is over twice its bound: the peer does not read).
   // `messages`: how many tells, asks or replies `frames` holds (metrics).
   status send(std::string_view frames, bool urgent = false, std::uint32_t messages = 0);
-  // A ready message frame (an ask), flow-controlled like enqueue, written at
-  // once by the caller when the line is free.
-  status send_message(flow_slot& slot, std::string_view frame);
-  // Appends a message frame for `slot`'s receiver that `encode(queue)`
-  // writes, under the queue's lock (a tell encoded in place: no
-  // intermediate buffer), and charges its size to the slot. Errors:
-  // dead_actor (closed), backpressure (the slot's window or the queue is
-  // full, also after waiting up to remoting_options::backpressure_wait).
+  // As send, for a frame that `encode(queue, interns)` appends under the
+  // queue's lock (a reply: its strings interned in queue order).
   template <class Encode>
-  status enqueue(flow_slot& slot, Encode&& encode);
+  status send_encoded(Encode&& encode, bool urgent, std::uint32_t messages);
+  // Appends a message frame for `slot`'s receiver that
+  // `encode(queue, interns)` writes, under the queue's lock (encoded in
+  // place: no intermediate buffer; its strings interned in queue order),
+  // and charges its size to the slot. `urgent` (asks): written at once by
+  // the caller when the line is free. Errors: dead_actor (closed),
+  // backpressure (the slot's window or the queue is full, also after
+  // waiting up to remoting_options::backpressure_wait).
+  template <class Encode>
+  status enqueue(flow_slot& slot, Encode&& encode, bool urgent = false);
   void close(const std::string& why);
 
   // For a plain thread waiting for a reply from this peer: reads and
@@ -185,6 +201,11 @@ class connection : public std::enable_shared_from_this<connection> {
   bool handshake_frame(const frame_view& frame);  // false once closed
 
   void kick_write_locked();  // with mu_ held
+  // With mu_ held and only the frames just encoded queued: writes them on
+  // the caller's thread when the line is free (plain TCP, open, no write in
+  // flight). True when all went; what did not stays queued.
+  bool write_now_locked();
+  error queue_full_locked();  // with mu_ held: counts the refusal
   void do_write();
   void do_read();       // TLS: asio reads into in_
   void arm_read();      // plain TCP: wait, then drain_locked() under read_mu_
@@ -226,6 +247,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool writing_ = false;                         // guarded by mu_
   bool ready_ = false;                           // guarded by mu_: connected (TLS done)
   std::unordered_map<std::string, std::shared_ptr<flow_slot>> slots_;  // guarded by mu_
+  outbound_interns interns_;                                           // guarded by mu_
   std::atomic<bool> open_{false};
   std::atomic<bool> closed_{false};
   std::atomic<std::int64_t> last_heard_us_{0};
@@ -296,15 +318,30 @@ class connection_handle {
 namespace akt::remote::detail {
 
 template <class Encode>
-status connection::enqueue(flow_slot& slot, Encode&& encode) {
+status connection::enqueue(flow_slot& slot, Encode&& encode, bool urgent) {
   if (closed_.load(std::memory_order_acquire)) return closed_error();
   std::unique_lock g(mu_);
   if (auto s = admit_locked(slot, g); !s) return s;
   const std::size_t before = queued_.size();
-  encode(queued_);
+  encode(queued_, interns_);
   slot.in_flight.fetch_add(static_cast<std::int64_t>(queued_.size() - before), std::memory_order_relaxed);
-  ++queued_messages_;
   bump(messages_sent_);
+  if (urgent && before == 0 && write_now_locked()) return {};
+  ++queued_messages_;
+  kick_write_locked();
+  return {};
+}
+
+template <class Encode>
+status connection::send_encoded(Encode&& encode, bool urgent, std::uint32_t messages) {
+  if (closed_.load(std::memory_order_acquire)) return closed_error();
+  std::lock_guard g(mu_);
+  if (closed_.load(std::memory_order_relaxed)) return closed_error();
+  if (queued_.size() >= 2 * max_outbound_) return queue_full_locked();
+  if (messages != 0) bump(messages_sent_, messages);
+  const std::size_t before = queued_.size();
+  encode(queued_, interns_);
+  if (urgent && before == 0 && write_now_locked()) return {};
   kick_write_locked();
   return {};
 }

@@ -33,6 +33,7 @@ constexpr std::uint64_t min_window_bytes = 4 * grant_bytes;
 
 struct flow_slot {
   std::atomic<std::int64_t> in_flight{0};  // bytes sent to the receiver, not yet credited
+  std::uint32_t receiver_id = 0;           // the receiver's interned id (guarded by the connection's mu_)
 };
 
 class inbound_flow {

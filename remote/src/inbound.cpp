@@ -27,7 +27,7 @@ const std::array<node::handler, 10> node::handlers_ = {
     &node::on_spawn,       // spawn
 };
 
-void node::on_frame(connection& from, const frame_view& frame, std::uint32_t cost) {
+void node::on_frame(connection& from, frame_view& frame, std::uint32_t cost) {
   switch (frame.kind) {
     case frame_kind::heartbeat:
       return;
@@ -35,6 +35,19 @@ void node::on_frame(connection& from, const frame_view& frame, std::uint32_t cos
       from.on_credit(frame.credit.receiver, frame.credit.bytes);
       return;
     case frame_kind::envelope: {
+      envelope_view& env = frame.envelope;
+      if ((env.receiver_id | env.sender_id | env.type_id) != 0) {
+        // Interned strings: the views become the strings the ids stand for.
+        inbound_interns& interned = from.cache().interned;
+        std::string why;
+        if (!interned.resolve(interned_kind::receiver, env.receiver, env.receiver_id, why) ||
+            !interned.resolve(interned_kind::sender, env.sender, env.sender_id, why) ||
+            !interned.resolve(interned_kind::type, env.type, env.type_id, why)) {
+          frame_rejected();
+          from.close("malformed frame: " + why);
+          return;
+        }
+      }
       const auto kind = static_cast<std::size_t>(frame.envelope.kind);  // < 10: checked by the codec
       if (frame.envelope.kind <= envelope_kind::reply) from.count_received_message();  // tell, ask, reply
       (this->*handlers_[kind])(from, frame.envelope, cost);
@@ -76,11 +89,17 @@ trace_ref node::trace_from_wire(std::string_view traceparent, std::string_view t
   return std::move(*tc);
 }
 
-message_decoder node::decoder_for(inbound_cache& cache, std::string_view type) {
-  if (cache.last_decoder != nullptr && type == cache.last_type) return cache.last_decoder;
-  message_decoder d = system_.registry().find_decoder(type);
+message_decoder node::decoder_for(inbound_cache& cache, const envelope_view& env) {
+  if (env.type_id != 0) {  // interned: by index
+    if (env.type_id > cache.by_type_id.size()) cache.by_type_id.resize(env.type_id);
+    message_decoder& d = cache.by_type_id[env.type_id - 1];
+    if (d == nullptr) d = system_.registry().find_decoder(env.type);
+    return d;
+  }
+  if (cache.last_decoder != nullptr && env.type == cache.last_type) return cache.last_decoder;
+  message_decoder d = system_.registry().find_decoder(env.type);
   if (d != nullptr) {
-    cache.last_type.assign(type);
+    cache.last_type.assign(env.type);
     cache.last_decoder = d;
   }
   return d;
@@ -95,10 +114,84 @@ void node::refuse_message(connection& from, const envelope_view& env, const erro
   send_failure(from, is_ask ? env.correlation_id : 0, why, env.receiver, env.type);
 }
 
+inbound_cache::receiver_entry* node::find_target(connection& from, const envelope_view& env) {
+  inbound_cache& cache = from.cache();
+  if (env.receiver_id != 0) {  // interned: by index
+    if (env.receiver_id > cache.by_receiver_id.size()) cache.by_receiver_id.resize(env.receiver_id);
+    inbound_cache::receiver_entry& entry = cache.by_receiver_id[env.receiver_id - 1];
+    if (!entry.target || !entry.target.is_running()) {
+      auto target = system_.lookup_local(env.receiver);
+      if (!target) {
+        entry.target = pid();
+        refuse_message(from, env, target.error());
+        return nullptr;
+      }
+      entry.target = *target;
+      if (!entry.credit) {
+        entry.credit = ref_ptr<receiver_credit>::adopt(
+            new receiver_credit(from.inflow_shared(), std::string(env.receiver)));
+      }
+    }
+    return &entry;
+  }
+  // In full: a stream of messages to one actor hits the last target
+  // without a lookup; a cached actor that stopped is looked up again (its
+  // name may have a new actor), and nothing dead stays cached.
+  inbound_cache::receiver_entry& last = cache.last;
+  if (last.target && env.receiver == cache.last_receiver && last.target.is_running()) return &last;
+  auto cached = cache.local.find(std::string(env.receiver));
+  if (cached != cache.local.end() && !cached->second.is_running()) {
+    cache.local.erase(cached);
+    cached = cache.local.end();
+  }
+  if (cached == cache.local.end()) {
+    auto target = system_.lookup_local(env.receiver);
+    if (!target) {
+      last.target = pid();
+      refuse_message(from, env, target.error());
+      return nullptr;
+    }
+    if (cache.local.size() >= inbound_cache::max_entries) cache.local.clear();
+    cached = cache.local.emplace(std::string(env.receiver), *target).first;
+  }
+  cache.last_receiver = cached->first;
+  last.target = cached->second;
+  auto credit = cache.credits.find(cache.last_receiver);
+  if (credit == cache.credits.end()) {
+    if (cache.credits.size() >= inbound_cache::max_entries) cache.credits.clear();
+    credit = cache.credits
+                 .emplace(cache.last_receiver, ref_ptr<receiver_credit>::adopt(new receiver_credit(
+                                                   from.inflow_shared(), cache.last_receiver)))
+                 .first;
+  }
+  last.credit = credit->second;
+  return &last;
+}
+
+ref_ptr<actor_ref> node::sender_of(connection& from, const envelope_view& env) {
+  inbound_cache& cache = from.cache();
+  if (env.sender_id != 0) {  // interned: by index
+    if (env.sender_id > cache.by_sender_id.size()) cache.by_sender_id.resize(env.sender_id);
+    ref_ptr<actor_ref>& ref = cache.by_sender_id[env.sender_id - 1];
+    if (!ref) ref = remote_ref_for(std::string(env.sender), &from);
+    return ref;
+  }
+  if (!cache.last_sender_ref || env.sender != cache.last_sender) {
+    cache.last_sender.assign(env.sender);
+    cache.last_sender_ref = remote_ref_for(cache.last_sender, &from);
+  }
+  return cache.last_sender_ref;
+}
+
 void node::on_message(connection& from, const envelope_view& env, std::uint32_t cost) {
   const bool is_ask = env.kind == envelope_kind::ask;
   inbound_cache& cache = from.cache();
-  auto decode = decoder_for(cache, env.type);
+  // A stream by ids: its decoder and its live target are an index each
+  // (inline; the first message of an id, and the rest, go the long way).
+  message_decoder decode = env.type_id != 0 && env.type_id <= cache.by_type_id.size()
+                               ? cache.by_type_id[env.type_id - 1]
+                               : nullptr;
+  if (decode == nullptr) decode = decoder_for(cache, env);
   if (decode == nullptr) {
     refuse_message(
         from, env,
@@ -107,59 +200,28 @@ void node::on_message(connection& from, const envelope_view& env, std::uint32_t 
                                           std::string(env.type.substr(0, 256)) + ">() there"));
     return;
   }
-  // The receiving actor: a stream of messages to one actor hits the last
-  // target without a lookup; a cached actor that stopped is looked up again
-  // (its name may have a new actor), and nothing dead stays cached.
-  if (!cache.last_target || env.receiver != cache.last_receiver || !cache.last_target.is_running()) {
-    auto cached = cache.local.find(std::string(env.receiver));
-    if (cached != cache.local.end() && !cached->second.is_running()) {
-      cache.local.erase(cached);
-      cached = cache.local.end();
-    }
-    if (cached == cache.local.end()) {
-      auto target = system_.lookup_local(env.receiver);
-      if (!target) {
-        cache.last_target = pid();
-        refuse_message(from, env, target.error());
-        return;
-      }
-      if (cache.local.size() >= inbound_cache::max_entries) cache.local.clear();
-      cached = cache.local.emplace(std::string(env.receiver), *target).first;
-    }
-    cache.last_receiver = cached->first;
-    cache.last_target = cached->second;
-    auto credit = cache.credits.find(cache.last_receiver);
-    if (credit == cache.credits.end()) {
-      if (cache.credits.size() >= inbound_cache::max_entries) cache.credits.clear();
-      credit = cache.credits
-                   .emplace(cache.last_receiver, ref_ptr<receiver_credit>::adopt(new receiver_credit(
-                                                     from.inflow_shared(), cache.last_receiver)))
-                   .first;
-    }
-    cache.last_credit = credit->second;
+  inbound_cache::receiver_entry* to = nullptr;
+  if (env.receiver_id != 0 && env.receiver_id <= cache.by_receiver_id.size()) {
+    inbound_cache::receiver_entry& entry = cache.by_receiver_id[env.receiver_id - 1];
+    if (entry.target && entry.target.is_running()) to = &entry;
   }
+  if (to == nullptr && (to = find_target(from, env)) == nullptr) return;
   // Decoded by the receiving actor's worker, not here (see wire_envelope.hpp):
   // this thread only frames and copies. The frame's size is owed back to
   // the sender once the actor takes it (flow.hpp).
   from.inflow().charge(cost);
-  envelope_ptr e = akt::detail::wire_envelope::make(
-      decode, env.type, env.payload, ref_ptr<akt::detail::consumption_hook>(cache.last_credit), cost);
-  if (!env.sender.empty()) {
-    if (!cache.last_sender_ref || env.sender != cache.last_sender) {
-      cache.last_sender.assign(env.sender);
-      cache.last_sender_ref = remote_ref_for(cache.last_sender, &from);
-    }
-    e->sender = cache.last_sender_ref;
-  }
+  envelope_ptr e = akt::detail::wire_envelope::make(decode, env.type, env.payload,
+                                                    ref_ptr<akt::detail::consumption_hook>(to->credit), cost);
+  if (!env.sender.empty()) e->sender = sender_of(from, env);
   if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent, env.tracestate);
   if (is_ask)
     e->reply_to = make_remote_reply_sink(weak_from_this(), from.weak_from_this(), env.correlation_id);
-  if (auto s = cache.last_target.ref()->deliver(std::move(e)); !s) {
+  if (auto s = to->target.ref()->deliver(std::move(e)); !s) {
     // A stopped actor's mailbox counted it (dead letters) and failed an
     // asker; a teller hears of it and counts it too. A full mailbox refused
     // it and did neither: counted here, and the asker or teller is told.
-    cache.local.erase(cache.last_receiver);
-    cache.last_target = pid();
+    if (env.receiver_id == 0) cache.local.erase(cache.last_receiver);
+    to->target = pid();
     if (s.code() == errc::mailbox_full) {
       refuse_message(from, env, s.error());
     } else if (!is_ask) {
@@ -190,7 +252,7 @@ void node::on_answer(connection& from, const envelope_view& env, std::uint32_t) 
     p->found->set_value(result<std::string>(std::string(env.receiver)));
     return;
   }
-  auto decode = decoder_for(from.cache(), env.type);
+  auto decode = decoder_for(from.cache(), env);
   envelope_ptr reply = decode ? decode(env.payload) : nullptr;
   if (!reply) {
     p->sink->fail(error(errc::invalid_argument, "the reply's type " + std::string(env.type.substr(0, 256)) +
@@ -198,7 +260,7 @@ void node::on_answer(connection& from, const envelope_view& env, std::uint32_t) 
                                                     std::string(env.type.substr(0, 256)) + ">()"));
     return;
   }
-  if (!env.sender.empty()) reply->sender = remote_ref_for(std::string(env.sender), &from);
+  if (!env.sender.empty()) reply->sender = sender_of(from, env);
   if (!env.traceparent.empty()) reply->trace = trace_from_wire(env.traceparent, env.tracestate);
   if (!p->sink->complete(reply)) system_.logger().debug("remoting: a late reply was dropped");
 }

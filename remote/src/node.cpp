@@ -205,6 +205,16 @@ std::string_view wire_tracestate(const trace_context& tc) noexcept {
   return s.size() <= max_tracestate_bytes ? std::string_view(s) : std::string_view();
 }
 
+// An envelope's strings as they go out on a connection (its queue's lock
+// held, so ids are given in queue order): ids for those seen before there,
+// definitions for new ones. `slot` remembers its receiver's id.
+void intern_strings(outbound_interns& interns, envelope_view& env, flow_slot* slot) {
+  interns.apply(interned_kind::receiver, env.receiver, env.receiver_id,
+                slot != nullptr ? &slot->receiver_id : nullptr);
+  interns.apply(interned_kind::sender, env.sender, env.sender_id);
+  interns.apply(interned_kind::type, env.type, env.type_id);
+}
+
 // The sink of an ask that arrived from another node: the reply goes back
 // over the connection the ask came on, never to an address it named.
 class remote_reply_sink final : public reply_sink {
@@ -267,7 +277,7 @@ status node::send_envelope(const std::string& address, const std::string& receiv
   const std::string traceparent = e->trace ? e->trace->traceparent() : std::string();
   env.traceparent = traceparent;
   if (e->trace) env.tracestate = wire_tracestate(*e->trace);
-  error why(errc::dead_actor, "");
+  error why(errc::dead_actor, std::string());  // filled by route on failure only
   auto route_to = route(address, receiver, handle, &why);
   if (!route_to.conn) {
     count_send_failure(address);
@@ -280,9 +290,14 @@ status node::send_envelope(const std::string& address, const std::string& receiv
     correlation = pending_.add(pending_ask{e->reply_to, nullptr, route_to.conn.get()});
     env.correlation_id = correlation;
   }
-  tls_frame.clear();
-  append_envelope_frame(tls_frame, env);
-  status s = route_to.conn->send_message(*route_to.slot, tls_frame);
+  flow_slot* slot = route_to.slot.get();
+  status s = route_to.conn->enqueue(
+      *slot,
+      [&](std::string& queue, outbound_interns& interns) {
+        intern_strings(interns, env, slot);
+        append_envelope_frame(queue, env);
+      },
+      /*urgent=*/true);
   if (s && correlation != 0 && route_to.conn->is_closed()) {
     // Closed meanwhile: its close may have failed the pending asks before ours was added.
     if (pending_.take(correlation, route_to.conn.get()))
@@ -322,12 +337,18 @@ status node::send_wire(const std::string& address, const std::string& receiver,
   }
   env.type = m.type;
   const payload_writer payload{m.byte_size(m.value), m.write, m.value};
-  error why(errc::dead_actor, "");
+  // Filled by route on failure only: a thread's scratch, so no error is
+  // built per tell (even an empty one moves its string out of line).
+  thread_local error why(errc::dead_actor, std::string());
   auto route_to = route(address, receiver, handle, &why);
-  status s = route_to.conn ? route_to.conn->enqueue(
-                                 *route_to.slot,
-                                 [&](std::string& queue) { append_envelope_frame(queue, env, payload); })
-                           : status(why);
+  const auto encode = [&](std::string& queue, outbound_interns& interns) {
+    interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &route_to.slot->receiver_id);
+    interns.apply(interned_kind::sender, env.sender, env.sender_id);
+    // m.type is a descriptor's name (wire_message_of): static storage.
+    interns.apply_static(interned_kind::type, env.type, env.type_id);
+    append_envelope_frame(queue, env, payload);
+  };
+  status s = route_to.conn ? route_to.conn->enqueue(*route_to.slot, encode) : status(why);
   if (!s) [[unlikely]] {
     if (s.code() != errc::backpressure) count_send_failure(address);
     system_.report_dead_letter(m.type, error(s.code(), "to " + receiver + ": " + s.error().message()));
@@ -345,7 +366,7 @@ status node::send_command(const std::string& address, envelope_kind kind, const 
   env.kind = kind;
   env.receiver = receiver;
   env.sender = sender;
-  error why(errc::dead_actor, "");
+  error why(errc::dead_actor, std::string());  // filled by route on failure only
   auto route_to = route(address, receiver, handle, &why);
   if (!route_to.conn) return why;
   tls_frame.clear();
@@ -371,9 +392,11 @@ void node::send_reply(const std::shared_ptr<connection>& via, std::uint64_t corr
   const std::string traceparent = reply->trace ? reply->trace->traceparent() : std::string();
   env.traceparent = traceparent;
   if (reply->trace) env.tracestate = wire_tracestate(*reply->trace);
-  tls_frame.clear();
-  append_envelope_frame(tls_frame, env);
-  if (auto s = via->send(tls_frame, /*urgent=*/true, /*messages=*/1); !s) {
+  const auto encode = [&](std::string& queue, outbound_interns& interns) {
+    intern_strings(interns, env, nullptr);
+    append_envelope_frame(queue, env);
+  };
+  if (auto s = via->send_encoded(encode, /*urgent=*/true, /*messages=*/1); !s) {
     system_.report_dead_letter(reply->type_name(),
                                error(s.code(), "a reply to " + via->peer() + ": " + s.error().message()));
   }
@@ -398,7 +421,7 @@ void node::send_failure(connection& via, std::uint64_t correlation, const error&
 
 result<pid> node::round_trip_for_path(const std::string& address, envelope_view env,
                                       std::chrono::nanoseconds timeout, const std::string& what) {
-  error why(errc::dead_actor, "");
+  error why(errc::dead_actor, std::string());  // filled by route on failure only
   auto c = connection_to(address, &why);
   if (!c) return why;
   auto found = std::make_shared<std::promise<result<std::string>>>();

@@ -100,7 +100,7 @@ class node : public std::enable_shared_from_this<node> {
 
   // ---- from connections (I/O thread, or a reader holding the reader lock)
   void on_open(connection& c);
-  void on_frame(connection& from, const frame_view& frame, std::uint32_t cost);
+  void on_frame(connection& from, frame_view& frame, std::uint32_t cost);
   void on_closed(connection& c, const std::string& why);
   void handshake_refused(const std::string& peer, const std::string& why);
   void frame_rejected() noexcept { frames_rejected_.fetch_add(1, std::memory_order_relaxed); }
@@ -180,8 +180,14 @@ class node : public std::enable_shared_from_this<node> {
   // A message from `from` that reaches no actor here: a dead letter here,
   // and a FAILURE back (correlation 0 for a tell) the sender counts.
   void refuse_message(connection& from, const envelope_view& env, const error& why);
-  // The decoder for a wire type name, or null (remembers the last in `cache`).
-  message_decoder decoder_for(inbound_cache& cache, std::string_view type);
+  // The decoder for the envelope's type, or null (remembered by type id, or
+  // the last one in `cache`).
+  message_decoder decoder_for(inbound_cache& cache, const envelope_view& env);
+  // The local actor (and its credit) the envelope's receiver names; null
+  // when there is none (refused: a dead letter, a FAILURE back).
+  inbound_cache::receiver_entry* find_target(connection& from, const envelope_view& env);
+  // The envelope's (non-empty) sender as a pid (remembered by sender id, or the last one).
+  ref_ptr<actor_ref> sender_of(connection& from, const envelope_view& env);
   trace_ref trace_from_wire(std::string_view traceparent, std::string_view tracestate);
   // Answers a LOOKUP or SPAWN: REPLY with the actor's full path, or FAILURE.
   void answer_with_path(connection& to, std::uint64_t correlation, const result<pid>& found);

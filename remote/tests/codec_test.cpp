@@ -8,6 +8,7 @@
 
 #include "akt_wire.pb.h"
 #include "codec.hpp"
+#include "interning.hpp"
 
 namespace {
 
@@ -122,6 +123,194 @@ TEST(codec, tracestate_travels_beside_traceparent_both_ways) {
   ASSERT_TRUE(parse_frame(body, v));
   EXPECT_TRUE(v.envelope.tracestate.empty());
   EXPECT_EQ(v.envelope.traceparent, e.traceparent);
+}
+
+TEST(codec, interned_ids_we_write_are_read_by_protoc_classes_and_back) {
+  // A definition (string and id), then a use (id alone), as a sender writes them.
+  envelope_view e;
+  e.kind = envelope_kind::tell;
+  e.receiver = "akt://beta@127.0.0.1:4000/calc";
+  e.receiver_id = 1;
+  e.sender_id = 4096;
+  e.type = "demo.Add";
+  e.type_id = 300;  // two varint bytes
+  e.payload = std::string_view("\x08\x28", 2);
+  std::string out;
+  append_envelope_frame(out, e);
+  akt::wire::Frame f;
+  ASSERT_TRUE(f.ParseFromString(body_of(out)));
+  const auto& w = f.envelope();
+  EXPECT_EQ(w.receiver(), e.receiver);
+  EXPECT_EQ(w.receiver_id(), 1u);
+  EXPECT_TRUE(w.sender().empty());
+  EXPECT_EQ(w.sender_id(), 4096u);
+  EXPECT_EQ(w.type(), e.type);
+  EXPECT_EQ(w.type_id(), 300u);
+  EXPECT_EQ(w.payload(), e.payload);
+
+  akt::wire::Frame g;
+  auto* u = g.mutable_envelope();
+  u->set_kind(akt::wire::KIND_ASK);
+  u->set_receiver_id(7);
+  u->set_sender_id(0xffffffffu);
+  u->set_type_id(2);
+  u->set_correlation_id(5);
+  std::string body;
+  ASSERT_TRUE(g.SerializeToString(&body));
+  EXPECT_EQ(body, body_of([] {
+              envelope_view v;
+              v.kind = envelope_kind::ask;
+              v.receiver_id = 7;
+              v.sender_id = 0xffffffffu;
+              v.type_id = 2;
+              v.correlation_id = 5;
+              std::string frame;
+              append_envelope_frame(frame, v);
+              return frame;
+            }()))
+      << "the same bytes as protoc, field for field";
+  frame_view v;
+  ASSERT_TRUE(parse_frame(body, v));
+  EXPECT_EQ(v.envelope.receiver_id, 7u);
+  EXPECT_EQ(v.envelope.sender_id, 0xffffffffu);
+  EXPECT_EQ(v.envelope.type_id, 2u);
+  EXPECT_TRUE(v.envelope.receiver.empty());
+  EXPECT_TRUE(v.envelope.type.empty());
+
+  // An id over 32 bits is malformed (field 12, varint 2^32).
+  const std::string too_big("\x12\x06\x60\x80\x80\x80\x80\x10", 8);
+  EXPECT_FALSE(parse_frame(too_big, v));
+}
+
+TEST(codec, envelopes_with_only_rare_fields_are_byte_for_byte_what_protoc_writes) {
+  // The encoder skips fields 6-11 together when all are absent; each one
+  // alone must still be written exactly as protoc writes it.
+  for (int field = 6; field <= 11; ++field) {
+    SCOPED_TRACE(field);
+    envelope_view e;
+    e.kind = envelope_kind::failure;
+    e.receiver_id = 3;
+    akt::wire::Frame f;
+    auto* w = f.mutable_envelope();
+    w->set_kind(akt::wire::KIND_FAILURE);
+    w->set_receiver_id(3);
+    switch (field) {
+      case 6:
+        e.correlation_id = 1ULL << 40;
+        w->set_correlation_id(e.correlation_id);
+        break;
+      case 7:
+        e.timeout_us = 5;
+        w->set_timeout_us(5);
+        break;
+      case 8:
+        e.error_code = 19;
+        w->set_error_code(19);
+        break;
+      case 9:
+        e.error_message = "not permitted";
+        w->set_error_message("not permitted");
+        break;
+      case 10:
+        e.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        w->set_traceparent(std::string(e.traceparent));
+        break;
+      default:
+        e.tracestate = "k=v";
+        w->set_tracestate("k=v");
+        break;
+    }
+    std::string out, body;
+    append_envelope_frame(out, e);
+    ASSERT_TRUE(f.SerializeToString(&body));
+    EXPECT_EQ(body_of(out), body);
+  }
+}
+
+TEST(codec, a_sender_defines_each_string_once_then_sends_its_id) {
+  outbound_interns out;
+  std::string_view s = "akt://beta@127.0.0.1:4000/calc";
+  std::uint32_t id = 0;
+  std::uint32_t slot_id = 0;
+  out.apply(interned_kind::receiver, s, id, &slot_id);
+  EXPECT_EQ(id, 1u);
+  EXPECT_EQ(s, "akt://beta@127.0.0.1:4000/calc") << "the first use is a definition";
+  EXPECT_EQ(slot_id, 1u);
+  s = "akt://beta@127.0.0.1:4000/calc";
+  out.apply(interned_kind::receiver, s, id, &slot_id);
+  EXPECT_EQ(id, 1u);
+  EXPECT_TRUE(s.empty()) << "later uses carry the id alone";
+  std::uint32_t other_slot = 0;  // a new slot for the same receiver finds its id
+  s = "akt://beta@127.0.0.1:4000/calc";
+  out.apply(interned_kind::receiver, s, id, &other_slot);
+  EXPECT_EQ(id, 1u);
+  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(other_slot, 1u);
+
+  // Kinds count apart; the empty string is never interned.
+  s = "demo.Add";
+  out.apply(interned_kind::type, s, id);
+  EXPECT_EQ(id, 1u);
+  EXPECT_EQ(s, "demo.Add");
+  s = "demo.Sum";
+  out.apply(interned_kind::type, s, id);
+  EXPECT_EQ(id, 2u);
+  s = "demo.Add";
+  out.apply(interned_kind::type, s, id);
+  EXPECT_EQ(id, 1u);
+  EXPECT_TRUE(s.empty());
+  s = {};
+  out.apply(interned_kind::sender, s, id);
+  EXPECT_EQ(id, 0u);
+
+  // Past the bounds, strings travel in full.
+  const std::string long_one(max_interned_bytes + 1, 'x');
+  s = long_one;
+  out.apply(interned_kind::sender, s, id);
+  EXPECT_EQ(id, 0u);
+  EXPECT_EQ(s, long_one);
+  for (std::uint32_t i = 3; i <= max_interned_ids; ++i) {
+    const std::string name = "t" + std::to_string(i);
+    s = name;
+    out.apply(interned_kind::type, s, id);
+    ASSERT_EQ(id, i);
+  }
+  s = "one.Too.Many";
+  out.apply(interned_kind::type, s, id);
+  EXPECT_EQ(id, 0u);
+  EXPECT_EQ(s, "one.Too.Many");
+}
+
+TEST(codec, a_receiver_resolves_definitions_and_uses_and_refuses_the_rest) {
+  inbound_interns in;
+  std::string why;
+  std::string_view s = "akt://beta@127.0.0.1:4000/calc";
+  ASSERT_TRUE(in.resolve(interned_kind::receiver, s, 1, why)) << why;
+  s = {};
+  ASSERT_TRUE(in.resolve(interned_kind::receiver, s, 1, why)) << why;
+  EXPECT_EQ(s, "akt://beta@127.0.0.1:4000/calc");
+  s = "akt://beta@127.0.0.1:4000/calc";
+  EXPECT_TRUE(in.resolve(interned_kind::receiver, s, 1, why)) << "the same definition again is harmless";
+  s = "plain";
+  EXPECT_TRUE(in.resolve(interned_kind::receiver, s, 0, why));
+  EXPECT_EQ(s, "plain") << "without an id, the string as sent";
+
+  s = {};
+  EXPECT_FALSE(in.resolve(interned_kind::type, s, 1, why));
+  EXPECT_NE(why.find("type id 1 is used before it was defined"), std::string::npos) << why;
+  s = "demo.Add";
+  EXPECT_FALSE(in.resolve(interned_kind::type, s, 2, why));
+  EXPECT_NE(why.find("out of order"), std::string::npos) << why;
+  s = "akt://beta@127.0.0.1:4000/other";
+  EXPECT_FALSE(in.resolve(interned_kind::receiver, s, 1, why));
+  EXPECT_NE(why.find("defined again as another string"), std::string::npos) << why;
+  s = {};
+  EXPECT_FALSE(in.resolve(interned_kind::sender, s, max_interned_ids + 1, why));
+  EXPECT_NE(why.find("over the bound"), std::string::npos) << why;
+  const std::string long_one(max_interned_bytes + 1, 'x');
+  s = long_one;
+  EXPECT_FALSE(in.resolve(interned_kind::sender, s, 1, why));
+  EXPECT_NE(why.find("at most"), std::string::npos) << why;
 }
 
 TEST(codec, hello_round_trips) {

@@ -568,6 +568,149 @@ TEST_F(hostile, a_flooded_slow_actor_pushes_back_and_its_neighbour_keeps_answeri
   EXPECT_TRUE(wait_until([&] { return taken->load() == ok + 1; }));
 }
 
+// ------------------------------------------------------------ interned strings
+
+TEST_F(hostile, a_version_2_peer_without_interned_ids_is_refused_at_the_hello) {
+  auto beta = make("beta");
+  const auto refused_before = beta.net->handshakes_refused();
+  raw_peer raw(beta.net->port());
+  ASSERT_TRUE(raw.connected());
+  const std::string nonce = wire::fresh_nonce();
+  std::string hello;
+  wire::append_hello_frame(
+      hello,
+      wire::hello_view{.protocol_version = 2, .system = "old", .address = "127.0.0.1:1", .nonce = nonce});
+  ASSERT_TRUE(raw.send_bytes(hello));
+  EXPECT_TRUE(raw.wait_closed(5s)) << "a version 2 peer would not understand ids";
+  EXPECT_TRUE(wait_until([&] { return beta.net->handshakes_refused() == refused_before + 1; }));
+}
+
+TEST_F(hostile, interned_receiver_sender_and_type_ids_are_served_both_ways) {
+  auto beta = make("beta");
+  raw_peer raw(beta.net->port());
+  ASSERT_TRUE(raw.connected());
+  std::string why;
+  ASSERT_TRUE(raw.handshake("raw", "127.0.0.1:1", {}, &why)) << why;
+  const std::string echo = beta.path("echo");
+  const std::string me = "akt://raw@127.0.0.1:1/me";
+  auto ping = [&](int seq, bool define) {
+    demo::Ping p;
+    p.set_seq(seq);
+    std::string payload;
+    p.SerializeToString(&payload);
+    wire::envelope_view tell;
+    tell.receiver = define ? std::string_view(echo) : std::string_view();
+    tell.receiver_id = 1;
+    tell.sender = define ? std::string_view(me) : std::string_view();
+    tell.sender_id = 1;
+    tell.type = define ? "demo.Ping" : "";
+    tell.type_id = 1;
+    tell.payload = payload;
+    return raw.send_envelope(tell);
+  };
+  auto pong = [&] {
+    auto frames = raw.read_until([](const owned_frame& f) { return f.is(wire::envelope_kind::tell); }, 5s);
+    return frames.empty() || !frames.back().is(wire::envelope_kind::tell) ? owned_frame{} : frames.back();
+  };
+  ASSERT_TRUE(ping(1, /*define=*/true));
+  const owned_frame first = pong();
+  ASSERT_TRUE(first.is(wire::envelope_kind::tell)) << "echo answered the sender whose path was defined";
+  EXPECT_EQ(first.sent_receiver, me) << "the node's first frame to a receiver defines it";
+  EXPECT_EQ(first.receiver_id, 1u);
+  EXPECT_EQ(first.sent_type, "demo.Pong");
+  EXPECT_EQ(first.type_id, 1u);
+  EXPECT_EQ(first.sent_sender, echo);
+  EXPECT_EQ(first.sender_id, 1u);
+  ASSERT_TRUE(ping(2, /*define=*/false));
+  const owned_frame second = pong();
+  ASSERT_TRUE(second.is(wire::envelope_kind::tell)) << "ids alone reach the same actor";
+  EXPECT_TRUE(second.sent_receiver.empty()) << "later frames carry the ids alone";
+  EXPECT_EQ(second.receiver_id, 1u);
+  EXPECT_EQ(second.receiver, me);
+  EXPECT_TRUE(second.sent_type.empty());
+  EXPECT_EQ(second.type_id, 1u);
+  EXPECT_EQ(second.type, "demo.Pong");
+  EXPECT_TRUE(second.sent_sender.empty());
+  EXPECT_EQ(second.sender_id, 1u);
+  EXPECT_EQ(second.sender, echo);
+  demo::Pong got;
+  ASSERT_TRUE(got.ParseFromString(second.payload));
+  EXPECT_EQ(got.seq(), 2);
+  EXPECT_TRUE(raw.interning_error().empty()) << raw.interning_error();
+
+  // An ask by ids alone; its REPLY names the type by the id the node defined.
+  demo::Ping p;
+  p.set_seq(3);
+  std::string payload;
+  p.SerializeToString(&payload);
+  wire::envelope_view ask;
+  ask.kind = wire::envelope_kind::ask;
+  ask.receiver_id = 1;
+  ask.sender_id = 1;
+  ask.type_id = 1;
+  ask.payload = payload;
+  ask.correlation_id = 11;
+  ASSERT_TRUE(raw.send_envelope(ask));
+  auto frames = raw.read_until([](const owned_frame& f) { return f.is(wire::envelope_kind::reply); }, 5s);
+  ASSERT_FALSE(frames.empty());
+  const owned_frame& reply = frames.back();
+  ASSERT_TRUE(reply.is(wire::envelope_kind::reply)) << raw.interning_error();
+  EXPECT_EQ(reply.correlation, 11u);
+  EXPECT_EQ(reply.type_id, 1u);
+  EXPECT_TRUE(reply.sent_type.empty()) << "the reply's type by id";
+  EXPECT_EQ(reply.type, "demo.Pong");
+  ASSERT_TRUE(got.ParseFromString(reply.payload));
+  EXPECT_EQ(got.seq(), 3);
+  EXPECT_EQ(beta.net->frames_rejected(), 0u);
+}
+
+TEST_F(hostile, interned_ids_that_break_the_rules_close_that_connection_only) {
+  auto alpha = make("alpha");
+  auto beta = make("beta");
+  auto calc = alpha.net->lookup("127.0.0.1", beta.net->port(), "calc", 5s);
+  ASSERT_TRUE(calc) << calc.error().to_string();
+  ASSERT_TRUE(add_once(*calc, 1, 2));  // a healthy peer, interning as it goes
+
+  const std::string echo = beta.path("echo");
+  const std::string other = beta.path("calc");
+  const std::string huge(wire::max_interned_bytes + 1, 'x');
+  struct attack {
+    const char* what;
+    std::vector<wire::envelope_view> frames;  // the last one breaks the rules
+  };
+  auto tell = [](std::string_view receiver, std::uint32_t receiver_id, std::string_view type,
+                 std::uint32_t type_id) {
+    wire::envelope_view e;
+    e.receiver = receiver;
+    e.receiver_id = receiver_id;
+    e.type = type;
+    e.type_id = type_id;
+    return e;
+  };
+  const attack attacks[] = {
+      {"an id used before it was defined", {tell({}, 1, "demo.Ping", 0)}},
+      {"a type id used before it was defined", {tell(echo, 1, {}, 3)}},
+      {"an id over the bound", {tell(echo, wire::max_interned_ids + 1, "demo.Ping", 0)}},
+      {"a definition out of order", {tell(echo, 2, "demo.Ping", 0)}},
+      {"an id defined again as another string",
+       {tell(echo, 1, "demo.Ping", 0), tell(other, 1, "demo.Ping", 0)}},
+      {"a definition over the string bound", {tell(huge, 1, "demo.Ping", 0)}},
+  };
+  for (const attack& a : attacks) {
+    SCOPED_TRACE(a.what);
+    const auto rejected_before = beta.net->frames_rejected();
+    raw_peer raw(beta.net->port());
+    ASSERT_TRUE(raw.connected());
+    std::string why;
+    ASSERT_TRUE(raw.handshake("raw", "127.0.0.1:1", {}, &why)) << why;
+    for (const auto& e : a.frames) ASSERT_TRUE(raw.send_envelope(e));
+    EXPECT_TRUE(raw.wait_closed(5s)) << "the node closed the connection";
+    EXPECT_TRUE(wait_until([&] { return beta.net->frames_rejected() == rejected_before + 1; }))
+        << "counted as a rejected frame";
+    EXPECT_TRUE(add_once(*calc, 3, 4)) << "the other connection keeps working";
+  }
+}
+
 // ------------------------------------------------------------ finding 7: remote dead letters
 
 TEST_F(hostile, a_tell_to_an_unknown_remote_name_is_a_dead_letter_on_both_sides) {

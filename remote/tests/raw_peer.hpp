@@ -1,5 +1,5 @@
 // Test helpers for attacking a node from outside: a raw client that speaks
-// the wire protocol by hand (frames built with codec.hpp, the v2 handshake
+// the wire protocol by hand (frames built with codec.hpp, the handshake
 // with handshake.hpp's proofs, optionally with a shared secret), a bare
 // listening socket that tells whether anybody connected to it, and a
 // bounded wait. Plain POSIX sockets on 127.0.0.1; every read and write has
@@ -29,6 +29,7 @@
 
 #include "codec.hpp"
 #include "handshake.hpp"
+#include "interning.hpp"
 
 namespace akt_test {
 
@@ -64,6 +65,10 @@ struct owned_frame {
   std::string receiver, sender, type, payload, error_message;
   std::uint64_t correlation = 0;
   std::uint32_t error_code = 0;
+  // receiver, sender and type are resolved (interned ids replaced by their
+  // strings); the ids and the strings as sent are kept to check the wire.
+  std::uint32_t receiver_id = 0, sender_id = 0, type_id = 0;
+  std::string sent_receiver, sent_sender, sent_type;
   // proof
   std::string proof;
   // credit
@@ -88,6 +93,12 @@ struct owned_frame {
     o.error_message = f.envelope.error_message;
     o.correlation = f.envelope.correlation_id;
     o.error_code = f.envelope.error_code;
+    o.sent_receiver = o.receiver;
+    o.sent_sender = o.sender;
+    o.sent_type = o.type;
+    o.receiver_id = f.envelope.receiver_id;
+    o.sender_id = f.envelope.sender_id;
+    o.type_id = f.envelope.type_id;
     o.proof = f.proof;
     o.credit_receiver = f.credit.receiver;
     o.credit_bytes = f.credit.bytes;
@@ -133,6 +144,8 @@ class raw_peer {
   const std::optional<owned_frame>& node_hello() const noexcept { return node_hello_; }
   // The node closed the connection (a read saw EOF or a reset).
   bool closed_by_node() const noexcept { return eof_; }
+  // Why a frame from the node broke the rules of interned ids (empty: none did).
+  const std::string& interning_error() const noexcept { return interning_error_; }
 
   void close() {
     if (fd_ >= 0) ::close(fd_);
@@ -193,7 +206,7 @@ class raw_peer {
                             address);
   }
 
-  // The v2 handshake as the initiator: Hello (claiming `system`, `address`),
+  // The handshake as the initiator: Hello (claiming `system`, `address`),
   // the node's Hello, and with a non-empty `secret` both proofs (the
   // node's is checked). False, with `why`, when the node refused or did
   // not answer in time.
@@ -288,6 +301,19 @@ class raw_peer {
     if (wire::decode_frame(in_, 1u << 30, f, used) != wire::decode_status::frame) return std::nullopt;
     owned_frame o = owned_frame::from(f);
     in_.erase(0, used);
+    if (o.kind == wire::frame_kind::envelope) {
+      // As a node would: ids the node interned become their strings.
+      std::string_view r = o.receiver, se = o.sender, t = o.type;
+      if (!interned_.resolve(wire::interned_kind::receiver, r, o.receiver_id, interning_error_) ||
+          !interned_.resolve(wire::interned_kind::sender, se, o.sender_id, interning_error_) ||
+          !interned_.resolve(wire::interned_kind::type, t, o.type_id, interning_error_)) {
+        eof_ = true;  // a node that breaks the rules: as if it had closed
+        return std::nullopt;
+      }
+      o.receiver = std::string(r);
+      o.sender = std::string(se);
+      o.type = std::string(t);
+    }
     if (o.kind == wire::frame_kind::hello && !node_hello_) node_hello_ = o;
     return o;
   }
@@ -298,6 +324,8 @@ class raw_peer {
   std::string nonce_;
   std::string in_;
   std::optional<owned_frame> node_hello_;
+  wire::inbound_interns interned_;  // the node's interned strings on this connection
+  std::string interning_error_;     // set when the node broke the interning rules
 };
 
 // A listening socket on 127.0.0.1 that nobody should dial: tells whether a
