@@ -98,7 +98,22 @@ TEST(telemetry, counts_messages_per_actor_kind) {
   for (const pid& c : counters) ASSERT_EQ(c.ask<int>(0, 5s).value(), 100);  // every work handled
   ASSERT_EQ(other.ask<int>(0, 5s).value(), 1);
 
-  const metric_snapshot s = collect(*sys);
+  // A handling is counted when the handler returns, which may be just after
+  // the asker woke on its reply: collect until the last four are in (bounded).
+  auto observations = [](const metric_snapshot& snap) {
+    std::uint64_t n = 0;
+    if (const detail::metric_family* h = snap.find("akt.actor.processing.duration")) {
+      for (const auto& p : h->points) n += p.count;
+    }
+    return n;
+  };
+  metric_snapshot s = collect(*sys);
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while ((value_of(s, "akt.system.messages.processed") != 304 || observations(s) != 304) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(1ms);
+    s = collect(*sys);
+  }
   const std::string k = kind_of(counters[0]);
   EXPECT_EQ(value_of(s, "akt.actor.messages.processed", {{"akt.actor.kind", k}}), 303);  // 300 works, 3 asks
   EXPECT_EQ(value_of(s, "akt.actor.messages.received", {{"akt.actor.kind", k}}), 303);
@@ -111,11 +126,8 @@ TEST(telemetry, counts_messages_per_actor_kind) {
   EXPECT_EQ(value_of(s, "akt.system.workers"), 2);
 
   // Processing time: one observation per handled message.
-  const detail::metric_family* h = s.find("akt.actor.processing.duration");
-  ASSERT_NE(h, nullptr);
-  std::uint64_t observed = 0;
-  for (const auto& p : h->points) observed += p.count;
-  EXPECT_EQ(observed, 304u);
+  ASSERT_NE(s.find("akt.actor.processing.duration"), nullptr);
+  EXPECT_EQ(observations(s), 304u);
 }
 
 TEST(telemetry, counts_failures_restarts_unhandled_and_stops) {
