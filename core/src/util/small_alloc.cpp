@@ -2,6 +2,8 @@
 #include <akt/detail/small_alloc.hpp>
 #include <akt/pid.hpp>
 
+#include <sys/mman.h>
+
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -77,6 +79,47 @@ struct thread_exit_guard {
   }
 };
 
+// Fresh blocks come from regions of 256 KiB, and each chunk carved from
+// one has its pages made present in one system call
+// (MADV_POPULATE_WRITE, Linux 5.14) instead of a page fault per 4 KiB, each
+// of which costs microseconds on a VM (perf, skynet: a quarter of its time
+// went to faulting in the cells of 1.1 M actors). Only the chunks handed
+// out are made present: a region's tail costs no memory. On an older
+// kernel the advice fails and pages fault in as before. Memory is never
+// returned, as above.
+constexpr std::size_t region_bytes = 256 * 1024;
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+struct region_cursor {
+  std::mutex mu;
+  char* next = nullptr;  // guarded by mu
+  std::size_t left = 0;  // guarded by mu
+};
+
+void* fresh_memory(std::size_t bytes) {
+  static auto* cursor = new region_cursor();  // never destroyed, like central()
+  char* p = nullptr;
+  {
+    std::lock_guard g(cursor->mu);
+    if (cursor->left < bytes) {
+      void* r = ::mmap(nullptr, region_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (r == MAP_FAILED) throw std::bad_alloc();
+      cursor->next = static_cast<char*>(r);
+      cursor->left = region_bytes;
+    }
+    p = cursor->next;
+    cursor->next += bytes;
+    cursor->left -= bytes;
+  }
+  constexpr std::uintptr_t page = 4096;
+  const auto begin = reinterpret_cast<std::uintptr_t>(p) & ~(page - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes + page - 1) & ~(page - 1);
+  (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+  return p;
+}
+
 void make_stack(small_alloc_cache& tc, std::size_t c) {
   if (!tls_exited) {
     thread_local thread_exit_guard guard;
@@ -101,7 +144,7 @@ void refill(small_alloc_cache& tc, std::size_t c) {
     }
   }
   const std::size_t block = (c + 1) * granularity;
-  auto* chunk = static_cast<char*>(::operator new(block* batch_size));
+  auto* chunk = static_cast<char*>(fresh_memory(block * batch_size));
   // Popped from the top: the chunk's first block first, in address order.
   for (std::uint32_t i = 0; i < batch_size; ++i) tc.stack[c][i] = chunk + (batch_size - 1 - i) * block;
   tc.count[c] = batch_size;
