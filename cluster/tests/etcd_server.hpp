@@ -232,8 +232,8 @@ class etcd_cluster {
         if (members_.size() == 3) {
           members_[i]->move_to_new_ports(ports[i].first, ports[i].second, initial);
         } else {
-          members_.push_back(
-              std::make_unique<etcd_server>(ports[i].first, ports[i].second, "m" + std::to_string(i), initial));
+          members_.push_back(std::make_unique<etcd_server>(ports[i].first, ports[i].second,
+                                                           "m" + std::to_string(i), initial));
         }
       }
       try {

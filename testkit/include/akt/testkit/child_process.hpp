@@ -5,9 +5,9 @@
 //
 // The child dies with the thread that starts it (PR_SET_PDEATHSIG: start
 // children from the test's own thread), and inherits no descriptor but
-// stdin, stdout and stderr (those given, or /dev/null): a killed test leaves no process behind, and no inherited lock or pipe
-// outlives it (an orphaned etcd holding a build lock once stalled every
-// later build). Linux only.
+// stdin, stdout and stderr (those given, or /dev/null): a killed test leaves no process behind, and no
+// inherited lock or pipe outlives it (an orphaned etcd holding a build lock once stalled every later build).
+// Linux only.
 #pragma once
 
 #include <fcntl.h>
