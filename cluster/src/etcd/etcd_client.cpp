@@ -33,8 +33,19 @@ etcd_kv from_pb(const pb::KeyValue& kv) {
 }
 
 bool unavailable(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+    return true;
+  // etcd answers a request it could not commit in time (no quorum, a leader
+  // election) with its server's own timeout, not always as UNAVAILABLE: in
+  // CI a claim under lost quorum came back UNKNOWN "context deadline
+  // exceeded". Those are etcd being unable to serve now, not a refusal.
+  const std::string& m = s.error_message();
+  for (const char* transient : {"context deadline exceeded", "request timed out", "leader changed",
+                                "no leader", "too many requests"}) {
+    if (m.find(transient) != std::string::npos) return true;
+  }
+  return false;
 }
 
 bool token_expired(const grpc::Status& s) {
