@@ -7,6 +7,7 @@
 #pragma once
 
 #include <akt/testkit/child_process.hpp>
+#include <akt/testkit/ports.hpp>
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -34,18 +35,7 @@ namespace akt_test {
 
 using akt::testkit::spawn_child;
 
-inline bool can_bind(int type, std::uint16_t port) {
-  const int fd = ::socket(AF_INET, type, 0);
-  const int on = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
+using akt::testkit::can_bind;
 
 // A loopback UDP socket bound to a free port; nothing reads it, so a DNS
 // query sent there is never answered (and not refused either).

@@ -30,11 +30,13 @@
 
 namespace akt::testkit {
 
-namespace detail {
-
-inline bool can_bind(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// Whether a loopback socket of `type` (SOCK_STREAM, SOCK_DGRAM) can bind
+// `port` now, as a server setting SO_REUSEADDR would.
+inline bool can_bind(int type, std::uint16_t port) {
+  const int fd = ::socket(AF_INET, type, 0);
   if (fd < 0) return false;
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -43,6 +45,8 @@ inline bool can_bind(std::uint16_t port) {
   ::close(fd);
   return ok;
 }
+
+namespace detail {
 
 // The first port of the ephemeral range (32768 when it cannot be read).
 inline unsigned ephemeral_low() {
@@ -64,7 +68,7 @@ inline std::uint16_t free_tcp_port() {
   std::uniform_int_distribution<unsigned> pick(low, high - 1);
   for (int attempt = 0; attempt < 1000; ++attempt) {
     const auto port = static_cast<std::uint16_t>(pick(random));
-    if (given.contains(port) || !detail::can_bind(port)) continue;
+    if (given.contains(port) || !can_bind(SOCK_STREAM, port)) continue;
     given.insert(port);
     return port;
   }
