@@ -306,11 +306,19 @@ bool connection::write_now_locked() {
   return false;
 }
 
-void connection::kick_write_locked() {
-  if (writing_ || !ready_) return;
-  if (handshake_out_.empty() && (!open_.load(std::memory_order_relaxed) || queued_.empty())) return;
+bool connection::claim_write_locked() {
+  if (writing_ || !ready_) return false;
+  if (handshake_out_.empty() && (!open_.load(std::memory_order_relaxed) || queued_.empty())) return false;
   writing_ = true;
+  return true;
+}
+
+void connection::post_write() {
   asio::post(node_.io(), [self = shared_from_this()] { self->do_write(); });
+}
+
+void connection::kick_write_locked() {
+  if (claim_write_locked()) post_write();
 }
 
 void connection::do_write() {
@@ -380,8 +388,10 @@ void connection::on_credit(std::string_view receiver, std::uint64_t bytes) {
   std::lock_guard g(mu_);
   auto it = slots_.find(std::string(receiver));
   if (it == slots_.end()) return;  // forgotten while idle: nothing was in flight
-  it->second->in_flight.fetch_sub(static_cast<std::int64_t>(std::min<std::uint64_t>(bytes, 1ull << 40)),
-                                  std::memory_order_relaxed);
+  auto& in_flight = it->second->in_flight;
+  in_flight.store(in_flight.load(std::memory_order_relaxed) -
+                      static_cast<std::int64_t>(std::min<std::uint64_t>(bytes, 1ull << 40)),
+                  std::memory_order_relaxed);
   credit_cv_.notify_all();
 }
 

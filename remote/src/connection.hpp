@@ -74,7 +74,7 @@ struct inbound_cache {
   static constexpr std::size_t max_entries = 4096;
   struct receiver_entry {
     pid target;                                    // looked up on first use, again once it stopped
-    akt::detail::ref_ptr<receiver_credit> credit;  // made on first use
+    credit_ref credit;                             // made on first use
   };
   inbound_interns interned;
   std::vector<receiver_entry> by_receiver_id;                              // id - 1 ->
@@ -82,7 +82,7 @@ struct inbound_cache {
   std::vector<akt::detail::ref_ptr<akt::detail::actor_ref>> by_sender_id;  // id - 1 ->
 
   std::unordered_map<std::string, pid> local;  // receiver path -> local pid
-  std::unordered_map<std::string, akt::detail::ref_ptr<receiver_credit>> credits;  // receiver path -> credit
+  std::unordered_map<std::string, credit_ref> credits;  // receiver path -> credit
   std::string last_receiver;  // the path of the last local delivery sent in full...
   receiver_entry last;        // ...its actor and credit
   std::string last_sender;    // the last sender path...
@@ -112,8 +112,9 @@ struct connection_traffic {
 // Adds to a counter that has one writer at a time (a lock held): a relaxed
 // load and store, with no locked instruction on the send path; readers
 // (an exporter) load it relaxed.
-inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
-  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+template <class Int>
+inline void bump(std::atomic<Int>& counter, std::uint64_t n = 1) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + static_cast<Int>(n), std::memory_order_relaxed);
 }
 
 class connection : public std::enable_shared_from_this<connection> {
@@ -142,7 +143,8 @@ class connection : public std::enable_shared_from_this<connection> {
   // and charges its size to the slot. `urgent` (asks): written at once by
   // the caller when the line is free. Errors: dead_actor (closed),
   // backpressure (the slot's window or the queue is full, also after
-  // waiting up to remoting_options::backpressure_wait).
+  // waiting up to remoting_options::backpressure_wait). The caller holds
+  // the node (its io_context must outlive the call).
   template <class Encode>
   status enqueue(flow_slot& slot, Encode&& encode, bool urgent = false);
   void close(const std::string& why);
@@ -201,6 +203,12 @@ class connection : public std::enable_shared_from_this<connection> {
   bool handshake_frame(const frame_view& frame);  // false once closed
 
   void kick_write_locked();  // with mu_ held
+  // With mu_ held: whether a write must be started (then marked as started);
+  // the caller posts it (post_write) once mu_ is released. From a thread
+  // other than the I/O thread, the post wakes that thread (a system call):
+  // under the lock it made the I/O thread wait for it (perf).
+  bool claim_write_locked();
+  void post_write();
   // With mu_ held and only the frames just encoded queued: writes them on
   // the caller's thread when the line is free (plain TCP, open, no write in
   // flight). True when all went; what did not stays queued.
@@ -324,11 +332,15 @@ status connection::enqueue(flow_slot& slot, Encode&& encode, bool urgent) {
   if (auto s = admit_locked(slot, g); !s) return s;
   const std::size_t before = queued_.size();
   encode(queued_, interns_);
-  slot.in_flight.fetch_add(static_cast<std::int64_t>(queued_.size() - before), std::memory_order_relaxed);
+  bump(slot.in_flight, queued_.size() - before);  // written under mu_ only
   bump(messages_sent_);
   if (urgent && before == 0 && write_now_locked()) return {};
   ++queued_messages_;
-  kick_write_locked();
+  // Posted after the lock: the caller (a tell or an ask) holds the node,
+  // so its io_context outlives the post.
+  const bool post = claim_write_locked();
+  g.unlock();
+  if (post) post_write();
   return {};
 }
 
@@ -342,6 +354,8 @@ status connection::send_encoded(Encode&& encode, bool urgent, std::uint32_t mess
   const std::size_t before = queued_.size();
   encode(queued_, interns_);
   if (urgent && before == 0 && write_now_locked()) return {};
+  // Posted under the lock: a caller here need not hold the node (a credit
+  // from a worker), and close() waits for the lock before the node may go.
   kick_write_locked();
   return {};
 }

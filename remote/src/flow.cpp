@@ -5,16 +5,23 @@
 namespace akt::remote::detail {
 
 bool inbound_flow::pause_if_over() noexcept {
-  if (pending_.load(std::memory_order_relaxed) <= max_pending_) return false;
-  paused_.store(true, std::memory_order_release);
+  const std::int64_t charged = charged_.load(std::memory_order_relaxed);
+  if (charged - released_seen_ <= max_pending_) return false;
+  released_seen_ = released_.load(std::memory_order_acquire);
+  if (charged - released_seen_ <= max_pending_) return false;
+  paused_.store(true, std::memory_order_seq_cst);
   // Consumption may have caught up meanwhile: then release() saw no pause.
-  if (pending_.load(std::memory_order_acquire) <= max_pending_ / 2 && paused_.exchange(false)) return false;
+  released_seen_ = released_.load(std::memory_order_seq_cst);
+  if (charged - released_seen_ <= max_pending_ / 2 && paused_.exchange(false)) return false;
   return true;
 }
 
 void inbound_flow::release(std::uint32_t cost) noexcept {
-  const std::int64_t left = pending_.fetch_sub(cost, std::memory_order_acq_rel) - cost;
-  if (left <= max_pending_ / 2 && paused_.load(std::memory_order_acquire) && paused_.exchange(false)) {
+  const std::int64_t released = released_.fetch_add(cost, std::memory_order_seq_cst) + cost;
+  // Reading is paused (rare): the reader charges nothing meanwhile, so
+  // charged_ is final here (published before paused_).
+  if (paused_.load(std::memory_order_seq_cst) &&
+      charged_.load(std::memory_order_relaxed) - released <= max_pending_ / 2 && paused_.exchange(false)) {
     if (auto c = conn_.lock()) c->resume_reading();
   }
 }

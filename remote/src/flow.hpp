@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace akt::remote::detail {
 
@@ -32,19 +33,29 @@ constexpr std::uint64_t grant_bytes = 64 * 1024;
 constexpr std::uint64_t min_window_bytes = 4 * grant_bytes;
 
 struct flow_slot {
-  std::atomic<std::int64_t> in_flight{0};  // bytes sent to the receiver, not yet credited
+  std::atomic<std::int64_t> in_flight{0};  // bytes sent to the receiver, not yet credited (written under mu_)
   std::uint32_t receiver_id = 0;           // the receiver's interned id (guarded by the connection's mu_)
 };
 
+// The count of bytes waiting is kept as two running totals on separate
+// cache lines: `charged` written by the reader alone (a plain store), and
+// `released` added to by the consumers. Per message, neither side touches
+// the other's line (perf: the shared count bounced between the reader's and
+// the worker's cores twice per message); the reader reads `released` only
+// when its last look at it puts the backlog over the bound.
 class inbound_flow {
  public:
   inbound_flow(std::weak_ptr<connection> conn, std::uint64_t max_pending)
       : conn_(std::move(conn)), max_pending_(static_cast<std::int64_t>(max_pending)) {}
 
-  void charge(std::uint32_t cost) noexcept { pending_.fetch_add(cost, std::memory_order_relaxed); }
+  // The reader (one at a time: the connection's reader lock).
+  void charge(std::uint32_t cost) noexcept {
+    charged_.store(charged_.load(std::memory_order_relaxed) + cost, std::memory_order_relaxed);
+  }
   // True when reading must pause; it then resumes once half is consumed.
   bool pause_if_over() noexcept;
   bool paused() const noexcept { return paused_.load(std::memory_order_acquire); }
+  // Any thread: `cost` bytes left the mailboxes.
   void release(std::uint32_t cost) noexcept;
   // Sends Credit{receiver, bytes} to the peer (any thread).
   void grant(const std::string& receiver, std::uint64_t bytes) noexcept;
@@ -52,7 +63,9 @@ class inbound_flow {
  private:
   std::weak_ptr<connection> conn_;
   const std::int64_t max_pending_;
-  std::atomic<std::int64_t> pending_{0};
+  alignas(64) std::atomic<std::int64_t> charged_{0};  // written by the reader only
+  std::int64_t released_seen_ = 0;                    // the reader's last look at released_
+  alignas(64) std::atomic<std::int64_t> released_{0};
   std::atomic<bool> paused_{false};
 };
 
@@ -66,6 +79,45 @@ class receiver_credit final : public akt::detail::consumption_hook {
   std::shared_ptr<inbound_flow> flow_;
   const std::string receiver_;
   std::atomic<std::uint64_t> owed_{0};
+};
+
+// The reader's reference to a receiver_credit, handing one reference to
+// every message it reads for that receiver. References are bought in bulk
+// (one atomic add per `batch`), so the reader does not touch the count the
+// consumers release on for every message. A copy shares the credit, not the
+// stock; the stock goes back when the holder lets go.
+class credit_ref {
+ public:
+  static constexpr std::uint32_t batch = 256;
+  credit_ref() noexcept = default;
+  explicit credit_ref(akt::detail::ref_ptr<receiver_credit> credit) noexcept : credit_(std::move(credit)) {}
+  credit_ref(const credit_ref& o) noexcept : credit_(o.credit_) {}
+  credit_ref(credit_ref&& o) noexcept : credit_(std::move(o.credit_)), stock_(std::exchange(o.stock_, 0)) {}
+  credit_ref& operator=(credit_ref o) noexcept {
+    give_back();
+    credit_.swap(o.credit_);
+    std::swap(stock_, o.stock_);
+    return *this;
+  }
+  ~credit_ref() { give_back(); }
+
+  explicit operator bool() const noexcept { return bool(credit_); }
+  // A reference for one message.
+  akt::detail::ref_ptr<akt::detail::consumption_hook> take() noexcept {
+    if (stock_ == 0) {
+      credit_->add_refs(batch);
+      stock_ = batch;
+    }
+    --stock_;
+    return akt::detail::ref_ptr<akt::detail::consumption_hook>::adopt(credit_.get());
+  }
+
+ private:
+  void give_back() noexcept {
+    if (credit_ && stock_ != 0) credit_->release_refs(std::exchange(stock_, 0));
+  }
+  akt::detail::ref_ptr<receiver_credit> credit_;
+  std::uint32_t stock_ = 0;
 };
 
 }  // namespace akt::remote::detail

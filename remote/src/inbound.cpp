@@ -128,8 +128,8 @@ inbound_cache::receiver_entry* node::find_target(connection& from, const envelop
       }
       entry.target = *target;
       if (!entry.credit) {
-        entry.credit = ref_ptr<receiver_credit>::adopt(
-            new receiver_credit(from.inflow_shared(), std::string(env.receiver)));
+        entry.credit = credit_ref(ref_ptr<receiver_credit>::adopt(
+            new receiver_credit(from.inflow_shared(), std::string(env.receiver))));
       }
     }
     return &entry;
@@ -160,8 +160,8 @@ inbound_cache::receiver_entry* node::find_target(connection& from, const envelop
   if (credit == cache.credits.end()) {
     if (cache.credits.size() >= inbound_cache::max_entries) cache.credits.clear();
     credit = cache.credits
-                 .emplace(cache.last_receiver, ref_ptr<receiver_credit>::adopt(new receiver_credit(
-                                                   from.inflow_shared(), cache.last_receiver)))
+                 .emplace(cache.last_receiver, credit_ref(ref_ptr<receiver_credit>::adopt(new receiver_credit(
+                                                   from.inflow_shared(), cache.last_receiver))))
                  .first;
   }
   last.credit = credit->second;
@@ -210,8 +210,7 @@ void node::on_message(connection& from, const envelope_view& env, std::uint32_t 
   // this thread only frames and copies. The frame's size is owed back to
   // the sender once the actor takes it (flow.hpp).
   from.inflow().charge(cost);
-  envelope_ptr e = akt::detail::wire_envelope::make(decode, env.type, env.payload,
-                                                    ref_ptr<akt::detail::consumption_hook>(to->credit), cost);
+  envelope_ptr e = akt::detail::wire_envelope::make(decode, env.type, env.payload, to->credit.take(), cost);
   if (!env.sender.empty()) e->sender = sender_of(from, env);
   if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent, env.tracestate);
   if (is_ask)

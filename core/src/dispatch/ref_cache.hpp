@@ -31,8 +31,18 @@ struct ref_cache {
 };
 inline constinit thread_local ref_cache tls_ref_cache{};  // NOLINT: per thread by design
 
-// Gives back everything (and what destroying objects drops meanwhile).
+// Gives back everything (and what destroying objects drops meanwhile),
+// and tells the consumption held back (flush_consumption) first.
 void flush_refs() noexcept;
+
+// Messages from another node this worker handed to their actors and whose
+// consumption hook was not told yet (wire_envelope.cpp): a stream from one
+// connection reports its consumption, and gives back its hook's
+// references, once per few KiB rather than with two locked instructions a
+// message. Told when it reaches the bound, when the next message has
+// another hook, and with flush_refs (before the worker spins or parks,
+// every few hundred turns, at stop).
+void flush_consumption() noexcept;
 
 // Lets go of `n` references to `o`.
 inline void drop_ref(const ref_counted* o, std::uint32_t n = 1) noexcept {

@@ -33,6 +33,7 @@ constexpr std::uint32_t ref_flush_interval = 256;
 }  // namespace
 
 void flush_refs() noexcept {
+  flush_consumption();  // may drop references into the cache
   ref_cache& c = tls_ref_cache;
   for (int i = 0; i < ref_cache::slots; ++i) {
     // Emptied before it is given back: destroying the object may drop

@@ -3,6 +3,9 @@
 
 #include <cstring>
 #include <new>
+#include <utility>
+
+#include "dispatch/ref_cache.hpp"
 
 namespace akt::detail {
 
@@ -23,6 +26,45 @@ envelope_ptr wire_envelope::make(decoder decode, std::string_view type, std::str
   e->hook_ = std::move(hook);
   e->cost_ = cost;
   return envelope_ptr(e);
+}
+
+namespace {
+
+// What this worker consumed and has not told its hook (ref_cache.hpp).
+struct held_consumption {
+  consumption_hook* hook;  // holds `refs` references to it
+  std::uint64_t cost;
+  std::uint32_t refs;
+};
+constinit thread_local held_consumption tls_held{};  // NOLINT: per thread by design
+constexpr std::uint64_t held_cost_bound = 16 * 1024;
+
+}  // namespace
+
+void flush_consumption() noexcept {
+  held_consumption& h = tls_held;
+  consumption_hook* hook = std::exchange(h.hook, nullptr);
+  if (hook == nullptr) return;
+  hook->consumed(static_cast<std::uint32_t>(std::exchange(h.cost, 0)));
+  drop_ref(hook, std::exchange(h.refs, 0));
+}
+
+void wire_envelope::report_consumed() noexcept {
+  if (!hook_) return;
+  if (!tls_ref_cache.active) {  // not a worker: nothing would flush what is held
+    hook_->consumed(cost_);
+    hook_.reset();
+    return;
+  }
+  held_consumption& h = tls_held;
+  if (h.hook != hook_.get()) {
+    flush_consumption();
+    h.hook = hook_.get();
+  }
+  (void)hook_.detach();  // its reference is held in h.refs
+  h.cost += cost_;
+  ++h.refs;
+  if (h.cost >= held_cost_bound) flush_consumption();
 }
 
 envelope_ptr wire_envelope::decode() {

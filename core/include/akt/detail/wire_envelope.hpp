@@ -57,12 +57,7 @@ class wire_envelope final : public envelope {
   wire_envelope(decoder decode, std::uint32_t type_size, std::uint32_t bytes_size,
                 std::size_t allocated) noexcept;
   ~wire_envelope() override = default;
-  void report_consumed() noexcept {
-    if (hook_) {
-      hook_->consumed(cost_);
-      hook_.reset();
-    }
-  }
+  void report_consumed() noexcept;
 
   const char* data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
   char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
