@@ -537,8 +537,80 @@ void connection::close(const std::string& why) {
       self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
       self->socket_.close(ignored);
     }
+    self->forget_handles();
     self->node_.on_closed(*self, why);
   });
+}
+
+// ---------------------------------------------------------------- handles
+
+void connection::attach(connection_handle& h) {
+  {
+    std::lock_guard g(handles_mu_);
+    if (!handles_forgotten_) {
+      handles_.push_back(&h);
+      return;
+    }
+  }
+  (void)h.forget(this);  // closed already (released here, outside the lock)
+}
+
+void connection::detach(connection_handle& h) noexcept {
+  std::lock_guard g(handles_mu_);
+  std::erase(handles_, &h);
+}
+
+void connection::forget_handles() noexcept {
+  std::vector<connection_handle*> handles;
+  {
+    std::lock_guard g(handles_mu_);
+    handles_forgotten_ = true;
+    handles.swap(handles_);
+    // Each handle lets go while the lock is held: a handle being destroyed
+    // meanwhile waits in detach() until this is done.
+    for (connection_handle* h : handles) {
+      connection_handle::entry e = h->forget(this);
+      // e's references drop here: never the last one of this connection
+      // (its close handler holds it), possibly the slot's.
+    }
+  }
+}
+
+connection_handle::~connection_handle() {
+  std::lock_guard s(set_mu_);
+  lock();
+  std::shared_ptr<connection> c = conn_;
+  unlock();
+  if (c) c->detach(*this);
+}
+
+void connection_handle::start_with(const std::shared_ptr<connection>& c, bool bound) {
+  bound_ = bound;
+  set(c, nullptr);
+}
+
+void connection_handle::set(const std::shared_ptr<connection>& c, std::shared_ptr<flow_slot> slot) {
+  std::lock_guard s(set_mu_);
+  lock();
+  std::shared_ptr<connection> old = std::exchange(conn_, c);
+  std::shared_ptr<flow_slot> old_slot = std::exchange(slot_, std::move(slot));
+  unlock();
+  if (old == c) return;
+  if (old) old->detach(*this);
+  if (c) c->attach(*this);
+}  // the old references drop here, outside the locks
+
+connection_handle::entry connection_handle::forget(const connection* c) noexcept {
+  entry e;
+  lock();
+  if (conn_.get() == c) {
+    e.conn = std::move(conn_);
+    e.slot = std::move(slot_);
+    conn_.reset();
+    slot_.reset();
+  }
+  unlock();
+  return e;
 }
 
 }  // namespace akt::remote::detail

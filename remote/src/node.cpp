@@ -337,18 +337,31 @@ status node::send_wire(const std::string& address, const std::string& receiver,
   }
   env.type = m.type;
   const payload_writer payload{m.byte_size(m.value), m.write, m.value};
-  // Filled by route on failure only: a thread's scratch, so no error is
-  // built per tell (even an empty one moves its string out of line).
-  thread_local error why(errc::dead_actor, std::string());
-  auto route_to = route(address, receiver, handle, &why);
-  const auto encode = [&](std::string& queue, outbound_interns& interns) {
-    interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &route_to.slot->receiver_id);
-    interns.apply(interned_kind::sender, env.sender, env.sender_id);
-    // m.type is a descriptor's name (wire_message_of): static storage.
-    interns.apply_static(interned_kind::type, env.type, env.type_id);
-    append_envelope_frame(queue, env, payload);
+  const auto encode_for = [&](flow_slot& slot) {
+    return [&](std::string& queue, outbound_interns& interns) {
+      interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &slot.receiver_id);
+      interns.apply(interned_kind::sender, env.sender, env.sender_id);
+      // m.type is a descriptor's name (wire_message_of): static storage.
+      interns.apply_static(interned_kind::type, env.type, env.type_id);
+      append_envelope_frame(queue, env, payload);
+    };
   };
-  status s = route_to.conn ? route_to.conn->enqueue(*route_to.slot, encode) : status(why);
+  // The fast path: the pid's open connection, used under its handle's lock
+  // with no reference taken; it never waits (a full window goes the long way).
+  std::optional<status> fast =
+      handle.with_open([&](connection& c, flow_slot& slot) -> std::optional<status> {
+        return c.try_enqueue(slot, encode_for(slot));
+      }).value_or(std::nullopt);
+  status s;
+  if (fast) [[likely]] {
+    s = *fast;
+  } else {
+    // Filled by route on failure only: a thread's scratch, so no error is
+    // built per tell (even an empty one moves its string out of line).
+    thread_local error why(errc::dead_actor, std::string());
+    auto route_to = route(address, receiver, handle, &why);
+    s = route_to.conn ? route_to.conn->enqueue(*route_to.slot, encode_for(*route_to.slot)) : status(why);
+  }
   if (!s) [[unlikely]] {
     if (s.code() != errc::backpressure) count_send_failure(address);
     system_.report_dead_letter(m.type, error(s.code(), "to " + receiver + ": " + s.error().message()));
