@@ -110,9 +110,22 @@ TEST(otel, trace_crosses_two_nodes) {
     ping.set_seq(42);
     ASSERT_EQ(checkout.ask<demo::Pong>(std::move(ping), 5s).value().seq(), 7);
   }
-  ASSERT_TRUE(prices_otel->flush(10s));
-  ASSERT_TRUE(shop_otel->flush(10s));
-  ASSERT_TRUE(receiver.sync());  // every request answered so far is decoded and visible
+  // A handling's span ends when its handler returns, which can be just
+  // after its reply reached the asker: flush until the trace's six spans
+  // (request, two sends, two handlings, the lookup) are in, within a bound.
+  auto spans_in_trace = [&] {
+    std::size_t n = 0;
+    for (const json& req : receiver.requests())
+      if (req.value("path", "") == "/v1/traces")
+        for (const json& s : testing::spans_of(req)) n += s.value("traceId", "") == trace_id ? 1 : 0;
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  do {
+    ASSERT_TRUE(prices_otel->flush(10s));
+    ASSERT_TRUE(shop_otel->flush(10s));
+    ASSERT_TRUE(receiver.sync());  // every request answered so far is decoded and visible
+  } while (spans_in_trace() < 6 && std::chrono::steady_clock::now() < deadline);
 
   const auto spans = spans_by_name(receiver);
   const std::string send = "send " + demo::Ping::descriptor()->full_name();

@@ -176,9 +176,14 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // As enqueue, for a tell's fast path: nullopt, with nothing queued, when
   // the connection is closed or the message would have to wait for room
-  // (the caller then takes the slow path, which may wait).
+  // (the caller then takes the slow path, which may wait). It does not need
+  // the node: `post` is set when the I/O thread must be woken, which the
+  // caller does (post_write) with the node held.
   template <class Encode>
-  std::optional<status> try_enqueue(flow_slot& slot, Encode&& encode);
+  std::optional<status> try_enqueue(flow_slot& slot, Encode&& encode, bool& post);
+  // Wakes the I/O thread to write what is queued (after claim_write_locked
+  // said so); the node, and so its io_context, must be held.
+  void post_write();
 
   // Reader state (the reader lock held: the I/O thread's read handler, or poll_read).
   inbound_cache& cache() noexcept { return cache_; }
@@ -223,7 +228,6 @@ class connection : public std::enable_shared_from_this<connection> {
   // other than the I/O thread, the post wakes that thread (a system call):
   // under the lock it made the I/O thread wait for it (perf).
   bool claim_write_locked();
-  void post_write();
   // With mu_ held and only the frames just encoded queued: writes them on
   // the caller's thread when the line is free (plain TCP, open, no write in
   // flight). True when all went; what did not stays queued.
@@ -393,18 +397,16 @@ status connection::enqueue(flow_slot& slot, Encode&& encode, bool urgent) {
 }
 
 template <class Encode>
-std::optional<status> connection::try_enqueue(flow_slot& slot, Encode&& encode) {
+std::optional<status> connection::try_enqueue(flow_slot& slot, Encode&& encode, bool& post) {
   if (closed_.load(std::memory_order_acquire)) return std::nullopt;
-  std::unique_lock g(mu_);
+  std::lock_guard g(mu_);
   if (closed_.load(std::memory_order_relaxed) || full_locked(slot)) return std::nullopt;
   const std::size_t before = queued_.size();
   encode(queued_, interns_);
   bump(slot.in_flight, queued_.size() - before);  // written under mu_ only
   bump(messages_sent_);
   ++queued_messages_;
-  const bool post = claim_write_locked();
-  g.unlock();
-  if (post) post_write();  // the caller holds the node, as for enqueue
+  post = claim_write_locked();
   return status();
 }
 

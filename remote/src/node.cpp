@@ -314,11 +314,61 @@ status node::send_envelope(const std::string& address, const std::string& receiv
   return s;
 }
 
+namespace {
+
+// A tell's frame: its strings interned on the connection it goes out on
+// (under the queue's lock), its payload serialized in place.
+struct tell_frame {
+  envelope_view env;
+  std::string sender_path;
+  payload_writer payload;
+
+  tell_frame(const std::string& receiver, const akt::detail::wire_message& m, actor_ref* sender)
+      : payload{m.byte_size(m.value), m.write, m.value} {
+    env.receiver = receiver;
+    if (sender != nullptr) {
+      sender_path = sender->path();
+      env.sender = sender_path;
+    }
+    env.type = m.type;
+  }
+  auto encode(flow_slot& slot) {
+    return [this, &slot](std::string& queue, outbound_interns& interns) {
+      interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &slot.receiver_id);
+      interns.apply(interned_kind::sender, env.sender, env.sender_id);
+      // env.type is a descriptor's name (wire_message_of): static storage.
+      interns.apply_static(interned_kind::type, env.type, env.type_id);
+      append_envelope_frame(queue, env, payload);
+    };
+  }
+};
+
+// The fast path on `handle`'s open connection (see try_send_wire).
+std::optional<status> try_enqueue_tell(connection_handle& handle, tell_frame& t,
+                                       std::shared_ptr<connection>& wake) {
+  return handle
+      .with_open([&](connection& c, flow_slot& slot) -> std::optional<status> {
+        bool post = false;
+        std::optional<status> r = c.try_enqueue(slot, t.encode(slot), post);
+        if (post) wake = c.shared_from_this();
+        return r;
+      })
+      .value_or(std::nullopt);
+}
+
+}  // namespace
+
+std::optional<status> try_send_wire(connection_handle& handle, const std::string& receiver,
+                                    const akt::detail::wire_message& m, actor_ref* sender,
+                                    std::shared_ptr<connection>& wake) {
+  tell_frame t(receiver, m, sender);
+  return try_enqueue_tell(handle, t, wake);
+}
+
 status node::send_wire(const std::string& address, const std::string& receiver,
                        const akt::detail::wire_message& m, actor_ref* sender, const trace_context* trace,
                        connection_handle& handle) {
-  envelope_view env;
-  env.receiver = receiver;
+  tell_frame t(receiver, m, sender);
   std::string traceparent;
   trace_ref carried;  // the send span's context, when a tracer opened one
   if (trace != nullptr) [[unlikely]] {
@@ -327,31 +377,12 @@ status node::send_wire(const std::string& address, const std::string& receiver,
       trace = carried.get();
     }
     traceparent = trace->traceparent();
-    env.traceparent = traceparent;
-    env.tracestate = wire_tracestate(*trace);
+    t.env.traceparent = traceparent;
+    t.env.tracestate = wire_tracestate(*trace);
   }
-  std::string sender_path;
-  if (sender != nullptr) {
-    sender_path = sender->path();
-    env.sender = sender_path;
-  }
-  env.type = m.type;
-  const payload_writer payload{m.byte_size(m.value), m.write, m.value};
-  const auto encode_for = [&](flow_slot& slot) {
-    return [&](std::string& queue, outbound_interns& interns) {
-      interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &slot.receiver_id);
-      interns.apply(interned_kind::sender, env.sender, env.sender_id);
-      // m.type is a descriptor's name (wire_message_of): static storage.
-      interns.apply_static(interned_kind::type, env.type, env.type_id);
-      append_envelope_frame(queue, env, payload);
-    };
-  };
-  // The fast path: the pid's open connection, used under its handle's lock
-  // with no reference taken; it never waits (a full window goes the long way).
-  std::optional<status> fast =
-      handle.with_open([&](connection& c, flow_slot& slot) -> std::optional<status> {
-        return c.try_enqueue(slot, encode_for(slot));
-      }).value_or(std::nullopt);
+  std::shared_ptr<connection> wake;
+  std::optional<status> fast = try_enqueue_tell(handle, t, wake);
+  if (wake) wake->post_write();  // this node is held by the caller
   status s;
   if (fast) [[likely]] {
     s = *fast;
@@ -360,7 +391,7 @@ status node::send_wire(const std::string& address, const std::string& receiver,
     // built per tell (even an empty one moves its string out of line).
     thread_local error why(errc::dead_actor, std::string());
     auto route_to = route(address, receiver, handle, &why);
-    s = route_to.conn ? route_to.conn->enqueue(*route_to.slot, encode_for(*route_to.slot)) : status(why);
+    s = route_to.conn ? route_to.conn->enqueue(*route_to.slot, t.encode(*route_to.slot)) : status(why);
   }
   if (!s) [[unlikely]] {
     if (s.code() != errc::backpressure) count_send_failure(address);

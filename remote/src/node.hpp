@@ -46,6 +46,17 @@ struct inbound_job {
   std::function<void()> run;
 };
 
+// The fast path of a tell without a trace context, taken by a remote pid
+// before it locks its node: the frame goes onto the pid's open connection
+// under its handle's lock, with no reference counted, and never waits.
+// nullopt: nothing was sent (no open connection yet, or the window or the
+// queue is full); node::send_wire then takes the long way. `wake`: the
+// I/O thread must be woken to write (connection::post_write), which needs
+// the node held (its io_context).
+std::optional<status> try_send_wire(connection_handle& handle, const std::string& receiver,
+                                    const akt::detail::wire_message& m, actor_ref* sender,
+                                    std::shared_ptr<connection>& wake);
+
 class node : public std::enable_shared_from_this<node> {
  public:
   node(actor_system& system, remoting_options options);

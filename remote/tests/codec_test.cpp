@@ -72,6 +72,42 @@ TEST(codec, a_payload_written_in_place_gives_the_same_bytes_as_a_payload_view) {
   EXPECT_EQ(empty_in_place, empty_view);
 }
 
+// A stream's tell (every string interned) takes a shorter encoder: its
+// bytes must be exactly protoc's, for ids and payloads of every varint
+// length, and with each id absent.
+TEST(codec, an_interned_tell_is_byte_for_byte_what_protoc_writes) {
+  const std::uint32_t ids[] = {0, 1, 127, 128, 4095, 16384, 0xffffffffu};
+  const std::size_t payload_sizes[] = {0, 1, 38, 127, 128, 20000};
+  for (std::uint32_t receiver : ids) {
+    for (std::uint32_t type : ids) {
+      for (std::size_t size : payload_sizes) {
+        const std::uint32_t sender = receiver == 1 ? 0 : 300;
+        envelope_view e;
+        e.receiver_id = receiver;
+        e.sender_id = sender;
+        e.type_id = type;
+        const std::string payload(size, 'p');
+        e.payload = payload;
+        std::string ours = "x";  // appended after what is there
+        append_envelope_frame(ours, e);
+
+        akt::wire::Frame f;
+        auto* w = f.mutable_envelope();
+        w->set_receiver_id(receiver);
+        w->set_sender_id(sender);
+        w->set_type_id(type);
+        w->set_payload(payload);
+        const std::string body = f.SerializeAsString();
+        ASSERT_EQ(ours.substr(5), body) << receiver << " " << type << " " << size;
+        const std::uint32_t len = (static_cast<unsigned char>(ours[1]) << 24) |
+                                  (static_cast<unsigned char>(ours[2]) << 16) |
+                                  (static_cast<unsigned char>(ours[3]) << 8) | static_cast<unsigned char>(ours[4]);
+        ASSERT_EQ(len, body.size());
+      }
+    }
+  }
+}
+
 TEST(codec, what_protoc_classes_write_we_read) {
   akt::wire::Frame f;
   auto* w = f.mutable_envelope();
