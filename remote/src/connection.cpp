@@ -258,7 +258,7 @@ error connection::closed_error() const {
                "the connection to " + (peer_.empty() ? std::string("a peer") : peer_) + " is closed");
 }
 
-status connection::admit_locked(flow_slot& slot, std::unique_lock<std::mutex>& g) {
+status connection::admit_locked(flow_slot& slot, std::unique_lock<queue_mutex>& g) {
   auto full = [&] {
     return slot.in_flight.load(std::memory_order_relaxed) >= window_ || queued_.size() >= max_outbound_;
   };
