@@ -370,7 +370,50 @@ void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us) {
                [&](char* p) { return put_varint_field(p, 1, sent_at_us); });
 }
 
+namespace {
+
+// The frame of a stream's tell, as append_plain_interned_tell writes it:
+// Frame{envelope{payload?, receiver_id?, sender_id?, type_id?}}, each field
+// at most once, in that order. Parsed here with no field loop; anything
+// else (other fields, another order, a bad varint) returns false untouched
+// and goes to the general parser (which overwrites what this one began),
+// and which alone decides what is malformed.
+// The same envelope_view results either way (a test checks both on the
+// same bytes).
+bool parse_plain_interned_tell(std::string_view body, frame_view& out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(body.data());
+  const auto* end = p + body.size();
+  // Frame tag and the envelope's length: one byte each for any frame under
+  // 128 bytes, the common case; longer ones take the general parser.
+  if (body.size() < 2 || p[0] != tag(2, 2) || p[1] >= 0x80 || p[1] != body.size() - 2) return false;
+  p += 2;
+  envelope_view& e = out.envelope;
+  e = envelope_view{};
+  if (p != end && *p == tag(5, 2)) {
+    if (end - p < 2 || p[1] >= 0x80 || p[1] > end - p - 2) return false;
+    e.payload = std::string_view(reinterpret_cast<const char*>(p + 2), p[1]);
+    p += 2 + p[1];
+  }
+  // The ids: varints of up to five bytes that fit 32 bits.
+  const auto id = [&](std::uint32_t field, std::uint32_t& v) {
+    if (p == end || *p != tag(field, 0)) return true;  // absent
+    reader r{p + 1, end};
+    if (!r.uint32(v)) return false;
+    p = r.p;
+    return true;
+  };
+  if (!id(12, e.receiver_id) || !id(13, e.sender_id) || !id(14, e.type_id) || p != end) return false;
+  out.kind = frame_kind::envelope;
+  return true;
+}
+
+}  // namespace
+
 bool parse_frame(std::string_view body, frame_view& out) {
+  return parse_plain_interned_tell(body, out) || parse_frame_general(body, out);
+}
+
+bool parse_frame_general(std::string_view body, frame_view& out) {
   bool seen = false;
   const bool ok = for_each_field(body, [&](std::uint32_t field, std::uint32_t wt, reader& r) {
     if (field < 1 || field > 5) return r.skip(wt);

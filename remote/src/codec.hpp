@@ -94,5 +94,8 @@ decode_status decode_frame(std::string_view in, std::size_t max_frame_bytes, fra
                            std::size_t& consumed);
 // Parses the bytes of one Frame message (without the length prefix).
 bool parse_frame(std::string_view body, frame_view& out);
+// The same without the stream tell's shortcut: every field in a loop
+// (tests compare the two).
+bool parse_frame_general(std::string_view body, frame_view& out);
 
 }  // namespace akt::remote::detail
