@@ -47,6 +47,7 @@ struct small_alloc_cache {
   static constexpr std::size_t max_small = 512;
   static constexpr std::size_t classes = max_small / granularity;
   static constexpr std::uint32_t keep = 512;  // blocks per class before a batch goes back
+  static constexpr std::uint32_t prefetch_ahead = 4;
 
   // Per class, a stack of free blocks as an array of pointers (made on the
   // first refill: `room` is 0 until then). Not a list linked through the
@@ -62,11 +63,29 @@ struct small_alloc_cache {
 // Plain data, zero-initialized: an access is one TLS-relative load.
 inline thread_local small_alloc_cache small_cache;  // NOLINT
 
+// PREFETCHW: a no-op where the CPU lacks it (its opcode is a NOP there).
+inline void prefetch_for_write(const void* p) noexcept {
+#if defined(__x86_64__)
+  asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 inline void* small_alloc(std::size_t size) {
   if (size - 1 < small_alloc_cache::max_small) {
     const std::size_t c = (size - 1) / small_alloc_cache::granularity;
     small_alloc_cache& tc = small_cache;
-    if (tc.count[c] != 0) return tc.stack[c][--tc.count[c]];
+    if (const std::uint32_t n = tc.count[c]; n != 0) {
+      // The block handed out a few allocations from now: its line is most
+      // likely in the cache of the core that freed it (a consumer's), and
+      // the first write to it waits for the line. Fetched for writing now,
+      // the wait overlaps this block's use (a plain thread fanning out to
+      // actors on other cores: perf put a tenth of its time on that write).
+      if (n > small_alloc_cache::prefetch_ahead) prefetch_for_write(tc.stack[c][n - 1 - small_alloc_cache::prefetch_ahead]);
+      tc.count[c] = n - 1;
+      return tc.stack[c][n - 1];
+    }
   }
   return small_alloc_slow(size);
 }
