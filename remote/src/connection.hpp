@@ -22,16 +22,16 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include <pthread.h>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <pthread.h>
 #include <optional>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -103,19 +103,19 @@ class read_buffer {
 struct inbound_cache {
   static constexpr std::size_t max_entries = 4096;
   struct receiver_entry {
-    pid target;                                    // looked up on first use, again once it stopped
-    credit_ref credit;                             // made on first use
+    pid target;         // looked up on first use, again once it stopped
+    credit_ref credit;  // made on first use
   };
   inbound_interns interned;
   std::vector<receiver_entry> by_receiver_id;                              // id - 1 ->
   std::vector<message_decoder> by_type_id;                                 // id - 1 -> (null: unknown yet)
   std::vector<akt::detail::ref_ptr<akt::detail::actor_ref>> by_sender_id;  // id - 1 ->
 
-  std::unordered_map<std::string, pid> local;  // receiver path -> local pid
+  std::unordered_map<std::string, pid> local;           // receiver path -> local pid
   std::unordered_map<std::string, credit_ref> credits;  // receiver path -> credit
-  std::string last_receiver;  // the path of the last local delivery sent in full...
-  receiver_entry last;        // ...its actor and credit
-  std::string last_sender;    // the last sender path...
+  std::string last_receiver;                            // the path of the last local delivery sent in full...
+  receiver_entry last;                                  // ...its actor and credit
+  std::string last_sender;                              // the last sender path...
   akt::detail::ref_ptr<akt::detail::actor_ref>
       last_sender_ref;                     // ...and its pid (one per stream of messages)
   std::string last_type;                   // the last type decoded...
@@ -294,7 +294,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool proof_expected_ = false;
 
   mutable queue_mutex mu_;
-  std::condition_variable_any credit_cv_;           // with mu_: credit arrived, or closed
+  std::condition_variable_any credit_cv_;        // with mu_: credit arrived, or closed
   std::string handshake_out_;                    // guarded by mu_: Hello and Proof, written first
   std::string queued_;                           // guarded by mu_: frames waiting for the next write
   std::uint64_t queued_messages_ = 0;            // guarded by mu_: message frames in queued_

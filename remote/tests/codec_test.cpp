@@ -99,9 +99,9 @@ TEST(codec, an_interned_tell_is_byte_for_byte_what_protoc_writes) {
         w->set_payload(payload);
         const std::string body = f.SerializeAsString();
         ASSERT_EQ(ours.substr(5), body) << receiver << " " << type << " " << size;
-        const std::uint32_t len = (static_cast<unsigned char>(ours[1]) << 24) |
-                                  (static_cast<unsigned char>(ours[2]) << 16) |
-                                  (static_cast<unsigned char>(ours[3]) << 8) | static_cast<unsigned char>(ours[4]);
+        const std::uint32_t len =
+            (static_cast<unsigned char>(ours[1]) << 24) | (static_cast<unsigned char>(ours[2]) << 16) |
+            (static_cast<unsigned char>(ours[3]) << 8) | static_cast<unsigned char>(ours[4]);
         ASSERT_EQ(len, body.size());
       }
     }
@@ -117,9 +117,10 @@ TEST(codec, the_interned_tell_parser_agrees_with_the_general_one) {
     const envelope_view& y = b.envelope;
     return a.kind == b.kind && x.kind == y.kind && x.receiver == y.receiver && x.sender == y.sender &&
            x.type == y.type && x.payload == y.payload && x.correlation_id == y.correlation_id &&
-           x.timeout_us == y.timeout_us && x.error_code == y.error_code && x.error_message == y.error_message &&
-           x.traceparent == y.traceparent && x.tracestate == y.tracestate && x.receiver_id == y.receiver_id &&
-           x.sender_id == y.sender_id && x.type_id == y.type_id;
+           x.timeout_us == y.timeout_us && x.error_code == y.error_code &&
+           x.error_message == y.error_message && x.traceparent == y.traceparent &&
+           x.tracestate == y.tracestate && x.receiver_id == y.receiver_id && x.sender_id == y.sender_id &&
+           x.type_id == y.type_id;
   };
   std::mt19937 rng(7);
   for (std::uint32_t receiver : {0u, 1u, 200u, 0xffffffffu}) {

@@ -82,7 +82,8 @@ inline void* small_alloc(std::size_t size) {
       // the first write to it waits for the line. Fetched for writing now,
       // the wait overlaps this block's use (a plain thread fanning out to
       // actors on other cores: perf put a tenth of its time on that write).
-      if (n > small_alloc_cache::prefetch_ahead) prefetch_for_write(tc.stack[c][n - 1 - small_alloc_cache::prefetch_ahead]);
+      if (n > small_alloc_cache::prefetch_ahead)
+        prefetch_for_write(tc.stack[c][n - 1 - small_alloc_cache::prefetch_ahead]);
       tc.count[c] = n - 1;
       return tc.stack[c][n - 1];
     }
