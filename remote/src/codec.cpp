@@ -265,34 +265,23 @@ void append_plain_interned_tell(std::string& out, const envelope_view& e, const 
                            (e.receiver_id == 0 ? 0 : 1 + varint_size(e.receiver_id)) +
                            (e.sender_id == 0 ? 0 : 1 + varint_size(e.sender_id)) +
                            (e.type_id == 0 ? 0 : 1 + varint_size(e.type_id));
-  const std::size_t frame_size = 1 + varint_size(size) + size;
-  const std::size_t at = out.size();
-  out.resize(at + 4 + frame_size);
-  char* p = out.data() + at;
-  p[0] = static_cast<char>((frame_size >> 24) & 0xff);
-  p[1] = static_cast<char>((frame_size >> 16) & 0xff);
-  p[2] = static_cast<char>((frame_size >> 8) & 0xff);
-  p[3] = static_cast<char>(frame_size & 0xff);
-  p[4] = static_cast<char>(tag(2, 2));
-  p = put_varint(p + 5, size);
-  if (payload.size != 0) {
-    *p++ = static_cast<char>(tag(5, 2));
-    p = put_varint(p, payload.size);
-    payload.write(payload.ctx, reinterpret_cast<std::uint8_t*>(p));
-    p += payload.size;
-  }
-  if (e.receiver_id != 0) {
-    *p++ = static_cast<char>(tag(12, 0));
-    p = put_varint(p, e.receiver_id);
-  }
-  if (e.sender_id != 0) {
-    *p++ = static_cast<char>(tag(13, 0));
-    p = put_varint(p, e.sender_id);
-  }
-  if (e.type_id != 0) {
-    *p++ = static_cast<char>(tag(14, 0));
-    (void)put_varint(p, e.type_id);
-  }
+  append_frame(out, 2, size, [&](char* p) {
+    if (payload.size != 0) {
+      *p++ = static_cast<char>(tag(5, 2));
+      p = put_varint(p, payload.size);
+      payload.write(payload.ctx, reinterpret_cast<std::uint8_t*>(p));
+      p += payload.size;
+    }
+    const auto id = [&p](std::uint32_t field, std::uint32_t v) {
+      if (v == 0) return;
+      *p++ = static_cast<char>(tag(field, 0));
+      p = put_varint(p, v);
+    };
+    id(12, e.receiver_id);
+    id(13, e.sender_id);
+    id(14, e.type_id);
+    return p;
+  });
 }
 
 }  // namespace
