@@ -523,11 +523,17 @@ void connection::on_bytes() {
 
 void connection::close(const std::string& why) {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  const auto keep = shared_from_this();  // the pids' references may have been the last
   {
     std::lock_guard g(mu_);
     credit_cv_.notify_all();
   }
-  asio::post(node_.io(), [self = shared_from_this(), why] {
+  // The pids holding this connection let go of it now, not in the handler
+  // below: that never runs once the node's io_context has stopped, and a
+  // pid in this connection's own reader cache (a sender's) would otherwise
+  // keep it, and itself, alive for good.
+  forget_handles();
+  asio::post(node_.io(), [self = keep, why] {
     asio::error_code ignored;
     self->deadline_.cancel();
     {
@@ -537,7 +543,6 @@ void connection::close(const std::string& why) {
       self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
       self->socket_.close(ignored);
     }
-    self->forget_handles();
     self->node_.on_closed(*self, why);
   });
 }
@@ -571,7 +576,7 @@ void connection::forget_handles() noexcept {
     for (connection_handle* h : handles) {
       connection_handle::entry e = h->forget(this);
       // e's references drop here: never the last one of this connection
-      // (its close handler holds it), possibly the slot's.
+      // (close() holds one), possibly the slot's.
     }
   }
 }

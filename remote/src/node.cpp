@@ -155,6 +155,16 @@ void node::shutdown() {
     asio::post(io_, [this] { io_.stop(); });
     thread_.join();
   }
+  // A connection accepted while the above ran is closed too: its pids then
+  // let go of it (connection::close), which breaks the cycle of a
+  // connection whose reader cache holds pids that hold it.
+  {
+    std::lock_guard g(peers_mu_);
+    conns.clear();
+    conns.swap(all_);
+    by_address_.clear();
+  }
+  for (const auto& c : conns) c->close("remoting closed");
   const error e(errc::dead_actor, "remoting on this node closed before the reply came");
   for (auto& p : pending_.take_all()) p.fail(e);
 }
