@@ -364,34 +364,53 @@ namespace {
 // The frame of a stream's tell, as append_plain_interned_tell writes it:
 // Frame{envelope{payload?, receiver_id?, sender_id?, type_id?}}, each field
 // at most once, in that order. Parsed here with no field loop; anything
-// else (other fields, another order, a bad varint) returns false untouched
-// and goes to the general parser (which overwrites what this one began),
-// and which alone decides what is malformed.
+// else (other fields, another order, a bad varint) returns false and goes
+// to the general parser, which alone decides what is malformed.
 // The same envelope_view results either way (a test checks both on the
 // same bytes).
-bool parse_plain_interned_tell(std::string_view body, frame_view& out) {
-  const auto* p = reinterpret_cast<const unsigned char*>(body.data());
-  const auto* end = p + body.size();
+bool match_interned_tell(const unsigned char* p, const unsigned char* end, interned_tell& t) noexcept {
   // Frame tag and the envelope's length: one byte each for any frame under
   // 128 bytes, the common case; longer ones take the general parser.
-  if (body.size() < 2 || p[0] != tag(2, 2) || p[1] >= 0x80 || p[1] != body.size() - 2) return false;
+  if (end - p < 2 || p[0] != tag(2, 2) || p[1] >= 0x80 || p[1] != end - p - 2) return false;
   p += 2;
-  envelope_view& e = out.envelope;
-  e = envelope_view{};
+  t = interned_tell{};
   if (p != end && *p == tag(5, 2)) {
     if (end - p < 2 || p[1] >= 0x80 || p[1] > end - p - 2) return false;
-    e.payload = std::string_view(reinterpret_cast<const char*>(p + 2), p[1]);
+    t.payload = std::string_view(reinterpret_cast<const char*>(p + 2), p[1]);
     p += 2 + p[1];
   }
-  // The ids: varints of up to five bytes that fit 32 bits.
+  // The ids: varints of up to five bytes that fit 32 bits; one or two in
+  // practice (ids are bounded by max_interned_ids), read here directly.
   const auto id = [&](std::uint32_t field, std::uint32_t& v) {
     if (p == end || *p != tag(field, 0)) return true;  // absent
+    if (end - p >= 2 && p[1] < 0x80) {
+      v = p[1];
+      p += 2;
+      return true;
+    }
+    if (end - p >= 3 && p[2] < 0x80) {
+      v = (p[1] & 0x7fu) | (static_cast<std::uint32_t>(p[2]) << 7);
+      p += 3;
+      return true;
+    }
     reader r{p + 1, end};
     if (!r.uint32(v)) return false;
     p = r.p;
     return true;
   };
-  if (!id(12, e.receiver_id) || !id(13, e.sender_id) || !id(14, e.type_id) || p != end) return false;
+  return id(12, t.receiver_id) && id(13, t.sender_id) && id(14, t.type_id) && p == end;
+}
+
+bool parse_plain_interned_tell(std::string_view body, frame_view& out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(body.data());
+  interned_tell t;
+  if (!match_interned_tell(p, p + body.size(), t)) return false;
+  envelope_view& e = out.envelope;
+  e = envelope_view{};
+  e.payload = t.payload;
+  e.receiver_id = t.receiver_id;
+  e.sender_id = t.sender_id;
+  e.type_id = t.type_id;
   out.kind = frame_kind::envelope;
   return true;
 }
@@ -432,6 +451,15 @@ bool parse_frame_general(std::string_view body, frame_view& out) {
     }
   });
   return ok && seen;
+}
+
+std::size_t take_interned_tell(std::string_view in, interned_tell& out) noexcept {
+  // A frame under 128 bytes has a header of three zero bytes and its size.
+  if (in.size() < 6 || in[0] != 0 || in[1] != 0 || in[2] != 0) return 0;
+  const auto size = static_cast<std::size_t>(static_cast<unsigned char>(in[3]));
+  if (in.size() < 4 + size) return 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data()) + 4;
+  return match_interned_tell(p, p + size, out) ? 4 + size : 0;
 }
 
 decode_status decode_frame(std::string_view in, std::size_t max_frame_bytes, frame_view& out,

@@ -92,6 +92,19 @@ enum class decode_status { frame, need_more, too_large, malformed };
 // Takes the frame at the front of `in` (views point into `in`).
 decode_status decode_frame(std::string_view in, std::size_t max_frame_bytes, frame_view& out,
                            std::size_t& consumed);
+// A stream's tell as it usually comes (append_envelope_frame writes it so
+// when every string is interned): the payload and the ids, nothing else,
+// in a frame under 128 bytes.
+struct interned_tell {
+  std::string_view payload;
+  std::uint32_t receiver_id = 0, sender_id = 0, type_id = 0;
+};
+// The size of the frame at the front of `in` (its header included) when it
+// is whole and such a tell, with `out` filled; otherwise 0, and the frame
+// is for decode_frame (which alone says what is malformed). No frame limit
+// applies below 128 bytes.
+std::size_t take_interned_tell(std::string_view in, interned_tell& out) noexcept;
+
 // Parses the bytes of one Frame message (without the length prefix).
 bool parse_frame(std::string_view body, frame_view& out);
 // The same without the stream tell's shortcut: every field in a loop

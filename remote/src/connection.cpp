@@ -496,8 +496,15 @@ void connection::on_bytes() {
   frame_view frame;
   for (;;) {
     if (is_closed() || inflow_->paused()) return;
-    std::size_t used = 0;
     const bool opened = is_open();
+    if (opened) {
+      // A stream's tells first, with no general frame parse (node::on_interned_tells).
+      if (const std::size_t taken = node_.on_interned_tells(*this, in_.unread()); taken != 0) {
+        in_.consume(taken);
+        continue;
+      }
+    }
+    std::size_t used = 0;
     const decode_status s = decode_frame(
         in_.unread(), opened ? node_.options().max_frame_bytes : handshake_frame_limit, frame, used);
     if (s == decode_status::need_more) return;

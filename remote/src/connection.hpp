@@ -107,9 +107,9 @@ struct inbound_cache {
     credit_ref credit;  // made on first use
   };
   inbound_interns interned;
-  std::vector<receiver_entry> by_receiver_id;                              // id - 1 ->
-  std::vector<message_decoder> by_type_id;                                 // id - 1 -> (null: unknown yet)
-  std::vector<akt::detail::ref_ptr<akt::detail::actor_ref>> by_sender_id;  // id - 1 ->
+  std::vector<receiver_entry> by_receiver_id;                   // id - 1 ->
+  std::vector<message_decoder> by_type_id;                      // id - 1 -> (null: unknown yet)
+  std::vector<ref_stock<akt::detail::actor_ref>> by_sender_id;  // id - 1 -> (bought in bulk)
 
   std::unordered_map<std::string, pid> local;           // receiver path -> local pid
   std::unordered_map<std::string, credit_ref> credits;  // receiver path -> credit

@@ -23,6 +23,8 @@
 #include <string>
 #include <utility>
 
+#include "ref_stock.hpp"
+
 namespace akt::remote::detail {
 
 class connection;
@@ -81,43 +83,8 @@ class receiver_credit final : public akt::detail::consumption_hook {
   std::atomic<std::uint64_t> owed_{0};
 };
 
-// The reader's reference to a receiver_credit, handing one reference to
-// every message it reads for that receiver. References are bought in bulk
-// (one atomic add per `batch`), so the reader does not touch the count the
-// consumers release on for every message. A copy shares the credit, not the
-// stock; the stock goes back when the holder lets go.
-class credit_ref {
- public:
-  static constexpr std::uint32_t batch = 256;
-  credit_ref() noexcept = default;
-  explicit credit_ref(akt::detail::ref_ptr<receiver_credit> credit) noexcept : credit_(std::move(credit)) {}
-  credit_ref(const credit_ref& o) noexcept : credit_(o.credit_) {}
-  credit_ref(credit_ref&& o) noexcept : credit_(std::move(o.credit_)), stock_(std::exchange(o.stock_, 0)) {}
-  credit_ref& operator=(credit_ref o) noexcept {
-    give_back();
-    credit_.swap(o.credit_);
-    std::swap(stock_, o.stock_);
-    return *this;
-  }
-  ~credit_ref() { give_back(); }
-
-  explicit operator bool() const noexcept { return bool(credit_); }
-  // A reference for one message.
-  akt::detail::ref_ptr<akt::detail::consumption_hook> take() noexcept {
-    if (stock_ == 0) {
-      credit_->add_refs(batch);
-      stock_ = batch;
-    }
-    --stock_;
-    return akt::detail::ref_ptr<akt::detail::consumption_hook>::adopt(credit_.get());
-  }
-
- private:
-  void give_back() noexcept {
-    if (credit_ && stock_ != 0) credit_->release_refs(std::exchange(stock_, 0));
-  }
-  akt::detail::ref_ptr<receiver_credit> credit_;
-  std::uint32_t stock_ = 0;
-};
+// The reader's reference to a receiver_credit: one reference for every
+// message it reads for that receiver, bought in bulk (ref_stock.hpp).
+using credit_ref = ref_stock<receiver_credit>;
 
 }  // namespace akt::remote::detail

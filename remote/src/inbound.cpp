@@ -172,9 +172,9 @@ ref_ptr<actor_ref> node::sender_of(connection& from, const envelope_view& env) {
   inbound_cache& cache = from.cache();
   if (env.sender_id != 0) {  // interned: by index
     if (env.sender_id > cache.by_sender_id.size()) cache.by_sender_id.resize(env.sender_id);
-    ref_ptr<actor_ref>& ref = cache.by_sender_id[env.sender_id - 1];
-    if (!ref) ref = remote_ref_for(std::string(env.sender), &from);
-    return ref;
+    ref_stock<actor_ref>& ref = cache.by_sender_id[env.sender_id - 1];
+    if (!ref) ref = ref_stock<actor_ref>(remote_ref_for(std::string(env.sender), &from));
+    return ref.take();
   }
   if (!cache.last_sender_ref || env.sender != cache.last_sender) {
     cache.last_sender.assign(env.sender);
@@ -215,17 +215,58 @@ void node::on_message(connection& from, const envelope_view& env, std::uint32_t 
   if (!env.traceparent.empty()) e->trace = trace_from_wire(env.traceparent, env.tracestate);
   if (is_ask)
     e->reply_to = make_remote_reply_sink(weak_from_this(), from.weak_from_this(), env.correlation_id);
-  if (auto s = to->target.ref()->deliver(std::move(e)); !s) {
-    // A stopped actor's mailbox counted it (dead letters) and failed an
-    // asker; a teller hears of it and counts it too. A full mailbox refused
-    // it and did neither: counted here, and the asker or teller is told.
-    if (env.receiver_id == 0) cache.local.erase(cache.last_receiver);
-    to->target = pid();
-    if (s.code() == errc::mailbox_full) {
-      refuse_message(from, env, s.error());
-    } else if (!is_ask) {
-      send_failure(from, 0, s.error(), env.receiver, env.type);
+  if (auto s = to->target.ref()->deliver(std::move(e)); !s) delivery_refused(from, env, *to, s.error());
+}
+
+void node::delivery_refused(connection& from, const envelope_view& env, inbound_cache::receiver_entry& to,
+                            const error& why) {
+  // A stopped actor's mailbox counted it (dead letters) and failed an
+  // asker; a teller hears of it and counts it too. A full mailbox refused
+  // it and did neither: counted here, and the asker or teller is told.
+  inbound_cache& cache = from.cache();
+  if (env.receiver_id == 0) cache.local.erase(cache.last_receiver);
+  to.target = pid();
+  if (why.code() == errc::mailbox_full) {
+    refuse_message(from, env, why);
+  } else if (env.kind != envelope_kind::ask) {
+    send_failure(from, 0, why, env.receiver, env.type);
+  }
+}
+
+std::size_t node::on_interned_tells(connection& from, std::string_view in) {
+  inbound_cache& cache = from.cache();
+  std::size_t taken = 0;
+  interned_tell t;
+  for (;;) {
+    const std::size_t size = take_interned_tell(in, t);
+    if (size == 0 || t.receiver_id == 0 || t.type_id == 0) return taken;
+    // Known ids only: each entry below was made when its id was resolved
+    // (defined), on the general path (on_message).
+    if (t.receiver_id > cache.by_receiver_id.size() || t.type_id > cache.by_type_id.size()) return taken;
+    inbound_cache::receiver_entry& to = cache.by_receiver_id[t.receiver_id - 1];
+    const message_decoder decode = cache.by_type_id[t.type_id - 1];
+    if (decode == nullptr || !to.target || !to.target.is_running()) return taken;
+    ref_stock<actor_ref>* sender = nullptr;
+    if (t.sender_id != 0) {
+      if (t.sender_id > cache.by_sender_id.size() || !cache.by_sender_id[t.sender_id - 1]) return taken;
+      sender = &cache.by_sender_id[t.sender_id - 1];
     }
+    taken += size;
+    in.remove_prefix(size);
+    from.count_received_message();
+    const auto cost = static_cast<std::uint32_t>(size);
+    from.inflow().charge(cost);
+    const std::string_view type = cache.interned.string_of(interned_kind::type, t.type_id);
+    envelope_ptr e = akt::detail::wire_envelope::make(decode, type, t.payload, to.credit.take(), cost);
+    if (sender != nullptr) e->sender = sender->take();
+    if (auto s = to.target.ref()->deliver(std::move(e)); !s) [[unlikely]] {
+      envelope_view env;
+      env.receiver = cache.interned.string_of(interned_kind::receiver, t.receiver_id);
+      env.type = type;
+      env.receiver_id = t.receiver_id;
+      delivery_refused(from, env, to, s.error());
+    }
+    if (from.inflow().pause_if_over() || from.is_closed()) return taken;
   }
 }
 

@@ -120,6 +120,10 @@ class inbound_interns {
   std::size_t defined(interned_kind kind) const noexcept {
     return strings_[static_cast<std::size_t>(kind)].size();
   }
+  // The string of an id that is defined (valid until the next definition of its kind).
+  std::string_view string_of(interned_kind kind, std::uint32_t id) const noexcept {
+    return strings_[static_cast<std::size_t>(kind)][id - 1];
+  }
 
  private:
   bool resolve_slow(interned_kind kind, std::string_view& s, std::uint32_t id, std::string& why);

@@ -112,6 +112,11 @@ class node : public std::enable_shared_from_this<node> {
   // ---- from connections (I/O thread, or a reader holding the reader lock)
   void on_open(connection& c);
   void on_frame(connection& from, frame_view& frame, std::uint32_t cost);
+  // The run of stream tells at the front of `in` (codec's interned_tell)
+  // to actors this connection's reader already knows, from senders and of
+  // types it knows: delivered with no frame_view, no lookups. Returns the
+  // bytes taken; stops before anything else, and when reading must pause.
+  std::size_t on_interned_tells(connection& from, std::string_view in);
   void on_closed(connection& c, const std::string& why);
   void handshake_refused(const std::string& peer, const std::string& why);
   void frame_rejected() noexcept { frames_rejected_.fetch_add(1, std::memory_order_relaxed); }
@@ -199,6 +204,9 @@ class node : public std::enable_shared_from_this<node> {
   inbound_cache::receiver_entry* find_target(connection& from, const envelope_view& env);
   // The envelope's (non-empty) sender as a pid (remembered by sender id, or the last one).
   ref_ptr<actor_ref> sender_of(connection& from, const envelope_view& env);
+  // A message the target's mailbox refused (full, or its actor stopped).
+  void delivery_refused(connection& from, const envelope_view& env, inbound_cache::receiver_entry& to,
+                        const error& why);
   trace_ref trace_from_wire(std::string_view traceparent, std::string_view tracestate);
   // Answers a LOOKUP or SPAWN: REPLY with the actor's full path, or FAILURE.
   void answer_with_path(connection& to, std::uint64_t correlation, const result<pid>& found);

@@ -150,6 +150,28 @@ TEST(codec, the_interned_tell_parser_agrees_with_the_general_one) {
           if (fast_ok) {
             ASSERT_TRUE(same(fast, general));
           }
+          // The reader's fast lane (take_interned_tell, header and all): what
+          // it takes, the general decoder reads the same, to the byte.
+          std::string whole(4, '\0');
+          whole[2] = static_cast<char>(v.size() >> 8);
+          whole[3] = static_cast<char>(v.size());
+          whole += v;
+          whole += "trailing frames";
+          interned_tell t;
+          if (const std::size_t taken = take_interned_tell(whole, t); taken != 0) {
+            ASSERT_EQ(taken, 4 + v.size());
+            ASSERT_TRUE(general_ok);
+            const envelope_view& g = general.envelope;
+            ASSERT_EQ(general.kind, frame_kind::envelope);
+            ASSERT_EQ(g.kind, envelope_kind::tell);
+            ASSERT_TRUE(g.receiver.empty() && g.sender.empty() && g.type.empty());
+            ASSERT_EQ(t.payload, g.payload);
+            ASSERT_EQ(t.receiver_id, g.receiver_id);
+            ASSERT_EQ(t.sender_id, g.sender_id);
+            ASSERT_EQ(t.type_id, g.type_id);
+          } else if (v == body && v.size() < 128) {
+            FAIL() << "a whole stream tell under 128 bytes is for the fast lane";
+          }
         }
       }
     }

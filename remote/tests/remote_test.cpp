@@ -141,6 +141,43 @@ TEST_F(remote_test, many_tells_arrive_in_order) {
   EXPECT_EQ(na_->connections_opened(), 1u) << "one connection, reused";
 }
 
+// A stream of tells from one actor: after the first, each frame carries
+// ids alone and takes the reader's fast lane, whose sender pids are handed
+// out from a stock bought 256 at a time. Every message still names its
+// sender: each is answered, in order, to the actor that sent it.
+TEST_F(remote_test, a_stream_from_one_actor_names_its_sender_on_every_message) {
+  constexpr int n = 2'000;  // several refills of the sender's stock
+  auto pong = b_->spawn_fn("stream-pong", [](akt::context& ctx) {
+    if (auto* p = ctx.message<demo::Ping>()) {
+      demo::Pong r;
+      r.set_seq(p->seq());
+      (void)ctx.reply(std::move(r));
+    }
+  });
+  ASSERT_TRUE(pong);
+  auto remote_pong = na_->resolve(pong->path()).value();
+  auto answered = std::make_shared<std::atomic<int>>(0);
+  auto ordered = std::make_shared<std::atomic<bool>>(true);
+  auto ping = a_->spawn_fn("stream-ping", [answered, ordered, remote_pong](akt::context& ctx) {
+    if (ctx.message<demo::Greet>()) {
+      for (int i = 0; i < n; ++i) {
+        demo::Ping p;
+        p.set_seq(i);
+        (void)ctx.tell(remote_pong, std::move(p));
+      }
+    } else if (auto* r = ctx.message<demo::Pong>()) {
+      if (r->seq() != answered->load()) ordered->store(false);
+      answered->fetch_add(1);
+    }
+  });
+  ASSERT_TRUE(ping);
+  ASSERT_TRUE(ping->tell(demo::Greet{}));
+  EXPECT_TRUE(wait_until([&] { return answered->load() == n; })) << answered->load() << " of " << n;
+  EXPECT_TRUE(ordered->load());
+  EXPECT_EQ(a_->dead_letters(), 0u);
+  EXPECT_EQ(b_->dead_letters(), 0u);
+}
+
 TEST_F(remote_test, messages_larger_than_a_read_arrive_whole_and_in_order_among_small_ones) {
   // Sizes around and far above the transport's 64 KiB reads, so frames
   // span reads and the read buffer grows and compacts.
