@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include <sys/socket.h>
 
@@ -25,6 +26,19 @@ std::int64_t steady_us() {
       .count();
 }
 }  // namespace
+
+void queue_mutex::lock_contended() noexcept {
+  for (int spins = 0;; ++spins) {
+    if (!held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire)) return;
+    if (spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
 
 char* read_buffer::reserve(std::size_t n) {
   if (capacity_ - end_ >= n) return data_.get() + end_;
