@@ -1,6 +1,8 @@
 // remote_tell: N one-way messages (32-byte payload) from process A to a
 // counting actor in process B over 127.0.0.1; B answers once with (count,
-// bytes). Timed from the first send to that answer.
+// bytes). Timed from the first send to that answer. Sent from a plain
+// thread (the shared harness's workload), or with --from-actor from inside
+// one actor's handler, each tell then naming its sender.
 #include "remote_common.hpp"
 
 namespace {
@@ -35,7 +37,9 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "--server") {
     return bench::serve([](akt::actor_system& sys) { (void)sys.spawn<counter>("counter"); });
   }
-  const long long n = bench::parse_args(argc, argv, 1'000'000).n;
+  const auto args = bench::parse_args(argc, argv, 1'000'000, {"--from-actor"});
+  const long long n = args.n;
+  const bool from_actor = args.has("--from-actor");
   auto server = bench::start_server(argv[0], "remote_tell");
   auto sys = bench::start_system("client");
   bench::register_bench_messages(*sys);
@@ -49,10 +53,21 @@ int main(int argc, char** argv) {
   bench::result_slot<bool> ready;
   bench::result_slot<akt_bench::Done> done;
   struct go {};
+  struct stream {};
+  akt_bench::Payload p;
+  p.set_data(bench::payload_bytes());
+  auto send_all = [&] {
+    for (long long i = 0; i < n; ++i) {
+      p.set_seq(i);
+      bench::check_or_fail(target.tell(p), "remote tell");
+    }
+  };
   auto reporter = bench::value_or_fail(
       sys->spawn_fn("reporter",
                     [&](akt::context& ctx) {
-                      if (ctx.message<go>()) {
+                      if (ctx.message<stream>()) {
+                        send_all();  // from inside this handler: each tell names the reporter
+                      } else if (ctx.message<go>()) {
                         akt_bench::Start start;
                         start.set_n(n);
                         (void)ctx.request(
@@ -66,12 +81,11 @@ int main(int argc, char** argv) {
   bench::check_or_fail(reporter.tell(go{}), "tell go");
   if (!bench::wait_or_fail(ready, "remote_tell handshake")) bench::fail("remote_tell: handshake failed");
 
-  akt_bench::Payload p;
-  p.set_data(bench::payload_bytes());
   auto t0 = bench::clock_type::now();
-  for (long long i = 0; i < n; ++i) {
-    p.set_seq(i);
-    bench::check_or_fail(target.tell(p), "remote tell");
+  if (from_actor) {
+    bench::check_or_fail(reporter.tell(stream{}), "tell stream");
+  } else {
+    send_all();
   }
   const akt_bench::Done d = bench::wait_or_fail(done, "remote_tell");
   auto t1 = bench::clock_type::now();
@@ -87,6 +101,7 @@ int main(int argc, char** argv) {
       .extra("elapsed_s", s, 4)
       .extra("count", static_cast<long long>(d.count()))
       .extra("payload_bytes", 32LL)
+      .extra("from_actor", from_actor ? 1LL : 0LL)
       .print();
   return 0;
 }

@@ -385,13 +385,20 @@ connection_traffic connection::traffic() const noexcept {
 // ---------------------------------------------------------------- flow control
 
 std::shared_ptr<flow_slot> connection::slot_for(std::string_view receiver) {
+  std::vector<std::shared_ptr<flow_slot>> forgotten;  // released after the lock (they hold senders)
   std::lock_guard g(mu_);
   auto it = slots_.find(std::string(receiver));
   if (it != slots_.end()) return it->second;
   if (slots_.size() >= inbound_cache::max_entries) {
     // Forget idle slots (nothing in flight); busy ones keep their count.
-    std::erase_if(slots_,
-                  [](const auto& s) { return s.second->in_flight.load() <= 0 && s.second.use_count() == 1; });
+    for (auto s = slots_.begin(); s != slots_.end();) {
+      if (s->second->in_flight.load() <= 0 && s->second.use_count() == 1) {
+        forgotten.push_back(std::move(s->second));
+        s = slots_.erase(s);
+      } else {
+        ++s;
+      }
+    }
   }
   auto slot = std::make_shared<flow_slot>();
   slots_.emplace(std::string(receiver), slot);

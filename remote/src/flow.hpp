@@ -37,6 +37,12 @@ constexpr std::uint64_t min_window_bytes = 4 * grant_bytes;
 struct flow_slot {
   std::atomic<std::int64_t> in_flight{0};  // bytes sent to the receiver, not yet credited (written under mu_)
   std::uint32_t receiver_id = 0;           // the receiver's interned id (guarded by the connection's mu_)
+  // The last actor that sent to the receiver over this connection, and the
+  // id its path was interned as (guarded by mu_): a stream from one actor
+  // is recognised by its reference, without building its path per tell.
+  // Held, so no other actor can take its address while it is remembered.
+  akt::detail::ref_ptr<akt::detail::actor_ref> last_sender;
+  std::uint32_t last_sender_id = 0;
 };
 
 // The count of bytes waiting is kept as two running totals on separate

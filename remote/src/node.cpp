@@ -330,22 +330,36 @@ namespace {
 // (under the queue's lock), its payload serialized in place.
 struct tell_frame {
   envelope_view env;
+  actor_ref* sender;  // the telling actor (alive for the call), or null
   std::string sender_path;
+  ref_ptr<actor_ref> forgotten;  // a slot's previous last sender, released after the lock
   payload_writer payload;
 
-  tell_frame(const std::string& receiver, const akt::detail::wire_message& m, actor_ref* sender)
-      : payload{m.byte_size(m.value), m.write, m.value} {
+  tell_frame(const std::string& receiver, const akt::detail::wire_message& m, actor_ref* from)
+      : sender(from), payload{m.byte_size(m.value), m.write, m.value} {
     env.receiver = receiver;
-    if (sender != nullptr) {
-      sender_path = sender->path();
-      env.sender = sender_path;
-    }
     env.type = m.type;
+  }
+  // The sender's id on this connection: the slot's last sender by
+  // reference, else its path interned (and remembered when it got an id).
+  void intern_sender(flow_slot& slot, outbound_interns& interns) {
+    if (sender == nullptr) return;
+    if (slot.last_sender.get() == sender && slot.last_sender_id != 0) {
+      env.sender_id = slot.last_sender_id;  // defined earlier on this connection
+      return;
+    }
+    sender_path = sender->path();
+    env.sender = sender_path;
+    interns.apply(interned_kind::sender, env.sender, env.sender_id);
+    if (env.sender_id != 0) {
+      forgotten = std::exchange(slot.last_sender, ref_ptr<actor_ref>::share(sender));
+      slot.last_sender_id = env.sender_id;
+    }
   }
   auto encode(flow_slot& slot) {
     return [this, &slot](std::string& queue, outbound_interns& interns) {
       interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &slot.receiver_id);
-      interns.apply(interned_kind::sender, env.sender, env.sender_id);
+      intern_sender(slot, interns);
       // env.type is a descriptor's name (wire_message_of): static storage.
       interns.apply_static(interned_kind::type, env.type, env.type_id);
       append_envelope_frame(queue, env, payload);

@@ -26,7 +26,7 @@ class remote_ref final : public actor_ref {
   void remember(const std::shared_ptr<connection>& c) noexcept { connection_.start_with(c, false); }
 
   status deliver(envelope_ptr e) noexcept override;
-  status deliver_wire(const akt::detail::wire_message& m, ref_ptr<actor_ref> sender,
+  status deliver_wire(const akt::detail::wire_message& m, actor_ref* sender,
                       const trace_context* trace) noexcept override;
   void poll_incoming() noexcept override;
   // A reply from another node takes tens of microseconds: spin longer rather

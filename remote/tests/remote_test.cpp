@@ -178,6 +178,62 @@ TEST_F(remote_test, a_stream_from_one_actor_names_its_sender_on_every_message) {
   EXPECT_EQ(b_->dead_letters(), 0u);
 }
 
+// The sending side recognises a stream's sender by its reference (the flow
+// slot's last sender) rather than by its path: senders that take turns,
+// and actors spawned after others stopped (possibly at the same address),
+// must each still be named, and answered, as themselves.
+TEST_F(remote_test, senders_taking_turns_and_new_actors_are_each_named_as_themselves) {
+  auto pong = b_->spawn_fn("turns-pong", [](akt::context& ctx) {
+    if (auto* p = ctx.message<demo::Ping>()) {
+      demo::Pong r;
+      r.set_seq(p->seq());
+      (void)ctx.reply(std::move(r));
+    }
+  });
+  ASSERT_TRUE(pong);
+  auto remote_pong = na_->resolve(pong->path()).value();
+  // Each pinger sends its own number as the seq; a reply with another
+  // number went to the wrong actor.
+  struct tally {
+    std::atomic<int> right{0}, wrong{0};
+  };
+  auto spawn_pinger = [&](int number, std::shared_ptr<tally> t) {
+    return a_
+        ->spawn_fn("pinger-" + std::to_string(number),
+                   [number, t, remote_pong](akt::context& ctx) {
+                     if (ctx.message<demo::Greet>()) {
+                       demo::Ping p;
+                       p.set_seq(number);
+                       (void)ctx.tell(remote_pong, p);
+                     } else if (auto* r = ctx.message<demo::Pong>()) {
+                       (r->seq() == number ? t->right : t->wrong).fetch_add(1);
+                     }
+                   })
+        .value();
+  };
+  for (int generation = 0; generation < 3; ++generation) {
+    std::vector<std::shared_ptr<tally>> tallies;
+    std::vector<akt::pid> pingers;
+    for (int i = 0; i < 4; ++i) {
+      tallies.push_back(std::make_shared<tally>());
+      pingers.push_back(spawn_pinger(generation * 10 + i, tallies.back()));
+    }
+    for (int round = 0; round < 50; ++round) {
+      for (auto& p : pingers) ASSERT_TRUE(p.tell(demo::Greet{}));  // the senders take turns
+    }
+    for (std::size_t i = 0; i < pingers.size(); ++i) {
+      EXPECT_TRUE(wait_until([&] { return tallies[i]->right.load() == 50; }))
+          << "generation " << generation << ", pinger " << i << ": " << tallies[i]->right.load() << " of 50";
+      EXPECT_EQ(tallies[i]->wrong.load(), 0);
+    }
+    for (auto& p : pingers) {
+      ASSERT_TRUE(p.stop());
+      ASSERT_TRUE(p.wait_stopped(5s));
+    }
+  }
+  EXPECT_EQ(b_->dead_letters(), 0u);
+}
+
 TEST_F(remote_test, messages_larger_than_a_read_arrive_whole_and_in_order_among_small_ones) {
   // Sizes around and far above the transport's 64 KiB reads, so frames
   // span reads and the read buffer grows and compacts.

@@ -55,9 +55,11 @@ class actor_ref : public ref_counted {
   // Enqueues; never blocks on the default mailbox and never throws.
   virtual status deliver(envelope_ptr e) noexcept = 0;
   // For remote references (is_remote()): sends a protobuf value straight
-  // from the caller's object, without an envelope. The default refuses.
-  virtual status deliver_wire(const wire_message& m, ref_ptr<actor_ref> sender,
-                              const trace_context* trace) noexcept;
+  // from the caller's object, without an envelope. `sender`: the actor
+  // telling (the current one, alive for the call; null from a plain
+  // thread), not counted: a transport that keeps it takes a reference.
+  // The default refuses.
+  virtual status deliver_wire(const wire_message& m, actor_ref* sender, const trace_context* trace) noexcept;
   // True for a reference to an actor on another node (no virtual call).
   bool is_remote() const noexcept { return tagged(); }
   // How an asker waits for this actor's reply. A transport's reference
@@ -89,12 +91,10 @@ class actor_ref : public ref_counted {
 // The actor whose handler runs on this thread right now (null elsewhere):
 // a tell made from inside an actor carries it as the sender.
 actor_ref* current_actor() noexcept;
-// A reference to current_actor() for an envelope's sender (null outside
-// handlers). Taken from references bought in bulk, so a stream of sends does
-// not bounce the sender's reference count between cores.
-ref_ptr<actor_ref> sender_reference() noexcept;
-// Stamps an outgoing envelope with this thread's sender (sender_reference)
-// and its current trace context, if any.
+// Stamps an outgoing envelope with this thread's sender, a reference to
+// current_actor() taken from references bought in bulk (a stream of sends
+// does not bounce the sender's count between cores), and its current trace
+// context, if any.
 void stamp_outgoing(envelope& e) noexcept;
 
 result<message> blocking_ask(actor_ref& target, envelope_ptr request, std::chrono::nanoseconds timeout);
@@ -118,7 +118,7 @@ class pid {
     if constexpr (protobuf_message<std::remove_cvref_t<T>>) {
       // To another node: serialized from `msg` itself, no copy.
       if (ref_->is_remote())
-        return ref_->deliver_wire(detail::wire_message_of(msg), detail::sender_reference(),
+        return ref_->deliver_wire(detail::wire_message_of(msg), detail::current_actor(),
                                   detail::current_trace());
     }
     auto e = detail::make_envelope(std::forward<T>(msg));

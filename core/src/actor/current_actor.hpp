@@ -2,7 +2,7 @@
 // runs (the sender of the tells it makes), the references to that actor
 // bought in bulk for those senders, and the trace context of the message in
 // hand. The public face is in pid.hpp and trace.hpp (current_actor,
-// sender_reference, stamp_outgoing, current_trace).
+// stamp_outgoing, current_trace).
 //
 // Thread safety: everything here is thread-local; a thread sees only its own.
 #pragma once
@@ -17,7 +17,7 @@
 namespace akt::detail {
 
 // References to the current actor bought in bulk for the senders of the
-// envelopes it sends (see sender_reference); settled when its scope ends.
+// envelopes it sends (see stamp_outgoing); settled when its scope ends.
 // The first send of a scope takes a single reference (a handler that sends
 // once pays one atomic, as without credits); only a second send buys a batch.
 struct sender_credits {

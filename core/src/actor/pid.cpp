@@ -16,7 +16,7 @@ pid message::sender() const {
 
 namespace detail {
 
-status actor_ref::deliver_wire(const wire_message& m, ref_ptr<actor_ref> sender,
+status actor_ref::deliver_wire(const wire_message& m, actor_ref* sender,
                                const trace_context* trace) noexcept {
   (void)sender;
   (void)trace;
