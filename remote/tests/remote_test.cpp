@@ -66,6 +66,19 @@ class remote_test : public ::testing::Test {
       }
     });
   }
+  // An actor on beta answering each Ping with a Pong of its seq, as alpha sees it.
+  akt::pid echo_on_beta(const std::string& name) {
+    auto pong = b_->spawn_fn(name, [](akt::context& ctx) {
+      if (auto* p = ctx.message<demo::Ping>()) {
+        demo::Pong r;
+        r.set_seq(p->seq());
+        (void)ctx.reply(std::move(r));
+      }
+    });
+    EXPECT_TRUE(pong);
+    return pong ? na_->resolve(pong->path()).value() : akt::pid();
+  }
+
   std::unique_ptr<akt::actor_system> a_, b_;
   akt::remote::remoting* na_ = nullptr;  // owned by a_
   akt::remote::remoting* nb_ = nullptr;  // owned by b_
@@ -147,15 +160,7 @@ TEST_F(remote_test, many_tells_arrive_in_order) {
 // sender: each is answered, in order, to the actor that sent it.
 TEST_F(remote_test, a_stream_from_one_actor_names_its_sender_on_every_message) {
   constexpr int n = 2'000;  // several refills of the sender's stock
-  auto pong = b_->spawn_fn("stream-pong", [](akt::context& ctx) {
-    if (auto* p = ctx.message<demo::Ping>()) {
-      demo::Pong r;
-      r.set_seq(p->seq());
-      (void)ctx.reply(std::move(r));
-    }
-  });
-  ASSERT_TRUE(pong);
-  auto remote_pong = na_->resolve(pong->path()).value();
+  const akt::pid remote_pong = echo_on_beta("stream-pong");
   auto answered = std::make_shared<std::atomic<int>>(0);
   auto ordered = std::make_shared<std::atomic<bool>>(true);
   auto ping = a_->spawn_fn("stream-ping", [answered, ordered, remote_pong](akt::context& ctx) {
@@ -183,15 +188,7 @@ TEST_F(remote_test, a_stream_from_one_actor_names_its_sender_on_every_message) {
 // and actors spawned after others stopped (possibly at the same address),
 // must each still be named, and answered, as themselves.
 TEST_F(remote_test, senders_taking_turns_and_new_actors_are_each_named_as_themselves) {
-  auto pong = b_->spawn_fn("turns-pong", [](akt::context& ctx) {
-    if (auto* p = ctx.message<demo::Ping>()) {
-      demo::Pong r;
-      r.set_seq(p->seq());
-      (void)ctx.reply(std::move(r));
-    }
-  });
-  ASSERT_TRUE(pong);
-  auto remote_pong = na_->resolve(pong->path()).value();
+  const akt::pid remote_pong = echo_on_beta("turns-pong");
   // Each pinger sends its own number as the seq; a reply with another
   // number went to the wrong actor.
   struct tally {
