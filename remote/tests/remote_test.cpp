@@ -57,7 +57,7 @@ class remote_test : public ::testing::Test {
     nb_ = akt::remote::remoting::enable(
               *b_, {.permissions = {.stop = true, .spawnable_kinds = {"multiplier", "slow", "no-such-kind"}}})
               .value();
-    // beta runs a calculator and a pong answering with the sender's seq.
+    // beta runs a calculator (tests add echoes of their own: echo_on_beta).
     (void)b_->spawn_fn("calc", [](akt::context& ctx) {
       if (auto* add = ctx.message<demo::Add>()) {
         demo::Sum s;
@@ -76,7 +76,10 @@ class remote_test : public ::testing::Test {
       }
     });
     EXPECT_TRUE(pong);
-    return pong ? na_->resolve(pong->path()).value() : akt::pid();
+    if (!pong) return {};
+    auto resolved = na_->resolve(pong->path());
+    EXPECT_TRUE(resolved) << resolved.error().to_string();
+    return resolved ? *resolved : akt::pid();
   }
 
   std::unique_ptr<akt::actor_system> a_, b_;
@@ -109,17 +112,9 @@ TEST_F(remote_test, lookup_of_an_unknown_name_is_not_found) {
 
 TEST_F(remote_test, a_remote_sender_gets_the_reply_in_its_own_actor) {
   auto got = std::make_shared<std::atomic<long long>>(-1);
-  auto pong = b_->spawn_fn("pong", [](akt::context& ctx) {
-    if (auto* p = ctx.message<demo::Ping>()) {
-      demo::Pong r;
-      r.set_seq(p->seq());
-      (void)ctx.reply(std::move(r));  // to the remote sender
-    }
-  });
-  ASSERT_TRUE(pong);
-  auto remote_pong = na_->resolve(pong->path());
-  ASSERT_TRUE(remote_pong) << remote_pong.error().to_string();
-  auto ping = a_->spawn_fn("ping", [got, remote_pong = *remote_pong](akt::context& ctx) {
+  const akt::pid remote_pong = echo_on_beta("pong");  // replies to the remote sender
+  ASSERT_TRUE(remote_pong);
+  auto ping = a_->spawn_fn("ping", [got, remote_pong](akt::context& ctx) {
     if (auto* start = ctx.message<demo::Ping>()) {
       (void)ctx.tell(remote_pong, *start);
     } else if (auto* p = ctx.message<demo::Pong>()) {
