@@ -53,6 +53,9 @@ result<std::unique_ptr<asio::ssl::context>> make_tls_context(const tls_options& 
   return ctx;
 }
 
+// The smallest outbound queue allowed (remoting_options::max_outbound_bytes).
+constexpr std::size_t min_outbound_bytes = 64 * 1024;
+
 error bad_option(const std::string& what) {
   return error(errc::invalid_argument, "remoting_options: " + what);
 }
@@ -86,8 +89,9 @@ status node::validate() const {
     return bad_option("flow_window_bytes must be at least " + std::to_string(min_window_bytes) +
                       " (credit comes back per " + std::to_string(grant_bytes) + " bytes)");
   }
-  if (o.max_outbound_bytes < o.max_frame_bytes)
-    return bad_option("max_outbound_bytes must hold at least one frame of max_frame_bytes");
+  if (o.max_outbound_bytes < min_outbound_bytes)
+    return bad_option("max_outbound_bytes must be at least " + std::to_string(min_outbound_bytes) +
+                      " (a smaller queue cannot batch a stream's writes)");
   if (o.max_inbound_pending_bytes < o.flow_window_bytes)
     return bad_option("max_inbound_pending_bytes must be at least flow_window_bytes");
   return {};

@@ -93,6 +93,44 @@ TEST_F(remote_test, port_zero_picks_a_free_port_and_paths_carry_the_address) {
   EXPECT_EQ(calc.path(), "akt://beta@127.0.0.1:" + std::to_string(nb_->port()) + "/calc");
 }
 
+TEST(remote_options, enable_refuses_limits_that_cannot_work_and_names_the_option) {
+  struct bad_case {
+    akt::remote::remoting_options options;
+    std::string names;  // what the error must mention
+  };
+  const std::vector<bad_case> cases = {
+      {{.max_frame_bytes = 1000}, "max_frame_bytes"},
+      {{.flow_window_bytes = 4096}, "flow_window_bytes"},
+      {{.max_outbound_bytes = 4096}, "max_outbound_bytes"},
+      {{.flow_window_bytes = 32 << 20, .max_inbound_pending_bytes = 16 << 20}, "max_inbound_pending_bytes"},
+      {{.max_connections = 0}, "max_connections"},
+  };
+  for (const auto& c : cases) {
+    auto sys = start("options");
+    auto net = akt::remote::remoting::enable(*sys, c.options);
+    ASSERT_FALSE(net) << c.names << " was accepted";
+    EXPECT_EQ(net.code(), akt::errc::invalid_argument);
+    EXPECT_NE(net.error().message().find(c.names), std::string::npos) << net.error().to_string();
+    EXPECT_TRUE(sys->stop());  // nothing half-enabled keeps it from stopping
+  }
+  // The smallest queue allowed works, and a frame far over it gets through.
+  auto a = start("small-queue");
+  auto b = start("peer");
+  auto na = akt::remote::remoting::enable(*a, {.max_outbound_bytes = 64 * 1024});
+  ASSERT_TRUE(na) << na.error().to_string();
+  auto nb = akt::remote::remoting::enable(*b).value();
+  auto got = std::make_shared<std::atomic<std::size_t>>(0);
+  ASSERT_TRUE(b->spawn_fn("sink", [got](akt::context& ctx) {
+    if (auto* g = ctx.message<demo::Greet>()) got->store(g->name().size());
+  }));
+  auto sink = (*na)->lookup("127.0.0.1", nb->port(), "sink", 5s);
+  ASSERT_TRUE(sink) << sink.error().to_string();
+  demo::Greet big;
+  big.set_name(std::string(1 << 20, 'q'));
+  ASSERT_TRUE(sink->tell(big));
+  EXPECT_TRUE(wait_until([&] { return got->load() == (1u << 20); }));
+}
+
 TEST_F(remote_test, lookup_then_ask_from_plain_code_gets_the_protobuf_reply) {
   auto calc = na_->lookup("127.0.0.1", nb_->port(), "calc", 5s);
   ASSERT_TRUE(calc) << calc.error().to_string();
@@ -227,9 +265,11 @@ TEST_F(remote_test, senders_taking_turns_and_new_actors_are_each_named_as_themse
 }
 
 TEST_F(remote_test, messages_larger_than_a_read_arrive_whole_and_in_order_among_small_ones) {
-  // Sizes around and far above the transport's 64 KiB reads, so frames
-  // span reads and the read buffer grows and compacts.
-  const std::vector<std::size_t> sizes = {3, 70'000, 1, 1 << 20, 65'536, 10, 3 << 20, 0, 200'000, 7};
+  // Sizes around and far above the transport's 256 KiB reads, so frames
+  // span reads and the read buffer grows and compacts; 3 MiB is over the
+  // outbound queue's bound (2 MiB by default), which admits one frame of
+  // any size while it is under the bound.
+  const std::vector<std::size_t> sizes = {3, 70'000, 1, 1 << 20, 262'144, 10, 3 << 20, 0, 300'000, 7};
   struct received {
     std::mutex mu;
     std::vector<std::string> bodies;  // guarded by mu
