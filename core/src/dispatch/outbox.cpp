@@ -8,7 +8,7 @@ namespace akt::detail {
 namespace {
 
 constexpr std::uint32_t max_batch = 64;  // per target, then it goes out
-constexpr int max_targets = 8;           // a ninth target flushes everything
+constexpr int max_targets = outbox_max_targets;
 // A target with more waiting than this gets helped by the sender's worker
 // (see scheduler::relieve): producers cannot bury a consumer.
 constexpr std::int64_t backlog_limit = 1024;
@@ -26,9 +26,6 @@ using batch = outbox_batch;
 struct outbox::state {
   batch batches[max_targets];
   int used;
-  // Targets sent to directly in this handler (addresses only: a hint, see
-  // try_add); outbox_direct_used says how many are current.
-  const actor_cell* direct[max_targets];
   actor_cell* backlogged;  // holds a reference until relieved
 };
 
@@ -55,7 +52,7 @@ void relieve_backlog(outbox::state& s) noexcept {
 
 }  // namespace
 
-bool outbox::try_add(actor_cell* target, envelope* e) noexcept {
+bool outbox::try_add_batched(actor_cell* target, envelope* e) noexcept {
   outbox::state& s = tls_outbox;
   e->next.store(nullptr, std::memory_order_relaxed);
   for (int i = 0; i < s.used; ++i) {
@@ -74,9 +71,9 @@ bool outbox::try_add(actor_cell* target, envelope* e) noexcept {
   // Order per target holds because a message only goes direct while no
   // batch for its target is pending (searched above).
   bool seen = false;
-  for (int i = 0; i < outbox_direct_used && !seen; ++i) seen = s.direct[i] == target;
+  for (int i = 0; i < outbox_direct_used && !seen; ++i) seen = outbox_direct[i] == target;
   if (!seen) {
-    if (outbox_direct_used < max_targets) s.direct[outbox_direct_used++] = target;
+    if (outbox_direct_used < max_targets) outbox_direct[outbox_direct_used++] = target;
     return false;
   }
   if (s.used == max_targets) flush();

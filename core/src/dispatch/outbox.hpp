@@ -26,6 +26,10 @@ class actor_cell;
 inline thread_local bool outbox_active = false;    // a handler that will flush runs here
 inline thread_local bool outbox_has_work = false;  // batches (or a backlog) wait
 inline thread_local int outbox_direct_used = 0;    // targets sent to directly in this handler
+constexpr int outbox_max_targets = 8;              // batched at once; a ninth flushes them all
+// Targets sent to directly in this handler (addresses only: a hint, see
+// try_add); outbox_direct_used says how many are current.
+inline thread_local const actor_cell* outbox_direct[outbox_max_targets] = {};
 
 class outbox {
  public:
@@ -35,7 +39,14 @@ class outbox {
   // returns false when the caller should enqueue it directly: the first
   // message to a target in a handler goes straight through (a handler that
   // sends once pays nothing for batching); later ones are batched.
-  static bool try_add(actor_cell* target, envelope* e) noexcept;
+  static bool try_add(actor_cell* target, envelope* e) noexcept {
+    if (!outbox_has_work && outbox_direct_used == 0) {  // the handler's first send: nothing to search
+      outbox_direct[0] = target;
+      outbox_direct_used = 1;
+      return false;
+    }
+    return try_add_batched(target, e);
+  }
   // Hands every batch over now.
   static void flush() noexcept;
 
@@ -59,6 +70,9 @@ class outbox {
   };
 
   struct state;  // per thread; defined in outbox.cpp
+
+ private:
+  static bool try_add_batched(actor_cell* target, envelope* e) noexcept;
 };
 
 }  // namespace akt::detail

@@ -22,12 +22,26 @@
 
 namespace akt::detail {
 
+// Two-way set associative, indexed by the object's address: a lookup
+// compares two entries, not eight. A ring of a thousand actors misses on
+// every message (each cell is scheduled once per lap), and a scan of every
+// slot per miss was an eighth of its hop; two objects that take turns
+// (ping-pong) always fit, in one set or two.
 struct ref_cache {
-  static constexpr int slots = 8;
-  const ref_counted* object[slots];
-  std::uint32_t count[slots];  // > 0 where object is set
-  std::uint32_t evict;         // the next slot to give back when all are used
+  static constexpr int sets = 8;  // first_slot takes the top 3 bits
+  static constexpr int ways = 2;
+  static constexpr int slots = sets * ways;
+  const ref_counted* object[slots];  // set s holds slots 2s and 2s + 1
+  std::uint32_t count[slots];        // > 0 where object is set
+  std::uint8_t evict[sets];          // per set: the way to give back when both are used
   bool active;
+
+  static int first_slot(const ref_counted* o) noexcept {
+    // Fibonacci hashing: the product's top bits depend on every address
+    // bit, so objects a power of two apart spread over the sets.
+    const auto v = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(o));
+    return static_cast<int>((v * 0x9E3779B97F4A7C15ull) >> 61) * ways;  // 61 = 64 - log2(sets)
+  }
 };
 inline constinit thread_local ref_cache tls_ref_cache{};  // NOLINT: per thread by design
 
@@ -51,20 +65,24 @@ inline void drop_ref(const ref_counted* o, std::uint32_t n = 1) noexcept {
     o->release_refs(n);
     return;
   }
-  int free_slot = -1;
-  for (int i = 0; i < ref_cache::slots; ++i) {
-    if (c.object[i] == o) {
-      c.count[i] += n;
-      return;
-    }
-    if (c.object[i] == nullptr && free_slot < 0) free_slot = i;
-  }
-  if (free_slot >= 0) {
-    c.object[free_slot] = o;
-    c.count[free_slot] = n;
+  const int s = ref_cache::first_slot(o);
+  if (c.object[s] == o) {
+    c.count[s] += n;
     return;
   }
-  const int i = static_cast<int>(c.evict++ % ref_cache::slots);
+  if (c.object[s + 1] == o) {
+    c.count[s + 1] += n;
+    return;
+  }
+  int i = c.object[s] == nullptr ? s : c.object[s + 1] == nullptr ? s + 1 : -1;
+  if (i >= 0) {
+    c.object[i] = o;
+    c.count[i] = n;
+    return;
+  }
+  std::uint8_t& way = c.evict[s / ref_cache::ways];
+  i = s + way;
+  way ^= 1;
   const ref_counted* old = c.object[i];
   const std::uint32_t old_n = c.count[i];
   c.object[i] = o;
@@ -76,13 +94,10 @@ inline void drop_ref(const ref_counted* o, std::uint32_t n = 1) noexcept {
 // count; false when the cache holds none (the caller adds one).
 inline bool reuse_ref(const ref_counted* o) noexcept {
   ref_cache& c = tls_ref_cache;
-  for (int i = 0; i < ref_cache::slots; ++i) {
-    if (c.object[i] == o) {
-      if (--c.count[i] == 0) c.object[i] = nullptr;
-      return true;
-    }
-  }
-  return false;
+  int i = ref_cache::first_slot(o);
+  if (c.object[i] != o && c.object[++i] != o) return false;
+  if (--c.count[i] == 0) c.object[i] = nullptr;
+  return true;
 }
 
 }  // namespace akt::detail

@@ -35,14 +35,19 @@ constexpr std::uint32_t ref_flush_interval = 256;
 void flush_refs() noexcept {
   flush_consumption();  // may drop references into the cache
   ref_cache& c = tls_ref_cache;
-  for (int i = 0; i < ref_cache::slots; ++i) {
-    // Emptied before it is given back: destroying the object may drop
-    // references into this cache (they are picked up by the loop).
-    while (const ref_counted* o = c.object[i]) {
-      const std::uint32_t n = c.count[i];
-      c.object[i] = nullptr;
-      c.count[i] = 0;
-      o->release_refs(n);
+  // Each slot is emptied before its object is given back: destroying the
+  // object may drop references into any slot, so passes repeat until one
+  // finds the cache empty.
+  for (bool again = true; again;) {
+    again = false;
+    for (int i = 0; i < ref_cache::slots; ++i) {
+      if (const ref_counted* o = c.object[i]) {
+        const std::uint32_t n = c.count[i];
+        c.object[i] = nullptr;
+        c.count[i] = 0;
+        o->release_refs(n);
+        again = true;
+      }
     }
   }
 }
