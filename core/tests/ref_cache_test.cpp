@@ -8,10 +8,6 @@
 #include <memory>
 #include <vector>
 
-namespace akt::detail {
-void flush_refs() noexcept;
-}
-
 namespace {
 
 using akt::detail::drop_ref;
