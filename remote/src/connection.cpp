@@ -63,6 +63,7 @@ connection::connection(node& owner, asio::ip::tcp::socket socket, std::string di
     : node_(owner),
       window_(static_cast<std::int64_t>(owner.options().flow_window_bytes)),
       max_outbound_(owner.options().max_outbound_bytes),
+      max_queued_(2 * std::max(owner.options().max_outbound_bytes, owner.options().max_frame_bytes)),
       backpressure_wait_(owner.options().backpressure_wait),
       socket_(std::move(socket)),
       deadline_(owner.io()),

@@ -278,7 +278,12 @@ class connection : public std::enable_shared_from_this<connection> {
 
   node& node_;
   const std::int64_t window_;       // flow_window_bytes
-  const std::size_t max_outbound_;  // max_outbound_bytes
+  const std::size_t max_outbound_;  // max_outbound_bytes: messages (tells, asks) are admitted below it
+  // Frames that are not messages (replies, failures, credits, commands) are
+  // admitted below this: a reply cannot wait for credit nor be retried, so
+  // its bound is not the tell queue's, only one against a peer that never
+  // reads (two frames of max_frame_bytes, or twice max_outbound_bytes).
+  const std::size_t max_queued_;
   const std::chrono::milliseconds backpressure_wait_;
   asio::ip::tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;  // null for plain TCP
@@ -444,7 +449,7 @@ status connection::send_encoded(Encode&& encode, bool urgent, std::uint32_t mess
   if (closed_.load(std::memory_order_acquire)) return closed_error();
   std::lock_guard g(mu_);
   if (closed_.load(std::memory_order_relaxed)) return closed_error();
-  if (queued_.size() >= 2 * max_outbound_) return queue_full_locked();
+  if (queued_.size() >= max_queued_) return queue_full_locked();
   if (messages != 0) bump(messages_sent_, messages);
   const std::size_t before = queued_.size();
   encode(queued_, interns_);

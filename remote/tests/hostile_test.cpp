@@ -14,6 +14,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -569,6 +570,52 @@ TEST_F(hostile, a_flooded_slow_actor_pushes_back_and_its_neighbour_keeps_answeri
 }
 
 // ------------------------------------------------------------ interned strings
+
+TEST_F(hostile, replies_to_a_peer_that_reads_slowly_wait_in_their_own_bound_not_the_tell_queues) {
+  // A peer asks twelve times for 2 MiB and reads nothing until every reply
+  // was made: 24 MiB, more than the kernel's socket buffers hold, so most
+  // of it waits in the node's queue — far over the tell queue's bound
+  // (max_outbound_bytes, 2 MiB). Replies have their own bound (two frames
+  // of max_frame_bytes): none is dropped, all arrive once the peer reads.
+  auto beta = make("beta");
+  constexpr int asks = 12;
+  constexpr std::size_t reply_bytes = 2 * 1024 * 1024;
+  auto answered = std::make_shared<std::atomic<int>>(0);
+  ASSERT_TRUE(beta.sys->spawn_fn("big", [answered](akt::context& ctx) {
+    if (ctx.message<demo::Greet>()) {
+      demo::Greet r;
+      r.set_name(std::string(reply_bytes, 'r'));
+      (void)ctx.reply(std::move(r));  // queued (or refused) before reply returns
+      answered->fetch_add(1);
+    }
+  }));
+  raw_peer raw(beta.net->port());
+  std::string why;
+  ASSERT_TRUE(raw.handshake("raw", "127.0.0.1:1", {}, &why)) << why;
+  const std::string big = beta.path("big");
+  std::string payload;
+  demo::Greet().SerializeToString(&payload);
+  for (int i = 1; i <= asks; ++i) {
+    wire::envelope_view ask;
+    ask.kind = wire::envelope_kind::ask;
+    ask.receiver = big;
+    ask.type = "demo.Greet";
+    ask.payload = payload;
+    ask.correlation_id = static_cast<std::uint64_t>(i);
+    ASSERT_TRUE(raw.send_envelope(ask));
+  }
+  ASSERT_TRUE(wait_until([&] { return answered->load() == asks; })) << "the actor answered every ask";
+  const auto dead = beta.sys->dead_letters();
+  std::set<std::uint64_t> replied;
+  (void)raw.read_until(
+      [&](const owned_frame& f) {
+        if (f.is(wire::envelope_kind::reply) && f.payload.size() > reply_bytes) replied.insert(f.correlation);
+        return replied.size() == asks;
+      },
+      20s);
+  EXPECT_EQ(replied.size(), static_cast<std::size_t>(asks)) << "replies refused while the peer was slow";
+  EXPECT_EQ(dead, 0u) << "a reply was dropped as a dead letter";
+}
 
 TEST_F(hostile, a_version_2_peer_without_interned_ids_is_refused_at_the_hello) {
   auto beta = make("beta");

@@ -125,7 +125,10 @@ struct remoting_options {
   // while the queue is under the bound, so one frame of any size up to
   // max_frame_bytes always gets in: the queue holds at most
   // max_outbound_bytes plus one frame. Bursts beyond it from a thread that
-  // must not fail: set backpressure_wait.
+  // must not fail: set backpressure_wait. Replies, failures, credits and
+  // commands are not held to it (a reply cannot wait for credit): they are
+  // refused only past twice the larger of max_outbound_bytes and
+  // max_frame_bytes, against a peer that does not read.
   std::size_t flow_window_bytes = 16 * 1024 * 1024;  // ~10 ms of a fast stream: smaller windows stall it
   std::size_t max_outbound_bytes = 2 * 1024 * 1024;
   std::size_t max_inbound_pending_bytes = 64 * 1024 * 1024;
