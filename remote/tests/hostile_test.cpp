@@ -577,7 +577,10 @@ TEST_F(hostile, replies_to_a_peer_that_reads_slowly_wait_in_their_own_bound_not_
   // of it waits in the node's queue — far over the tell queue's bound
   // (max_outbound_bytes, 2 MiB). Replies have their own bound (two frames
   // of max_frame_bytes): none is dropped, all arrive once the peer reads.
-  auto beta = make("beta");
+  // (Heartbeats every 10 s: the peer says nothing while it is slow, and a
+  // sanitizer build may take longer than 3 default intervals to make and
+  // read 24 MiB.)
+  auto beta = make("beta", {.heartbeat_interval = 10s});
   constexpr int asks = 12;
   constexpr std::size_t reply_bytes = 2 * 1024 * 1024;
   auto answered = std::make_shared<std::atomic<int>>(0);
