@@ -52,12 +52,18 @@ char* put_varint_field(char* p, std::uint32_t field, std::uint64_t v) {
 }
 
 // Writes Frame{field = message of `size` bytes produced by `body(p) -> end`}.
-template <class Body>
-void append_frame(std::string& out, std::uint32_t field, std::size_t size, Body&& body) {
-  const std::size_t frame_size = varint_size(tag(field, 2)) + varint_size(size) + size;
+// `n` more bytes at the end of `out`, for the caller to write.
+char* extend_by(std::string& out, std::size_t n) {
   const std::size_t at = out.size();
-  out.resize(at + 4 + frame_size);
-  char* p = out.data() + at;
+  out.resize(at + n);
+  return out.data() + at;
+}
+char* extend_by(byte_queue& out, std::size_t n) { return out.extend(n); }  // not zero-filled
+
+template <class Out, class Body>
+void append_frame(Out& out, std::uint32_t field, std::size_t size, Body&& body) {
+  const std::size_t frame_size = varint_size(tag(field, 2)) + varint_size(size) + size;
+  char* p = extend_by(out, 4 + frame_size);
   p[0] = static_cast<char>((frame_size >> 24) & 0xff);
   p[1] = static_cast<char>((frame_size >> 16) & 0xff);
   p[2] = static_cast<char>((frame_size >> 8) & 0xff);
@@ -65,7 +71,7 @@ void append_frame(std::string& out, std::uint32_t field, std::size_t size, Body&
   p = put_varint(p + 4, tag(field, 2));
   p = put_varint(p, size);
   char* end = body(p);
-  (void)end;  // == out.data() + out.size(), by construction of `size`
+  (void)end;  // the end of `out`, by construction of `size`
 }
 
 // ---- decoding
@@ -238,14 +244,18 @@ bool parse_credit(std::string_view bytes, credit_view& c) {
 
 }  // namespace
 
-void append_envelope_frame(std::string& out, const envelope_view& e) {
+template <class Out>
+void envelope_frame_into(Out& out, const envelope_view& e, const payload_writer& payload);
+
+template <class Out>
+void envelope_frame_copy_into(Out& out, const envelope_view& e) {
   const payload_writer copy{e.payload.size(),
                             [](const void* view, std::uint8_t* to) {
                               const auto* v = static_cast<const std::string_view*>(view);
                               std::memcpy(to, v->data(), v->size());
                             },
                             &e.payload};
-  append_envelope_frame(out, e, copy);
+  envelope_frame_into(out, e, copy);
 }
 
 namespace {
@@ -260,7 +270,8 @@ bool is_plain_interned_tell(const envelope_view& e) noexcept {
          e.traceparent.empty() && e.tracestate.empty();
 }
 
-void append_plain_interned_tell(std::string& out, const envelope_view& e, const payload_writer& payload) {
+template <class Out>
+void append_plain_interned_tell(Out& out, const envelope_view& e, const payload_writer& payload) {
   const std::size_t size = (payload.size == 0 ? 0 : 1 + varint_size(payload.size) + payload.size) +
                            (e.receiver_id == 0 ? 0 : 1 + varint_size(e.receiver_id)) +
                            (e.sender_id == 0 ? 0 : 1 + varint_size(e.sender_id)) +
@@ -286,7 +297,8 @@ void append_plain_interned_tell(std::string& out, const envelope_view& e, const 
 
 }  // namespace
 
-void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload) {
+template <class Out>
+void envelope_frame_into(Out& out, const envelope_view& e, const payload_writer& payload) {
   if (is_plain_interned_tell(e)) {
     append_plain_interned_tell(out, e, payload);
     return;
@@ -330,7 +342,8 @@ void append_envelope_frame(std::string& out, const envelope_view& e, const paylo
   });
 }
 
-void append_hello_frame(std::string& out, const hello_view& h) {
+template <class Out>
+void hello_frame_into(Out& out, const hello_view& h) {
   const std::size_t size = varint_field_size(1, h.protocol_version) + bytes_field_size(2, h.system) +
                            bytes_field_size(3, h.address) + bytes_field_size(4, h.nonce) +
                            varint_field_size(5, h.secret ? 1 : 0);
@@ -343,21 +356,47 @@ void append_hello_frame(std::string& out, const hello_view& h) {
   });
 }
 
-void append_proof_frame(std::string& out, std::string_view mac) {
+template <class Out>
+void proof_frame_into(Out& out, std::string_view mac) {
   append_frame(out, 4, bytes_field_size(1, mac), [&](char* p) { return put_bytes_field(p, 1, mac); });
 }
 
-void append_credit_frame(std::string& out, std::string_view receiver, std::uint64_t bytes) {
+template <class Out>
+void credit_frame_into(Out& out, std::string_view receiver, std::uint64_t bytes) {
   append_frame(out, 5, bytes_field_size(1, receiver) + varint_field_size(2, bytes), [&](char* p) {
     p = put_bytes_field(p, 1, receiver);
     return put_varint_field(p, 2, bytes);
   });
 }
 
-void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us) {
+template <class Out>
+void heartbeat_frame_into(Out& out, std::uint64_t sent_at_us) {
   append_frame(out, 3, varint_field_size(1, sent_at_us),
                [&](char* p) { return put_varint_field(p, 1, sent_at_us); });
 }
+
+// The encoders, for a plain string (tests, one-off frames) and for a
+// connection's queue (no zero-fill).
+void append_envelope_frame(std::string& out, const envelope_view& e) { envelope_frame_copy_into(out, e); }
+void append_envelope_frame(byte_queue& out, const envelope_view& e) { envelope_frame_copy_into(out, e); }
+void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload) {
+  envelope_frame_into(out, e, payload);
+}
+void append_envelope_frame(byte_queue& out, const envelope_view& e, const payload_writer& payload) {
+  envelope_frame_into(out, e, payload);
+}
+void append_hello_frame(std::string& out, const hello_view& hello) { hello_frame_into(out, hello); }
+void append_hello_frame(byte_queue& out, const hello_view& hello) { hello_frame_into(out, hello); }
+void append_proof_frame(std::string& out, std::string_view mac) { proof_frame_into(out, mac); }
+void append_proof_frame(byte_queue& out, std::string_view mac) { proof_frame_into(out, mac); }
+void append_credit_frame(std::string& out, std::string_view receiver, std::uint64_t bytes) {
+  credit_frame_into(out, receiver, bytes);
+}
+void append_credit_frame(byte_queue& out, std::string_view receiver, std::uint64_t bytes) {
+  credit_frame_into(out, receiver, bytes);
+}
+void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us) { heartbeat_frame_into(out, sent_at_us); }
+void append_heartbeat_frame(byte_queue& out, std::uint64_t sent_at_us) { heartbeat_frame_into(out, sent_at_us); }
 
 namespace {
 

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "byte_queue.hpp"
+
 namespace akt::remote::detail {
 
 constexpr std::uint32_t protocol_version = 3;
@@ -69,9 +71,11 @@ struct frame_view {
   credit_view credit;
 };
 
-// Appends one whole frame (4-byte big-endian length, then the Frame bytes).
+// Appends one whole frame (4-byte big-endian length, then the Frame bytes)
+// to a string or to a connection's queue (byte_queue.hpp: no zero-fill).
 // `payload` is written as the envelope's payload field.
 void append_envelope_frame(std::string& out, const envelope_view& e);
+void append_envelope_frame(byte_queue& out, const envelope_view& e);
 // A payload written straight into the frame, its size known up front: a
 // remote tell serializes the caller's object into the outbound queue with
 // no intermediate copy.
@@ -82,10 +86,15 @@ struct payload_writer {
 };
 // As above, with the payload (field 5) produced by `payload`; e.payload is ignored.
 void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload);
+void append_envelope_frame(byte_queue& out, const envelope_view& e, const payload_writer& payload);
 void append_hello_frame(std::string& out, const hello_view& hello);
+void append_hello_frame(byte_queue& out, const hello_view& hello);
 void append_proof_frame(std::string& out, std::string_view mac);
+void append_proof_frame(byte_queue& out, std::string_view mac);
 void append_credit_frame(std::string& out, std::string_view receiver, std::uint64_t bytes);
+void append_credit_frame(byte_queue& out, std::string_view receiver, std::uint64_t bytes);
 void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us);
+void append_heartbeat_frame(byte_queue& out, std::uint64_t sent_at_us);
 
 enum class decode_status { frame, need_more, too_large, malformed };
 

@@ -295,7 +295,7 @@ status connection::admit_locked(flow_slot& slot, std::unique_lock<queue_mutex>& 
 }
 
 status connection::send(std::string_view frames, bool urgent, std::uint32_t messages) {
-  return send_encoded([frames](std::string& queue, outbound_interns&) { queue.append(frames); }, urgent,
+  return send_encoded([frames](byte_queue& queue, outbound_interns&) { queue.append(frames); }, urgent,
                       messages);
 }
 
@@ -317,7 +317,7 @@ bool connection::write_now_locked() {
     queued_.clear();
     return true;
   }
-  queued_.erase(0, static_cast<std::size_t>(n));  // the rest goes the usual way
+  queued_.erase_front(static_cast<std::size_t>(n));  // the rest goes the usual way
   return false;
 }
 
@@ -363,9 +363,9 @@ void connection::do_write() {
     self->kick_write_locked();
   };
   if (tls_) {
-    asio::async_write(*tls_, asio::buffer(in_flight_), done);
+    asio::async_write(*tls_, asio::buffer(in_flight_.data(), in_flight_.size()), done);
   } else {
-    asio::async_write(socket_, asio::buffer(in_flight_), done);
+    asio::async_write(socket_, asio::buffer(in_flight_.data(), in_flight_.size()), done);
   }
 }
 

@@ -302,8 +302,8 @@ class connection : public std::enable_shared_from_this<connection> {
 
   mutable queue_mutex mu_;
   std::condition_variable_any credit_cv_;        // with mu_: credit arrived, or closed
-  std::string handshake_out_;                    // guarded by mu_: Hello and Proof, written first
-  std::string queued_;                           // guarded by mu_: frames waiting for the next write
+  byte_queue handshake_out_;                     // guarded by mu_: Hello and Proof, written first
+  byte_queue queued_;                            // guarded by mu_: frames waiting for the next write
   std::uint64_t queued_messages_ = 0;            // guarded by mu_: message frames in queued_
   std::atomic<std::uint64_t> messages_sent_{0};  // written under mu_ (bump)
   std::atomic<std::uint64_t> bytes_sent_{0};     // written under mu_ (bump)
@@ -317,7 +317,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::atomic<bool> closed_{false};
   std::atomic<std::int64_t> last_heard_us_{0};
 
-  std::string in_flight_;  // I/O thread: the buffer being written
+  byte_queue in_flight_;  // I/O thread: the buffer being written
 
   std::mutex read_mu_;
   std::atomic<bool> reading_{false};  // plain TCP reads have started

@@ -307,7 +307,7 @@ status node::send_envelope(const std::string& address, const std::string& receiv
   flow_slot* slot = route_to.slot.get();
   status s = route_to.conn->enqueue(
       *slot,
-      [&](std::string& queue, outbound_interns& interns) {
+      [&](byte_queue& queue, outbound_interns& interns) {
         intern_strings(interns, env, slot);
         append_envelope_frame(queue, env);
       },
@@ -361,7 +361,7 @@ struct tell_frame {
     }
   }
   auto encode(flow_slot& slot) {
-    return [this, &slot](std::string& queue, outbound_interns& interns) {
+    return [this, &slot](byte_queue& queue, outbound_interns& interns) {
       interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &slot.receiver_id);
       intern_sender(slot, interns);
       // env.type is a descriptor's name (wire_message_of): static storage.
@@ -464,7 +464,7 @@ void node::send_reply(const std::shared_ptr<connection>& via, std::uint64_t corr
   const std::string traceparent = reply->trace ? reply->trace->traceparent() : std::string();
   env.traceparent = traceparent;
   if (reply->trace) env.tracestate = wire_tracestate(*reply->trace);
-  const auto encode = [&](std::string& queue, outbound_interns& interns) {
+  const auto encode = [&](byte_queue& queue, outbound_interns& interns) {
     intern_strings(interns, env, nullptr);
     append_envelope_frame(queue, env);
   };

@@ -75,6 +75,74 @@ TEST(codec, a_payload_written_in_place_gives_the_same_bytes_as_a_payload_view) {
 // A stream's tell (every string interned) takes a shorter encoder: its
 // bytes must be exactly protoc's, for ids and payloads of every varint
 // length, and with each id absent.
+TEST(codec, a_connections_queue_gets_the_same_bytes_as_a_string) {
+  // Every encoder writes the same frames into a byte_queue (no zero-fill)
+  // as into a string, one after another in one buffer as a connection
+  // queues them, through growth from empty.
+  envelope_view ask;
+  ask.kind = envelope_kind::ask;
+  ask.receiver = "akt://beta@127.0.0.1:4000/calc";
+  ask.type = "demo.Add";
+  ask.payload = std::string_view("\x08\x28\x10\x02", 4);
+  ask.correlation_id = 77;
+  envelope_view tell;
+  tell.payload = std::string(300, 'p');
+  tell.receiver_id = 3;
+  tell.type_id = 200;  // a two-byte varint
+  const std::string big(70'000, 'b');
+  const payload_writer in_place{big.size(),
+                                [](const void* ctx, std::uint8_t* to) {
+                                  const auto* b = static_cast<const std::string*>(ctx);
+                                  std::memcpy(to, b->data(), b->size());
+                                },
+                                &big};
+  std::string as_string;
+  byte_queue queue;
+  for (int round = 0; round < 3; ++round) {
+    append_envelope_frame(as_string, ask);
+    append_envelope_frame(queue, ask);
+    append_envelope_frame(as_string, tell, in_place);
+    append_envelope_frame(queue, tell, in_place);
+    append_hello_frame(as_string, hello_view{.protocol_version = 3, .system = "a", .address = "127.0.0.1:1"});
+    append_hello_frame(queue, hello_view{.protocol_version = 3, .system = "a", .address = "127.0.0.1:1"});
+    append_proof_frame(as_string, std::string(32, 'm'));
+    append_proof_frame(queue, std::string(32, 'm'));
+    append_credit_frame(as_string, ask.receiver, 65'536);
+    append_credit_frame(queue, ask.receiver, 65'536);
+    append_heartbeat_frame(as_string, 123);
+    append_heartbeat_frame(queue, 123);
+  }
+  ASSERT_EQ(queue.size(), as_string.size());
+  EXPECT_TRUE(queue.view() == as_string);
+}
+
+TEST(byte_queue, extends_appends_erases_the_front_and_swaps_keeping_its_bytes) {
+  byte_queue q;
+  EXPECT_TRUE(q.empty());
+  q.append("hello ");
+  std::memcpy(q.extend(5), "world", 5);
+  EXPECT_EQ(q.view(), "hello world");
+  q.erase_front(6);
+  EXPECT_EQ(q.view(), "world");
+  std::string long_one(100'000, 'x');  // grows past any first capacity
+  q.append(long_one);
+  EXPECT_EQ(q.size(), 5 + long_one.size());
+  EXPECT_EQ(q.view().substr(0, 6), "worldx");
+  byte_queue other;
+  other.append("other");
+  q.swap(other);
+  EXPECT_EQ(q.view(), "other");
+  EXPECT_EQ(other.size(), 5 + long_one.size());
+  other.erase_front(other.size() + 10);  // more than it holds: empty, not past it
+  EXPECT_TRUE(other.empty());
+  other.append("again");
+  EXPECT_EQ(other.view(), "again");
+  q.clear();
+  EXPECT_TRUE(q.empty());
+  q.append({});
+  EXPECT_TRUE(q.empty());
+}
+
 TEST(codec, an_interned_tell_is_byte_for_byte_what_protoc_writes) {
   const std::uint32_t ids[] = {0, 1, 127, 128, 4095, 16384, 0xffffffffu};
   const std::size_t payload_sizes[] = {0, 1, 38, 127, 128, 20000};
