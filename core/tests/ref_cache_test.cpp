@@ -70,7 +70,7 @@ TEST(ref_cache, many_objects_through_the_cache_are_all_given_back_exactly_once) 
     }
     for (int i = 0; i < n; ++i) EXPECT_EQ(destroyed[i], 0) << "object " << i << " was freed early";
     for (int i = 0; i < n; ++i) drop_ref(objects[i].get());  // the constructor's reference
-  }  // flushed here
+  }                                                          // flushed here
   for (int i = 0; i < n; ++i) EXPECT_EQ(destroyed[i], 1) << "object " << i;
 }
 

@@ -58,7 +58,9 @@ char* extend_by(std::string& out, std::size_t n) {
   out.resize(at + n);
   return out.data() + at;
 }
-char* extend_by(byte_queue& out, std::size_t n) { return out.extend(n); }  // not zero-filled
+char* extend_by(byte_queue& out, std::size_t n) {
+  return out.extend(n);
+}  // not zero-filled
 
 template <class Out, class Body>
 void append_frame(Out& out, std::uint32_t field, std::size_t size, Body&& body) {
@@ -245,17 +247,14 @@ bool parse_credit(std::string_view bytes, credit_view& c) {
 }  // namespace
 
 template <class Out>
-void envelope_frame_into(Out& out, const envelope_view& e, const payload_writer& payload);
-
-template <class Out>
-void envelope_frame_copy_into(Out& out, const envelope_view& e) {
+void append_envelope_frame(Out& out, const envelope_view& e) {
   const payload_writer copy{e.payload.size(),
                             [](const void* view, std::uint8_t* to) {
                               const auto* v = static_cast<const std::string_view*>(view);
                               std::memcpy(to, v->data(), v->size());
                             },
                             &e.payload};
-  envelope_frame_into(out, e, copy);
+  append_envelope_frame(out, e, copy);
 }
 
 namespace {
@@ -298,7 +297,7 @@ void append_plain_interned_tell(Out& out, const envelope_view& e, const payload_
 }  // namespace
 
 template <class Out>
-void envelope_frame_into(Out& out, const envelope_view& e, const payload_writer& payload) {
+void append_envelope_frame(Out& out, const envelope_view& e, const payload_writer& payload) {
   if (is_plain_interned_tell(e)) {
     append_plain_interned_tell(out, e, payload);
     return;
@@ -343,7 +342,7 @@ void envelope_frame_into(Out& out, const envelope_view& e, const payload_writer&
 }
 
 template <class Out>
-void hello_frame_into(Out& out, const hello_view& h) {
+void append_hello_frame(Out& out, const hello_view& h) {
   const std::size_t size = varint_field_size(1, h.protocol_version) + bytes_field_size(2, h.system) +
                            bytes_field_size(3, h.address) + bytes_field_size(4, h.nonce) +
                            varint_field_size(5, h.secret ? 1 : 0);
@@ -357,12 +356,12 @@ void hello_frame_into(Out& out, const hello_view& h) {
 }
 
 template <class Out>
-void proof_frame_into(Out& out, std::string_view mac) {
+void append_proof_frame(Out& out, std::string_view mac) {
   append_frame(out, 4, bytes_field_size(1, mac), [&](char* p) { return put_bytes_field(p, 1, mac); });
 }
 
 template <class Out>
-void credit_frame_into(Out& out, std::string_view receiver, std::uint64_t bytes) {
+void append_credit_frame(Out& out, std::string_view receiver, std::uint64_t bytes) {
   append_frame(out, 5, bytes_field_size(1, receiver) + varint_field_size(2, bytes), [&](char* p) {
     p = put_bytes_field(p, 1, receiver);
     return put_varint_field(p, 2, bytes);
@@ -370,33 +369,25 @@ void credit_frame_into(Out& out, std::string_view receiver, std::uint64_t bytes)
 }
 
 template <class Out>
-void heartbeat_frame_into(Out& out, std::uint64_t sent_at_us) {
+void append_heartbeat_frame(Out& out, std::uint64_t sent_at_us) {
   append_frame(out, 3, varint_field_size(1, sent_at_us),
                [&](char* p) { return put_varint_field(p, 1, sent_at_us); });
 }
 
-// The encoders, for a plain string (tests, one-off frames) and for a
+// The encoders' instances: a plain string (tests, one-off frames) and a
 // connection's queue (no zero-fill).
-void append_envelope_frame(std::string& out, const envelope_view& e) { envelope_frame_copy_into(out, e); }
-void append_envelope_frame(byte_queue& out, const envelope_view& e) { envelope_frame_copy_into(out, e); }
-void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload) {
-  envelope_frame_into(out, e, payload);
-}
-void append_envelope_frame(byte_queue& out, const envelope_view& e, const payload_writer& payload) {
-  envelope_frame_into(out, e, payload);
-}
-void append_hello_frame(std::string& out, const hello_view& hello) { hello_frame_into(out, hello); }
-void append_hello_frame(byte_queue& out, const hello_view& hello) { hello_frame_into(out, hello); }
-void append_proof_frame(std::string& out, std::string_view mac) { proof_frame_into(out, mac); }
-void append_proof_frame(byte_queue& out, std::string_view mac) { proof_frame_into(out, mac); }
-void append_credit_frame(std::string& out, std::string_view receiver, std::uint64_t bytes) {
-  credit_frame_into(out, receiver, bytes);
-}
-void append_credit_frame(byte_queue& out, std::string_view receiver, std::uint64_t bytes) {
-  credit_frame_into(out, receiver, bytes);
-}
-void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us) { heartbeat_frame_into(out, sent_at_us); }
-void append_heartbeat_frame(byte_queue& out, std::uint64_t sent_at_us) { heartbeat_frame_into(out, sent_at_us); }
+template void append_envelope_frame(std::string&, const envelope_view&);
+template void append_envelope_frame(std::string&, const envelope_view&, const payload_writer&);
+template void append_hello_frame(std::string&, const hello_view&);
+template void append_proof_frame(std::string&, std::string_view);
+template void append_credit_frame(std::string&, std::string_view, std::uint64_t);
+template void append_heartbeat_frame(std::string&, std::uint64_t);
+template void append_envelope_frame(byte_queue&, const envelope_view&);
+template void append_envelope_frame(byte_queue&, const envelope_view&, const payload_writer&);
+template void append_hello_frame(byte_queue&, const hello_view&);
+template void append_proof_frame(byte_queue&, std::string_view);
+template void append_credit_frame(byte_queue&, std::string_view, std::uint64_t);
+template void append_heartbeat_frame(byte_queue&, std::uint64_t);
 
 namespace {
 

@@ -72,10 +72,11 @@ struct frame_view {
 };
 
 // Appends one whole frame (4-byte big-endian length, then the Frame bytes)
-// to a string or to a connection's queue (byte_queue.hpp: no zero-fill).
+// to `out`: a std::string, or a connection's byte_queue (no zero-fill);
+// instantiated for those two in codec.cpp.
 // `payload` is written as the envelope's payload field.
-void append_envelope_frame(std::string& out, const envelope_view& e);
-void append_envelope_frame(byte_queue& out, const envelope_view& e);
+template <class Out>
+void append_envelope_frame(Out& out, const envelope_view& e);
 // A payload written straight into the frame, its size known up front: a
 // remote tell serializes the caller's object into the outbound queue with
 // no intermediate copy.
@@ -85,16 +86,16 @@ struct payload_writer {
   const void* ctx;
 };
 // As above, with the payload (field 5) produced by `payload`; e.payload is ignored.
-void append_envelope_frame(std::string& out, const envelope_view& e, const payload_writer& payload);
-void append_envelope_frame(byte_queue& out, const envelope_view& e, const payload_writer& payload);
-void append_hello_frame(std::string& out, const hello_view& hello);
-void append_hello_frame(byte_queue& out, const hello_view& hello);
-void append_proof_frame(std::string& out, std::string_view mac);
-void append_proof_frame(byte_queue& out, std::string_view mac);
-void append_credit_frame(std::string& out, std::string_view receiver, std::uint64_t bytes);
-void append_credit_frame(byte_queue& out, std::string_view receiver, std::uint64_t bytes);
-void append_heartbeat_frame(std::string& out, std::uint64_t sent_at_us);
-void append_heartbeat_frame(byte_queue& out, std::uint64_t sent_at_us);
+template <class Out>
+void append_envelope_frame(Out& out, const envelope_view& e, const payload_writer& payload);
+template <class Out>
+void append_hello_frame(Out& out, const hello_view& hello);
+template <class Out>
+void append_proof_frame(Out& out, std::string_view mac);
+template <class Out>
+void append_credit_frame(Out& out, std::string_view receiver, std::uint64_t bytes);
+template <class Out>
+void append_heartbeat_frame(Out& out, std::uint64_t sent_at_us);
 
 enum class decode_status { frame, need_more, too_large, malformed };
 
