@@ -45,6 +45,8 @@ class byte_queue {
     size_ -= n;
   }
   void clear() noexcept { size_ = 0; }
+  // Drops the bytes from `n` on (a frame whose encoding failed midway).
+  void truncate(std::size_t n) noexcept { size_ = std::min(n, size_); }
   void swap(byte_queue& other) noexcept {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);

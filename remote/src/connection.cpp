@@ -305,6 +305,14 @@ error connection::queue_full_locked() {
   return error(errc::backpressure, "the queue to " + peer_ + " is full: the peer does not read");
 }
 
+void connection::undo_encode_locked(std::size_t before, flow_slot* slot) noexcept {
+  queued_.truncate(before);
+  interns_.undo_frame();
+  if (slot == nullptr) return;
+  if (slot->receiver_id > interns_.defined(interned_kind::receiver)) slot->receiver_id = 0;
+  if (slot->last_sender_id > interns_.defined(interned_kind::sender)) slot->last_sender_id = 0;
+}
+
 bool connection::write_now_locked() {
   if (tls_ || !ready_ || !open_.load(std::memory_order_relaxed) || writing_ || !handshake_out_.empty())
     return false;

@@ -262,6 +262,15 @@ class connection : public std::enable_shared_from_this<connection> {
   // flight). True when all went; what did not stays queued.
   bool write_now_locked();
   error queue_full_locked();  // with mu_ held: counts the refusal
+  // With mu_ held: appends one frame, `encode(queued_, interns_)`, as a
+  // transaction. When the encoder throws (out of memory) the queue and the
+  // interned ids are as they were before it, and so are `slot`'s cached
+  // ids; the exception goes on to the caller, who reports it. A frame
+  // half-written or an id whose definition never left would corrupt the
+  // stream for every later frame.
+  template <class Encode>
+  void encode_locked(Encode& encode, std::size_t before, flow_slot* slot);
+  void undo_encode_locked(std::size_t before, flow_slot* slot) noexcept;
   void do_write();
   void do_read();       // TLS: asio reads into in_
   void arm_read();      // plain TCP: wait, then drain_locked() under read_mu_
@@ -375,13 +384,19 @@ class connection_handle {
 
   // Calls f(connection&, flow_slot&) with the handle's lock held, when it
   // holds an open connection and a slot; nullopt otherwise. `f` must not
-  // wait (the fast path of a tell: connection::try_enqueue).
+  // wait (the fast path of a tell: connection::try_enqueue); if it throws
+  // (out of memory), the lock is released and the exception goes on.
   template <class F>
   auto with_open(F&& f) -> std::optional<std::invoke_result_t<F, connection&, flow_slot&>> {
-    lock();
+    struct held {
+      connection_handle& h;
+      explicit held(connection_handle& handle) noexcept : h(handle) { h.lock(); }
+      ~held() { h.unlock(); }
+      held(const held&) = delete;
+      held& operator=(const held&) = delete;
+    } g(*this);
     std::optional<std::invoke_result_t<F, connection&, flow_slot&>> r;
     if (conn_ && slot_) r = f(*conn_, *slot_);
-    unlock();
     return r;
   }
 
@@ -417,7 +432,7 @@ status connection::enqueue(flow_slot& slot, Encode&& encode, bool urgent) {
   std::unique_lock g(mu_);
   if (auto s = admit_locked(slot, g); !s) return s;
   const std::size_t before = queued_.size();
-  encode(queued_, interns_);
+  encode_locked(encode, before, &slot);
   bump(slot.in_flight, queued_.size() - before);  // written under mu_ only
   bump(messages_sent_);
   if (urgent && before == 0 && write_now_locked()) return {};
@@ -436,7 +451,7 @@ std::optional<status> connection::try_enqueue(flow_slot& slot, Encode&& encode, 
   std::lock_guard g(mu_);
   if (closed_.load(std::memory_order_relaxed) || full_locked(slot)) return std::nullopt;
   const std::size_t before = queued_.size();
-  encode(queued_, interns_);
+  encode_locked(encode, before, &slot);
   bump(slot.in_flight, queued_.size() - before);  // written under mu_ only
   bump(messages_sent_);
   ++queued_messages_;
@@ -445,14 +460,25 @@ std::optional<status> connection::try_enqueue(flow_slot& slot, Encode&& encode, 
 }
 
 template <class Encode>
+void connection::encode_locked(Encode& encode, std::size_t before, flow_slot* slot) {
+  interns_.begin_frame();
+  try {
+    encode(queued_, interns_);
+  } catch (...) {
+    undo_encode_locked(before, slot);
+    throw;
+  }
+}
+
+template <class Encode>
 status connection::send_encoded(Encode&& encode, bool urgent, std::uint32_t messages) {
   if (closed_.load(std::memory_order_acquire)) return closed_error();
   std::lock_guard g(mu_);
   if (closed_.load(std::memory_order_relaxed)) return closed_error();
   if (queued_.size() >= max_queued_) return queue_full_locked();
-  if (messages != 0) bump(messages_sent_, messages);
   const std::size_t before = queued_.size();
-  encode(queued_, interns_);
+  encode_locked(encode, before, nullptr);
+  if (messages != 0) bump(messages_sent_, messages);
   if (urgent && before == 0 && write_now_locked()) return {};
   // Posted under the lock: a caller here need not hold the node (a credit
   // from a worker), and close() waits for the lock before the node may go.

@@ -32,6 +32,7 @@ void outbound_interns::apply_slow(interned_kind kind, std::string_view& s, std::
     // A definition: this frame carries the string and its new id.
     it = t.ids.emplace(std::string(s), static_cast<std::uint32_t>(t.ids.size()) + 1).first;
     total_bytes_ += s.size();
+    if (journal_size_ < interned_kinds) journal_[journal_size_++] = kind;
   } else {
     s = {};  // a use: the id alone
   }
@@ -41,6 +42,22 @@ void outbound_interns::apply_slow(interned_kind kind, std::string_view& s, std::
   } else {
     t.last = it->first;
     t.last_id = id;
+  }
+}
+
+void outbound_interns::undo_frame() noexcept {
+  while (journal_size_ != 0) {
+    table& t = tables_[index(journal_[--journal_size_])];
+    // The newest id of its kind is the one this frame defined.
+    const auto newest = static_cast<std::uint32_t>(t.ids.size());
+    for (auto it = t.ids.begin(); it != t.ids.end(); ++it) {
+      if (it->second != newest) continue;
+      total_bytes_ -= it->first.size();
+      t.ids.erase(it);
+      break;
+    }
+    if (t.last_id == newest) t.last_id = 0;
+    if (t.static_id == newest) t.static_id = 0;
   }
 }
 

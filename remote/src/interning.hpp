@@ -79,6 +79,14 @@ class outbound_interns {
 
   std::size_t defined(interned_kind kind) const noexcept { return tables_[index(kind)].ids.size(); }
 
+  // A frame's encoding is a transaction: begin_frame() before it (one
+  // store), and undo_frame() when it failed midway (out of memory), which
+  // forgets the ids it defined. Their definitions never reached the queue,
+  // so the peer must not be sent their uses: the next frame defines them
+  // again, with the same ids.
+  void begin_frame() noexcept { journal_size_ = 0; }
+  void undo_frame() noexcept;
+
  private:
   struct string_hash {
     using is_transparent = void;
@@ -97,6 +105,10 @@ class outbound_interns {
 
   table tables_[interned_kinds];
   std::size_t total_bytes_ = 0;
+  // The kinds of the ids the frame being encoded defined (at most one per
+  // kind: a frame carries one receiver, one sender, one type).
+  interned_kind journal_[interned_kinds]{};
+  std::size_t journal_size_ = 0;
 };
 
 class inbound_interns {
