@@ -1,6 +1,7 @@
 #include "node.hpp"
 
 #include <algorithm>
+#include <new>
 
 #include "address.hpp"
 #include "remote_ref.hpp"
@@ -468,9 +469,21 @@ void node::send_reply(const std::shared_ptr<connection>& via, std::uint64_t corr
     intern_strings(interns, env, nullptr);
     append_envelope_frame(queue, env);
   };
-  if (auto s = via->send_encoded(encode, /*urgent=*/true, /*messages=*/1); !s) {
-    system_.report_dead_letter(reply->type_name(),
-                               error(s.code(), "a reply to " + via->peer() + ": " + s.error().message()));
+  status s;
+  try {
+    s = via->send_encoded(encode, /*urgent=*/true, /*messages=*/1);
+  } catch (const std::bad_alloc&) {
+    // Nothing was queued (a failed encode leaves the stream as it was); the
+    // replying actor goes on, the asker times out.
+    s = error(errc::backpressure, "out of memory while sending it");
+  }
+  if (!s) {
+    try {
+      system_.report_dead_letter(reply->type_name(),
+                                 error(s.code(), "a reply to " + via->peer() + ": " + s.error().message()));
+    } catch (const std::bad_alloc&) {
+      // Out of memory for the report too: the reply is dropped unreported.
+    }
   }
 }
 
@@ -482,11 +495,15 @@ void node::send_failure(connection& via, std::uint64_t correlation, const error&
   env.receiver = receiver;
   env.type = type;
   env.error_code = static_cast<std::uint32_t>(e.code());
-  const std::string message = e.message().substr(0, 1024);
-  env.error_message = message;
-  tls_frame.clear();
-  append_envelope_frame(tls_frame, env);
-  (void)via.send(tls_frame, /*urgent=*/correlation != 0);
+  try {
+    const std::string message = e.message().substr(0, 1024);
+    env.error_message = message;
+    tls_frame.clear();
+    append_envelope_frame(tls_frame, env);
+    (void)via.send(tls_frame, /*urgent=*/correlation != 0);
+  } catch (const std::bad_alloc&) {
+    // Out of memory: the failure is not sent (nothing half-queued); the asker times out.
+  }
 }
 
 // ---------------------------------------------------------------- round trips

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -23,11 +24,18 @@
 
 namespace {
 
-thread_local std::size_t fail_from = 0;  // 0: never
+thread_local std::size_t fail_from = 0;       // this thread's next request of at least this fails; 0: never
+std::atomic<std::size_t> fail_any_from{0};    // the same, on whichever thread asks first
+std::atomic<std::size_t> failures_on_any{0};  // how often fail_any_from fired
 
 void* allocate(std::size_t n, std::size_t align) {
   if (fail_from != 0 && n >= fail_from) {
     fail_from = 0;
+    throw std::bad_alloc();
+  }
+  if (std::size_t any = fail_any_from.load(std::memory_order_relaxed);
+      any != 0 && n >= any && fail_any_from.compare_exchange_strong(any, 0)) {
+    failures_on_any.fetch_add(1);
     throw std::bad_alloc();
   }
   if (n == 0) n = 1;
@@ -185,6 +193,48 @@ TEST(remote_oom, a_frame_that_runs_out_of_memory_fails_its_send_and_the_connecti
   EXPECT_TRUE(got[1] == big) << "the big message arrived with " << got[1].size() << " bytes";
   EXPECT_EQ(nb->frames_rejected(), 0u) << "beta read no broken frame";
   EXPECT_EQ(na->connections_opened(), 1u) << "alpha never had to dial again";
+}
+
+// Answers each Greet with its name and how many it has seen; a Greet
+// named "big" gets a 3 MiB answer. A restart would start the count again.
+class counting_echo : public akt::actor {
+ public:
+  void receive(akt::context& ctx) override {
+    if (auto* g = ctx.message<demo::Greet>()) {
+      ++seen_;
+      const std::string body = g->name() == "big" ? std::string(3 << 20, 'y') : g->name();
+      (void)ctx.reply(greet(body + ":" + std::to_string(seen_)));
+    }
+  }
+
+ private:
+  int seen_ = 0;
+};
+
+TEST(remote_oom, a_reply_that_runs_out_of_memory_is_dropped_and_the_replying_actor_goes_on) {
+  auto a = start("alpha");
+  auto b = start("beta");
+  auto* na = akt::remote::remoting::enable(*a).value();
+  ASSERT_TRUE(akt::remote::remoting::enable(*b));
+  auto echo = b->spawn<counting_echo>("echo").value();
+  auto remote_echo = na->resolve(echo.path()).value();
+  auto first = remote_echo.ask<demo::Greet>(greet("small"), 10s);
+  ASSERT_TRUE(first) << first.error().to_string();
+  EXPECT_EQ(first->name(), "small:1");
+
+  // The 3 MiB reply is encoded on beta's worker; its queue's growth fails.
+  fail_any_from = 1 << 20;
+  auto lost = remote_echo.ask<demo::Greet>(greet("big"), 500ms);
+  fail_any_from = 0;
+  ASSERT_EQ(failures_on_any.load(), 1u) << "the reply's queue did not grow: nothing ran out of memory";
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().code(), akt::errc::request_timeout) << lost.error().to_string();
+
+  // The actor was not failed by its reply (a restart would count from 1
+  // again) and the connection carries the next reply.
+  auto next = remote_echo.ask<demo::Greet>(greet("small"), 10s);
+  ASSERT_TRUE(next) << next.error().to_string();
+  EXPECT_EQ(next->name(), "small:3");
 }
 
 }  // namespace
