@@ -457,29 +457,33 @@ TEST(codec, a_sender_defines_each_string_once_then_sends_its_id) {
 
 TEST(codec, a_frame_undone_forgets_the_ids_it_defined_and_nothing_else) {
   outbound_interns out;
-  std::uint32_t id = 0;
-  std::string_view s = "akt://beta@127.0.0.1:4000/a";
-  out.begin_frame();
-  out.apply(interned_kind::receiver, s, id);
-  ASSERT_EQ(id, 1u);
+  // Interns `str`: its id, and whether this was its definition (the string goes along).
+  struct interned {
+    std::uint32_t id;
+    bool defined;
+    bool operator==(const interned&) const = default;
+  };
+  const auto put = [&](interned_kind kind, std::string_view str, bool is_static = false) {
+    std::uint32_t id = 0;
+    is_static ? out.apply_static(kind, str, id) : out.apply(kind, str, id);
+    return interned{id, !str.empty()};
+  };
   static const std::string type_name = "demo.Greet";  // storage that never moves, as a descriptor's
-  s = type_name;
-  out.apply_static(interned_kind::type, s, id);
-  ASSERT_EQ(id, 1u);
-
-  // The next frame defines a receiver and a sender, uses the type, then fails.
+  static const std::string other = "demo.Other";
   out.begin_frame();
-  s = "akt://beta@127.0.0.1:4000/b";
-  out.apply(interned_kind::receiver, s, id);
-  ASSERT_EQ(id, 2u);
+  ASSERT_EQ(put(interned_kind::receiver, "akt://beta@127.0.0.1:4000/a"), (interned{1, true}));
+  ASSERT_EQ(put(interned_kind::type, type_name, true), (interned{1, true}));
+
+  // The next frame defines a receiver and a sender (for a slot that caches
+  // it), uses the type, then fails.
+  out.begin_frame();
+  ASSERT_EQ(put(interned_kind::receiver, "akt://beta@127.0.0.1:4000/b"), (interned{2, true}));
   std::uint32_t cached = 0;
-  s = "akt://alpha@127.0.0.1:3000/sender";
-  out.apply(interned_kind::sender, s, id, &cached);
-  ASSERT_EQ(id, 1u);
-  s = type_name;
-  out.apply_static(interned_kind::type, s, id);
-  ASSERT_EQ(id, 1u);
-  ASSERT_TRUE(s.empty());
+  std::string_view sender = "akt://alpha@127.0.0.1:3000/sender";
+  std::uint32_t sender_id = 0;
+  out.apply(interned_kind::sender, sender, sender_id, &cached);
+  ASSERT_EQ(sender_id, 1u);
+  ASSERT_EQ(put(interned_kind::type, type_name, true), (interned{1, false}));
   out.undo_frame();
   EXPECT_EQ(out.defined(interned_kind::receiver), 1u);
   EXPECT_EQ(out.defined(interned_kind::sender), 0u);
@@ -487,38 +491,19 @@ TEST(codec, a_frame_undone_forgets_the_ids_it_defined_and_nothing_else) {
 
   // Its strings are defined again, with the same ids; the others are still uses.
   out.begin_frame();
-  s = "akt://beta@127.0.0.1:4000/b";
-  out.apply(interned_kind::receiver, s, id);
-  EXPECT_EQ(id, 2u);
-  EXPECT_EQ(s, "akt://beta@127.0.0.1:4000/b") << "a definition again, not a use of an id the peer never got";
-  s = "akt://alpha@127.0.0.1:3000/sender";
-  out.apply(interned_kind::sender, s, id);
-  EXPECT_EQ(id, 1u);
-  EXPECT_FALSE(s.empty());
-  s = "akt://beta@127.0.0.1:4000/a";
-  out.apply(interned_kind::receiver, s, id);
-  EXPECT_EQ(id, 1u);
-  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(put(interned_kind::receiver, "akt://beta@127.0.0.1:4000/b"), (interned{2, true}))
+      << "a definition again, not a use of an id the peer never got";
+  EXPECT_EQ(put(interned_kind::sender, "akt://alpha@127.0.0.1:3000/sender"), (interned{1, true}));
+  EXPECT_EQ(put(interned_kind::receiver, "akt://beta@127.0.0.1:4000/a"), (interned{1, false}));
 
-  // The last-string and static caches do not hand out an undone id.
+  // Neither the last-string cache nor the static one hands out an undone id.
   out.begin_frame();
-  s = "demo.Other";
-  out.apply(interned_kind::type, s, id);
-  ASSERT_EQ(id, 2u);
-  static const std::string other = "demo.Other";
-  s = other;
-  out.apply_static(interned_kind::type, s, id);
-  ASSERT_EQ(id, 2u);
+  ASSERT_EQ(put(interned_kind::type, other), (interned{2, true}));
+  ASSERT_EQ(put(interned_kind::type, other, true), (interned{2, false}));
   out.undo_frame();
-  s = "demo.Other";
-  out.apply(interned_kind::type, s, id);
-  EXPECT_EQ(id, 2u);
-  EXPECT_FALSE(s.empty()) << "the last-string cache forgot it";
+  EXPECT_EQ(put(interned_kind::type, other), (interned{2, true})) << "the last-string cache forgot it";
   out.undo_frame();
-  s = other;
-  out.apply_static(interned_kind::type, s, id);
-  EXPECT_EQ(id, 2u);
-  EXPECT_FALSE(s.empty()) << "the static cache forgot it";
+  EXPECT_EQ(put(interned_kind::type, other, true), (interned{2, true})) << "the static cache forgot it";
 }
 
 TEST(codec, a_receiver_resolves_definitions_and_uses_and_refuses_the_rest) {

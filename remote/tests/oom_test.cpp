@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "messages.pb.h"
+#include "raw_peer.hpp"
 
 namespace {
 
@@ -94,15 +95,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return pred();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using akt_test::wait_until;
 
 struct inbox {
   std::mutex mu;

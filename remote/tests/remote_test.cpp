@@ -16,6 +16,7 @@
 
 #include "codec.hpp"
 #include "messages.pb.h"
+#include "raw_peer.hpp"
 
 namespace {
 
@@ -37,15 +38,7 @@ std::unique_ptr<akt::actor_system> start(const char* name) {
   return sys;
 }
 
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return pred();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using akt_test::wait_until;
 
 class remote_test : public ::testing::Test {
  protected:
