@@ -336,8 +336,38 @@ bool connection::claim_write_locked() {
   return true;
 }
 
+// Hands out post_memory_ while it is free (and the request fits); anything
+// else goes to operator new.
+template <class T>
+struct connection::post_allocator {
+  using value_type = T;
+  post_memory* memory;
+  explicit post_allocator(post_memory* m) noexcept : memory(m) {}
+  template <class U>
+  post_allocator(const post_allocator<U>& other) noexcept : memory(other.memory) {}
+  T* allocate(std::size_t n) {
+    if (n * sizeof(T) <= sizeof(memory->bytes) && alignof(T) <= alignof(std::max_align_t) &&
+        !memory->used.exchange(true, std::memory_order_acquire)) {
+      return reinterpret_cast<T*>(memory->bytes);
+    }
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t) noexcept {
+    if (static_cast<void*>(p) == static_cast<void*>(memory->bytes)) {
+      memory->used.store(false, std::memory_order_release);
+    } else {
+      ::operator delete(p);
+    }
+  }
+  template <class U>
+  bool operator==(const post_allocator<U>& other) const noexcept {
+    return memory == other.memory;
+  }
+};
+
 void connection::post_write() {
-  asio::post(node_.io(), [self = shared_from_this()] { self->do_write(); });
+  asio::post(node_.io(), asio::bind_allocator(post_allocator<std::byte>(&post_memory_),
+                                              [self = shared_from_this()] { self->do_write(); }));
 }
 
 void connection::kick_write_locked() {

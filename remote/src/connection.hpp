@@ -328,6 +328,18 @@ class connection : public std::enable_shared_from_this<connection> {
 
   byte_queue in_flight_;  // I/O thread: the buffer being written
 
+  // The memory of the one post_write in flight at a time (claim_write_locked
+  // makes it one): waking the I/O thread allocates nothing, so it cannot run
+  // out of memory after a frame was queued and leave writing_ set with no
+  // write to come. asio frees it before running the handler.
+  struct post_memory {
+    alignas(std::max_align_t) unsigned char bytes[256];
+    std::atomic<bool> used{false};
+  };
+  template <class T>
+  struct post_allocator;
+  post_memory post_memory_;
+
   std::mutex read_mu_;
   std::atomic<bool> reading_{false};  // plain TCP reads have started
   bool armed_ = false;                // I/O thread: a read wait is pending (plain TCP) / a read (TLS)

@@ -32,6 +32,9 @@ void outbound_interns::apply_slow(interned_kind kind, std::string_view& s, std::
     // A definition: this frame carries the string and its new id.
     it = t.ids.emplace(std::string(s), static_cast<std::uint32_t>(t.ids.size()) + 1).first;
     total_bytes_ += s.size();
+    // A frame defines at most one string of each kind, so the journal holds
+    // all of a frame's definitions (an encoder defining more per frame would
+    // need a longer one to be undone).
     if (journal_size_ < interned_kinds) journal_[journal_size_++] = kind;
   } else {
     s = {};  // a use: the id alone

@@ -306,13 +306,19 @@ status node::send_envelope(const std::string& address, const std::string& receiv
     env.correlation_id = correlation;
   }
   flow_slot* slot = route_to.slot.get();
-  status s = route_to.conn->enqueue(
-      *slot,
-      [&](byte_queue& queue, outbound_interns& interns) {
-        intern_strings(interns, env, slot);
-        append_envelope_frame(queue, env);
-      },
-      /*urgent=*/true);
+  status s;
+  try {
+    s = route_to.conn->enqueue(
+        *slot,
+        [&](byte_queue& queue, outbound_interns& interns) {
+          intern_strings(interns, env, slot);
+          append_envelope_frame(queue, env);
+        },
+        /*urgent=*/true);
+  } catch (...) {
+    if (correlation != 0) pending_.erase(correlation);  // nothing was sent: no reply will come
+    throw;
+  }
   if (s && correlation != 0 && route_to.conn->is_closed()) {
     // Closed meanwhile: its close may have failed the pending asks before ours was added.
     if (pending_.take(correlation, route_to.conn.get()))
@@ -448,42 +454,43 @@ status node::send_command(const std::string& address, envelope_kind kind, const 
 }
 
 void node::send_reply(const std::shared_ptr<connection>& via, std::uint64_t correlation, envelope_ptr reply) {
-  envelope_view env;
-  env.kind = envelope_kind::reply;
-  env.correlation_id = correlation;
-  env.type = reply->wire_type();
-  const std::string sender = reply->sender ? reply->sender->path() : std::string();
-  env.sender = sender;
-  tls_payload.clear();
-  if (env.type.empty() || !reply->serialize(tls_payload)) {
-    send_failure(
-        *via, correlation,
-        error(errc::invalid_argument, "the reply, a " + reply->type_name() + ", cannot cross the wire"));
-    return;
-  }
-  env.payload = tls_payload;
-  const std::string traceparent = reply->trace ? reply->trace->traceparent() : std::string();
-  env.traceparent = traceparent;
-  if (reply->trace) env.tracestate = wire_tracestate(*reply->trace);
-  const auto encode = [&](byte_queue& queue, outbound_interns& interns) {
-    intern_strings(interns, env, nullptr);
-    append_envelope_frame(queue, env);
-  };
   status s;
+  bool out_of_memory = false;
   try {
+    envelope_view env;
+    env.kind = envelope_kind::reply;
+    env.correlation_id = correlation;
+    env.type = reply->wire_type();
+    const std::string sender = reply->sender ? reply->sender->path() : std::string();
+    env.sender = sender;
+    tls_payload.clear();
+    if (env.type.empty() || !reply->serialize(tls_payload)) {
+      send_failure(
+          *via, correlation,
+          error(errc::invalid_argument, "the reply, a " + reply->type_name() + ", cannot cross the wire"));
+      return;
+    }
+    env.payload = tls_payload;
+    const std::string traceparent = reply->trace ? reply->trace->traceparent() : std::string();
+    env.traceparent = traceparent;
+    if (reply->trace) env.tracestate = wire_tracestate(*reply->trace);
+    const auto encode = [&](byte_queue& queue, outbound_interns& interns) {
+      intern_strings(interns, env, nullptr);
+      append_envelope_frame(queue, env);
+    };
     s = via->send_encoded(encode, /*urgent=*/true, /*messages=*/1);
   } catch (const std::bad_alloc&) {
-    // Nothing was queued (a failed encode leaves the stream as it was); the
+    // Nothing was queued (a failed encode leaves the stream as it was): the
     // replying actor goes on, the asker times out.
-    s = error(errc::backpressure, "out of memory while sending it");
+    out_of_memory = true;
   }
-  if (!s) {
-    try {
-      system_.report_dead_letter(reply->type_name(),
-                                 error(s.code(), "a reply to " + via->peer() + ": " + s.error().message()));
-    } catch (const std::bad_alloc&) {
-      // Out of memory for the report too: the reply is dropped unreported.
-    }
+  if (s && !out_of_memory) return;
+  try {
+    const std::string why = out_of_memory ? "out of memory while sending it" : s.error().message();
+    system_.report_dead_letter(reply->type_name(), error(out_of_memory ? errc::backpressure : s.code(),
+                                                         "a reply to " + via->peer() + ": " + why));
+  } catch (const std::bad_alloc&) {
+    // Out of memory for the report too: the reply is dropped unreported.
   }
 }
 

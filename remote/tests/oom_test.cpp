@@ -216,8 +216,11 @@ TEST(remote_oom, a_reply_that_runs_out_of_memory_is_dropped_and_the_replying_act
   EXPECT_EQ(first->name(), "small:1");
 
   // The 3 MiB reply is encoded on beta's worker; its queue's growth fails.
+  // The ask waits long enough for that on a slow machine (the reply is
+  // dropped, so the ask always waits all of it).
+  failures_on_any = 0;
   fail_any_from = 1 << 20;
-  auto lost = remote_echo.ask<demo::Greet>(greet("big"), 500ms);
+  auto lost = remote_echo.ask<demo::Greet>(greet("big"), 3s);
   fail_any_from = 0;
   ASSERT_EQ(failures_on_any.load(), 1u) << "the reply's queue did not grow: nothing ran out of memory";
   ASSERT_FALSE(lost);
