@@ -51,8 +51,8 @@ char* put_varint_field(char* p, std::uint32_t field, std::uint64_t v) {
   return put_varint(p, v);
 }
 
-// Writes Frame{field = message of `size` bytes produced by `body(p) -> end`}.
-// `n` more bytes at the end of `out`, for the caller to write.
+// `n` more bytes at the end of `out`, for the caller to write (a string
+// zero-fills them first; a byte_queue does not).
 char* extend_by(std::string& out, std::size_t n) {
   const std::size_t at = out.size();
   out.resize(at + n);
@@ -60,8 +60,9 @@ char* extend_by(std::string& out, std::size_t n) {
 }
 char* extend_by(byte_queue& out, std::size_t n) {
   return out.extend(n);
-}  // not zero-filled
+}
 
+// Writes Frame{field = message of `size` bytes produced by `body(p) -> end`}.
 template <class Out, class Body>
 void append_frame(Out& out, std::uint32_t field, std::size_t size, Body&& body) {
   const std::size_t frame_size = varint_size(tag(field, 2)) + varint_size(size) + size;

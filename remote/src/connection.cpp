@@ -27,7 +27,7 @@ std::int64_t steady_us() {
 }
 }  // namespace
 
-void queue_mutex::lock_contended() noexcept {
+void spin_mutex::lock_contended() noexcept {
   for (int spins = 0;; ++spins) {
     if (!held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire)) return;
     if (spins < 64) {
@@ -273,7 +273,7 @@ error connection::closed_error() const {
                "the connection to " + (peer_.empty() ? std::string("a peer") : peer_) + " is closed");
 }
 
-status connection::admit_locked(flow_slot& slot, std::unique_lock<queue_mutex>& g) {
+status connection::admit_locked(flow_slot& slot, std::unique_lock<spin_mutex>& g) {
   auto full = [&] {
     return slot.in_flight.load(std::memory_order_relaxed) >= window_ || queued_.size() >= max_outbound_;
   };
@@ -650,9 +650,7 @@ void connection::forget_handles() noexcept {
 
 connection_handle::~connection_handle() {
   std::lock_guard s(set_mu_);
-  lock();
-  std::shared_ptr<connection> c = conn_;
-  unlock();
+  std::shared_ptr<connection> c = get().conn;
   if (c) c->detach(*this);
 }
 
@@ -663,10 +661,13 @@ void connection_handle::start_with(const std::shared_ptr<connection>& c, bool bo
 
 void connection_handle::set(const std::shared_ptr<connection>& c, std::shared_ptr<flow_slot> slot) {
   std::lock_guard s(set_mu_);
-  lock();
-  std::shared_ptr<connection> old = std::exchange(conn_, c);
-  std::shared_ptr<flow_slot> old_slot = std::exchange(slot_, std::move(slot));
-  unlock();
+  std::shared_ptr<connection> old;
+  std::shared_ptr<flow_slot> old_slot;
+  {
+    std::lock_guard g(busy_);
+    old = std::exchange(conn_, c);
+    old_slot = std::exchange(slot_, std::move(slot));
+  }
   if (old == c) return;
   if (old) old->detach(*this);
   if (c) c->attach(*this);
@@ -674,14 +675,11 @@ void connection_handle::set(const std::shared_ptr<connection>& c, std::shared_pt
 
 connection_handle::entry connection_handle::forget(const connection* c) noexcept {
   entry e;
-  lock();
+  std::lock_guard g(busy_);
   if (conn_.get() == c) {
     e.conn = std::move(conn_);
     e.slot = std::move(slot_);
-    conn_.reset();
-    slot_.reset();
   }
-  unlock();
   return e;
 }
 

@@ -45,7 +45,9 @@ namespace akt::remote::detail {
 class node;
 class connection_handle;
 
-// The queue's lock: a spin lock whose release is a plain store. A sending
+// A spin lock whose release is a plain store: a connection's queue lock
+// and a remote pid's handle lock (both held for a few instructions to a
+// few hundred nanoseconds, never across a wait). A sending
 // thread holds it for a few hundred nanoseconds per message and the I/O
 // thread takes it once or twice per write, so a waiter spins briefly, then
 // yields its core (a holder may have been preempted on a machine with more
@@ -54,11 +56,11 @@ class connection_handle;
 // its unlock was a quarter of a remote stream's sending thread - one
 // locked instruction in three per tell, each waiting for the stores before
 // it to drain.
-class queue_mutex {
+class spin_mutex {
  public:
-  queue_mutex() noexcept = default;
-  queue_mutex(const queue_mutex&) = delete;
-  queue_mutex& operator=(const queue_mutex&) = delete;
+  spin_mutex() noexcept = default;
+  spin_mutex(const spin_mutex&) = delete;
+  spin_mutex& operator=(const spin_mutex&) = delete;
   void lock() noexcept {
     if (!held_.exchange(true, std::memory_order_acquire)) [[likely]]
       return;
@@ -278,7 +280,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void on_bytes();
   // With mu_ held: whether a message for `slot` may be queued now, after
   // waiting up to backpressure_wait_ for credit. Error: backpressure, dead_actor.
-  status admit_locked(flow_slot& slot, std::unique_lock<queue_mutex>& g);
+  status admit_locked(flow_slot& slot, std::unique_lock<spin_mutex>& g);
   bool full_locked(const flow_slot& slot) const noexcept {
     return slot.in_flight.load(std::memory_order_relaxed) >= window_ || queued_.size() >= max_outbound_;
   }
@@ -309,7 +311,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool hello_seen_ = false;
   bool proof_expected_ = false;
 
-  mutable queue_mutex mu_;
+  mutable spin_mutex mu_;
   std::condition_variable_any credit_cv_;        // with mu_: credit arrived, or closed
   byte_queue handshake_out_;                     // guarded by mu_: Hello and Proof, written first
   byte_queue queued_;                            // guarded by mu_: frames waiting for the next write
@@ -387,10 +389,8 @@ class connection_handle {
   void start_with(const std::shared_ptr<connection>& c, bool bound);
 
   entry get() noexcept {
-    lock();
-    entry e{conn_, slot_};
-    unlock();
-    return e;
+    std::lock_guard g(busy_);
+    return {conn_, slot_};
   }
   void set(const std::shared_ptr<connection>& c, std::shared_ptr<flow_slot> slot);
 
@@ -400,13 +400,7 @@ class connection_handle {
   // (out of memory), the lock is released and the exception goes on.
   template <class F>
   auto with_open(F&& f) -> std::optional<std::invoke_result_t<F, connection&, flow_slot&>> {
-    struct held {
-      connection_handle& h;
-      explicit held(connection_handle& handle) noexcept : h(handle) { h.lock(); }
-      ~held() { h.unlock(); }
-      held(const held&) = delete;
-      held& operator=(const held&) = delete;
-    } g(*this);
+    std::lock_guard g(busy_);
     std::optional<std::invoke_result_t<F, connection&, flow_slot&>> r;
     if (conn_ && slot_) r = f(*conn_, *slot_);
     return r;
@@ -420,15 +414,8 @@ class connection_handle {
   entry forget(const connection* c) noexcept;
 
  private:
-  void lock() noexcept {
-    while (busy_.test_and_set(std::memory_order_acquire)) {
-      while (busy_.test(std::memory_order_relaxed)) std::this_thread::yield();  // held for a few instructions
-    }
-  }
-  void unlock() noexcept { busy_.clear(std::memory_order_release); }
-
   std::mutex set_mu_;
-  std::atomic_flag busy_;
+  spin_mutex busy_;
   std::shared_ptr<connection> conn_;  // guarded by busy_; attached to it (connection::attach)
   std::shared_ptr<flow_slot> slot_;   // guarded by busy_
   bool bound_ = false;
