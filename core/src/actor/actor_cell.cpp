@@ -185,8 +185,8 @@ void actor_cell::observe_send(envelope& e) noexcept {
   }
 }
 
-std::int64_t actor_cell::enqueue_chain(envelope* first, envelope* last, std::uint32_t count) noexcept {
-  const std::int64_t before = mailbox_.push_chain(first, last, count);
+std::int64_t actor_cell::enqueue_chain(envelope* first, std::uint32_t count) noexcept {
+  const std::int64_t before = mailbox_.push_chain(first, count);
   if (before == 0) schedule();
   return before + count;
 }
