@@ -34,7 +34,14 @@ struct queue {
   segment_tail tail;
   segment_head head{tail};
   ~queue() { head.release(tail); }
-  void push(envelope* e) { tail.push(e); }
+  void push(envelope* e) {  // as a mailbox does
+    const std::uintptr_t seen = tail.peek();
+    if (segment_tail::has_room(seen, 1)) {
+      tail.push(e, seen);
+    } else {
+      tail.push_chain(e, 1, tail.reserve(1));
+    }
+  }
   node* pop() { return static_cast<node*>(head.pop(tail)); }
 };
 
@@ -72,9 +79,9 @@ TEST(segment_queue, a_chain_fills_the_segment_it_starts_in_and_goes_on_in_new_on
   queue q;
   std::vector<node> nodes(60);
   for (std::size_t i = 0; i < nodes.size(); ++i) nodes[i].seq = static_cast<int>(i);
-  for (std::size_t i = 0; i < 10; ++i) q.push(&nodes[i]);  // five slots left in the first segment
-  q.tail.push_chain(chain(nodes, 10, 40), 40);             // 5 + 15 + 15 + 5
-  q.tail.push_chain(chain(nodes, 50, 1), 1);
+  for (std::size_t i = 0; i < 10; ++i) q.push(&nodes[i]);           // five slots left in the first segment
+  q.tail.push_chain(chain(nodes, 10, 40), 40, q.tail.reserve(40));  // 5 + 15 + 15 + 5
+  q.tail.push_chain(chain(nodes, 50, 1), 1, nullptr);
   for (std::size_t i = 51; i < nodes.size(); ++i) q.push(&nodes[i]);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     node* n = q.pop();
@@ -141,9 +148,14 @@ TEST(segment_queue_stress, many_producers_one_consumer_exactly_once_in_order) {
           mine[k].seq = k;
         }
         if (n == 1) {
-          q.tail.push(&mine[i]);
+          if (i % 3 == 0) {
+            q.push(&mine[i]);
+          } else {  // without reserving, and with a stale guess of the tail word
+            q.tail.push(&mine[i], q.tail.peek());
+          }
         } else {
-          q.tail.push_chain(chain(mine, i, n), static_cast<std::uint32_t>(n));
+          q.tail.push_chain(chain(mine, i, n), static_cast<std::uint32_t>(n),
+                            q.tail.reserve(static_cast<std::uint32_t>(n)));
         }
         i += n;
       }

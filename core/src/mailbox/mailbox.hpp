@@ -78,15 +78,19 @@ class mailbox {
   // Adds one envelope; returns the count before (0: the caller schedules
   // the owner).
   std::int64_t push(envelope* e) noexcept {
+    const std::uintptr_t seen = tail_.peek();
+    if (!segment_tail::has_room(seen, 1)) [[unlikely]]
+      return push_chain(e, 1);  // makes the new segment before counting
     const std::int64_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
-    tail_.push(e);
+    tail_.push(e, seen);
     return before;
   }
   // Adds `count` envelopes linked from `first` on through their `next`;
   // returns the count before.
-  std::int64_t push_chain(envelope* first, std::uint32_t count) noexcept {
+  [[gnu::noinline]] std::int64_t push_chain(envelope* first, std::uint32_t count) noexcept {
+    mail_segment* spare = tail_.reserve(count);
     const std::int64_t before = pending_.fetch_add(count, std::memory_order_acq_rel);
-    tail_.push_chain(first, count);
+    tail_.push_chain(first, count, spare);
     return before;
   }
 
