@@ -16,7 +16,7 @@
 //     runtime's own posts (Terminated, events) pass the bound uncounted.
 //   - size() is what waits: pending, less what is in hand, less the hold.
 //
-// The queue has two ends (see segment_queue.hpp): the senders' end lives in
+// The queue has two ends (see mpsc_queue.hpp): the senders' end lives in
 // the mailbox, the consumer's end in a mailbox_cursor that the owner keeps
 // at least 64 bytes away, so that senders and the running turn never write
 // the same cache line whatever the owner's address.
@@ -33,7 +33,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "mailbox/segment_queue.hpp"
+#include "mailbox/mpsc_queue.hpp"
 
 namespace akt::detail {
 
@@ -48,7 +48,7 @@ class mailbox_cursor {
 
  private:
   friend class mailbox;
-  segment_head head_;
+  mpsc_head head_;
   std::atomic<std::uint32_t> in_hand_{0};  // taken this turn, not yet subtracted from pending
   bool holding_ = false;                   // pending includes 1 for messages held outside the queue
 };
@@ -78,20 +78,15 @@ class mailbox {
   // Adds one envelope; returns the count before (0: the caller schedules
   // the owner).
   std::int64_t push(envelope* e) noexcept {
-    const std::uintptr_t seen = tail_.peek();
-    if (!segment_tail::has_room(seen, false)) [[unlikely]]
-      return push_chain(e, 1);  // makes the new segment before counting
     const std::int64_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
-    tail_.push(e, seen, false, nullptr);
+    tail_.push(e);
     return before;
   }
-  // Adds `count` envelopes linked from `first` on through their `next` (the
-  // last's next null) in one step; returns the count before.
-  [[gnu::noinline]] std::int64_t push_chain(envelope* first, std::uint32_t count) noexcept {
-    const bool is_chain = count > 1;
-    mail_segment* spare = tail_.reserve(is_chain);
+  // Adds `count` envelopes linked first -> ... -> last in one step; returns
+  // the count before.
+  std::int64_t push_chain(envelope* first, envelope* last, std::uint32_t count) noexcept {
     const std::int64_t before = pending_.fetch_add(count, std::memory_order_acq_rel);
-    tail_.push(first, tail_.peek(), is_chain, spare);
+    tail_.push_chain(first, last);
     return before;
   }
 
@@ -104,9 +99,10 @@ class mailbox {
   // The running turn: the next envelope, or null (empty, or a push is
   // mid-way: the count then says to run again). `taken` counts this turn's.
   [[gnu::always_inline]] envelope* take(mailbox_cursor& c, std::uint32_t& taken) noexcept {
-    envelope* e = c.head_.pop(tail_);
-    if (e == nullptr) return nullptr;
+    mpsc_node* node = c.head_.pop(tail_);
+    if (node == nullptr) return nullptr;
     c.in_hand_.store(++taken, std::memory_order_relaxed);
+    auto* e = static_cast<envelope*>(node);
     if (e->counted) {
       e->counted = false;
       queued_.fetch_sub(1, std::memory_order_acq_rel);
@@ -125,13 +121,8 @@ class mailbox {
     }
     return pending_.fetch_sub(settle, std::memory_order_acq_rel) - settle;
   }
-  // Envelopes left at destruction, one by one; the last call (null) frees
-  // the queue's memory.
-  envelope* drain(mailbox_cursor& c) noexcept {
-    if (envelope* e = c.head_.pop(tail_)) return e;
-    c.head_.release(tail_);
-    return nullptr;
-  }
+  // Envelopes left at destruction, one by one.
+  envelope* drain(mailbox_cursor& c) noexcept { return static_cast<envelope*>(c.head_.pop(tail_)); }
 
   // Messages waiting to be taken (metrics' mailbox_size).
   std::uint64_t size(const mailbox_cursor& c) const noexcept {
@@ -150,7 +141,7 @@ class mailbox {
  private:
   friend class mailbox_cursor;
   std::atomic<std::int64_t> pending_{1};  // 1 = the start hold
-  segment_tail tail_;
+  mpsc_tail tail_;
   std::atomic<std::uint32_t> queued_{0};  // bounded only: counted envelopes not yet taken
   const std::uint32_t capacity_;          // 0 = unbounded
   const overflow_policy overflow_;
