@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "test_util.hpp"
 
@@ -172,6 +173,40 @@ struct parent_actor : akt::actor {
     if (ctx.is<std::string>()) (void)ctx.reply(ctx.spawn<akt_test::echo_actor>("kid").value());
   }
 };
+
+// Holds every after_terminate until the test lets it go.
+class held_terminations final : public akt::extension {
+ public:
+  std::string_view name() const noexcept override { return "held"; }
+  void after_terminate(const akt::actor_view& a, bool) noexcept override {
+    in_hook.store(true);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!let_go.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    log.add("terminated " + a.name());
+  }
+  std::atomic<bool> in_hook{false};
+  std::atomic<bool> let_go{false};
+  recorder log;
+};
+
+// wait_stopped means fully stopped: the actor reads terminated (for its
+// watchers) before the extensions are told and before terminate() ends, and
+// wait_stopped used to return from there (the test above failed 2-4 % of
+// runs: the hook's entry not yet in its log).
+TEST(extension, wait_stopped_returns_only_after_the_extensions_were_told) {
+  auto sys = start_system("ext-held");
+  ASSERT_TRUE(sys);
+  auto* h = sys->add_extension(std::make_unique<held_terminations>()).value();
+  auto a = sys->spawn_anonymous<akt_test::echo_actor>().value();
+  ASSERT_TRUE(a.stop());
+  ASSERT_TRUE(wait_until([&] { return h->in_hook.load(); }, 5s));
+  const akt::status early = a.wait_stopped(50ms);
+  EXPECT_FALSE(early) << "returned while the extension's hook still runs";
+  if (!early) EXPECT_EQ(early.code(), akt::errc::timeout);
+  h->let_go.store(true);
+  ASSERT_TRUE(a.wait_stopped(5s));
+  EXPECT_TRUE(h->log.contains("terminated " + a.name()));
+}
 
 TEST(extension, before_bind_can_refuse_a_name_and_the_hooks_follow_every_actor) {
   auto sys = start_system("ext-bind");

@@ -124,6 +124,9 @@ class actor_cell final : public actor_ref, public runnable {
   system_core& system() const noexcept { return system_; }
   actor_cell* parent_cell() const noexcept { return parent_.get(); }
   cell_state state() const noexcept { return life_.state(); }
+  // terminate() has run to its end: post_stop, watchers, the name freed, the
+  // extensions told (state() reads terminated earlier, for watchers).
+  bool has_finished() const noexcept { return finished_.load(std::memory_order_seq_cst); }
   bool is_guardian() const noexcept { return !parent_; }
   // The live actors under (and including, unless it is the guardian) this
   // one, each after its subtree, for reports.
@@ -214,6 +217,7 @@ class actor_cell final : public actor_ref, public runnable {
   std::atomic<std::uint8_t> observed_{unobserved};
   bool stop_after_handler_ = false;  // stop_self() was called by the running handler
   bool after_work_ = false;  // the running handler left work for after_handler (one check per message)
+  std::atomic<bool> finished_{false};  // terminate() has done everything: what wait_stopped waits for
   std::atomic<std::uint32_t> last_active_ms_{0};  // coarse_now_ms() after the last user message
   std::unique_ptr<actor> instance_;
   std::atomic<cell_extras*> extras_{nullptr};  // owned; see extras()

@@ -125,6 +125,10 @@ void actor_cell::terminate() noexcept {
     system_.for_each_observer([&](actor_observer& o) { o.on_stop(self); });
   }
   if (hooked_ || bound_) system_.after_terminate(*this, bound_);  // pairs with after_start / before_bind
+  // Terminated (above, for watchers) is not yet finished: a waiter woken by
+  // it could find the name still taken and the hooks not yet run.
+  finished_.store(true,
+                  std::memory_order_seq_cst);  // seq_cst: ordered before on_terminated's look at the waiters
   system_.on_terminated(*this);
 }
 

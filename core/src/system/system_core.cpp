@@ -373,7 +373,7 @@ status system_core::wait_terminated(const actor_cell& cell, std::chrono::nanosec
   bool done;
   {
     std::unique_lock g(terminated_mu_);
-    done = terminated_cv_.wait_for(g, timeout, [&] { return cell.state() == cell_state::terminated; });
+    done = terminated_cv_.wait_for(g, timeout, [&] { return cell.has_finished(); });
   }
   terminated_waiters_.fetch_sub(1, std::memory_order_seq_cst);
   if (done) return {};
