@@ -126,9 +126,9 @@ void actor_cell::terminate() noexcept {
   }
   if (hooked_ || bound_) system_.after_terminate(*this, bound_);  // pairs with after_start / before_bind
   // Terminated (above, for watchers) is not yet finished: a waiter woken by
-  // it could find the name still taken and the hooks not yet run.
-  finished_.store(true,
-                  std::memory_order_seq_cst);  // seq_cst: ordered before on_terminated's look at the waiters
+  // it could find the name still taken and the hooks not yet run. seq_cst:
+  // ordered before on_terminated's look at the waiters.
+  finished_.store(true, std::memory_order_seq_cst);
   system_.on_terminated(*this);
 }
 
