@@ -98,7 +98,7 @@ class actor_cell final : public actor_ref, public runnable {
   void post(envelope_ptr e) noexcept;
   // Enqueues `count` linked user envelopes at once (from the outbox);
   // returns how many messages the actor has now.
-  std::int64_t enqueue_chain(envelope* first, envelope* last, std::uint32_t count) noexcept;
+  std::int64_t enqueue_chain(envelope* first, std::uint32_t count) noexcept;
 
   // Stops this actor at the end of the handler running now (no envelope).
   void stop_self() noexcept;

@@ -33,7 +33,7 @@ namespace {
 thread_local outbox::state tls_outbox;  // NOLINT: zero-initialized plain data
 
 void hand_over(outbox::state& s, batch& b) noexcept {
-  if (b.target->enqueue_chain(b.first, b.last, b.count) > backlog_limit && s.backlogged == nullptr) {
+  if (b.target->enqueue_chain(b.first, b.count) > backlog_limit && s.backlogged == nullptr) {
     s.backlogged = b.target;  // keep the batch's reference for relieve()
     return;
   }
@@ -54,11 +54,11 @@ void relieve_backlog(outbox::state& s) noexcept {
 
 bool outbox::try_add_batched(actor_cell* target, envelope* e) noexcept {
   outbox::state& s = tls_outbox;
-  e->next.store(nullptr, std::memory_order_relaxed);
+  e->next = nullptr;
   for (int i = 0; i < s.used; ++i) {
     batch& b = s.batches[i];
     if (b.target != target) continue;
-    b.last->next.store(e, std::memory_order_relaxed);
+    b.last->next = e;
     b.last = e;
     if (++b.count == max_batch) {
       hand_over(s, b);

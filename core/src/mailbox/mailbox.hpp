@@ -16,7 +16,7 @@
 //     runtime's own posts (Terminated, events) pass the bound uncounted.
 //   - size() is what waits: pending, less what is in hand, less the hold.
 //
-// The queue has two ends (see mpsc_queue.hpp): the senders' end lives in
+// The queue has two ends (see segment_queue.hpp): the senders' end lives in
 // the mailbox, the consumer's end in a mailbox_cursor that the owner keeps
 // at least 64 bytes away, so that senders and the running turn never write
 // the same cache line whatever the owner's address.
@@ -33,7 +33,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "mailbox/mpsc_queue.hpp"
+#include "mailbox/segment_queue.hpp"
 
 namespace akt::detail {
 
@@ -48,7 +48,7 @@ class mailbox_cursor {
 
  private:
   friend class mailbox;
-  mpsc_head head_;
+  segment_head head_;
   std::atomic<std::uint32_t> in_hand_{0};  // taken this turn, not yet subtracted from pending
   bool holding_ = false;                   // pending includes 1 for messages held outside the queue
 };
@@ -78,15 +78,23 @@ class mailbox {
   // Adds one envelope; returns the count before (0: the caller schedules
   // the owner).
   std::int64_t push(envelope* e) noexcept {
+    prefetch_for_write(&pending_);  // the count and the tail word sit side by side: read, then changed
+    std::uintptr_t seen = tail_.peek();
+    if (!segment_tail::has_room(seen, false)) [[unlikely]]
+      return push_chain(e, 1);  // makes the new segment before counting
     const std::int64_t before = pending_.fetch_add(1, std::memory_order_acq_rel);
-    tail_.push(e);
+    if (!tail_.try_push(e, seen)) [[unlikely]]
+      tail_.push(e, seen, false, nullptr);  // another push took the last slot meanwhile
     return before;
   }
-  // Adds `count` envelopes linked first -> ... -> last in one step; returns
-  // the count before.
-  std::int64_t push_chain(envelope* first, envelope* last, std::uint32_t count) noexcept {
+  // Adds `count` envelopes linked from `first` on through their `next` (the
+  // last's next null) in one step; returns the count before.
+  [[gnu::noinline]] std::int64_t push_chain(envelope* first, std::uint32_t count) noexcept {
+    const bool is_chain = count > 1;
+    prefetch_for_write(&pending_);
+    mail_segment* spare = tail_.reserve(is_chain);
     const std::int64_t before = pending_.fetch_add(count, std::memory_order_acq_rel);
-    tail_.push_chain(first, last);
+    tail_.push(first, tail_.peek(), is_chain, spare);
     return before;
   }
 
@@ -99,10 +107,9 @@ class mailbox {
   // The running turn: the next envelope, or null (empty, or a push is
   // mid-way: the count then says to run again). `taken` counts this turn's.
   [[gnu::always_inline]] envelope* take(mailbox_cursor& c, std::uint32_t& taken) noexcept {
-    mpsc_node* node = c.head_.pop(tail_);
-    if (node == nullptr) return nullptr;
+    envelope* e = c.head_.pop(tail_);
+    if (e == nullptr) return nullptr;
     c.in_hand_.store(++taken, std::memory_order_relaxed);
-    auto* e = static_cast<envelope*>(node);
     if (e->counted) {
       e->counted = false;
       queued_.fetch_sub(1, std::memory_order_acq_rel);
@@ -121,8 +128,13 @@ class mailbox {
     }
     return pending_.fetch_sub(settle, std::memory_order_acq_rel) - settle;
   }
-  // Envelopes left at destruction, one by one.
-  envelope* drain(mailbox_cursor& c) noexcept { return static_cast<envelope*>(c.head_.pop(tail_)); }
+  // Envelopes left at destruction, one by one; the last call (null) frees
+  // the queue's memory.
+  envelope* drain(mailbox_cursor& c) noexcept {
+    if (envelope* e = c.head_.pop(tail_)) return e;
+    c.head_.release(tail_);
+    return nullptr;
+  }
 
   // Messages waiting to be taken (metrics' mailbox_size).
   std::uint64_t size(const mailbox_cursor& c) const noexcept {
@@ -141,7 +153,7 @@ class mailbox {
  private:
   friend class mailbox_cursor;
   std::atomic<std::int64_t> pending_{1};  // 1 = the start hold
-  mpsc_tail tail_;
+  segment_tail tail_;
   std::atomic<std::uint32_t> queued_{0};  // bounded only: counted envelopes not yet taken
   const std::uint32_t capacity_;          // 0 = unbounded
   const overflow_policy overflow_;

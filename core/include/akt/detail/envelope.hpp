@@ -3,7 +3,7 @@
 // An envelope is allocated once per message by the sender and freed by the
 // receiver after handling; it carries the message value inline (no second
 // allocation, no serialization for local delivery), the sender, and where a
-// reply goes for asks. It is also the node of the intrusive MPSC mailbox queue.
+// reply goes for asks. Mailboxes hold envelopes' addresses (segment_queue.hpp).
 //
 // Thread safety: an envelope has one owner at a time; ownership moves with the
 // envelope_ptr (sender -> mailbox -> receiving actor).
@@ -15,7 +15,6 @@
 #include <akt/error.hpp>
 #include <akt/trace.hpp>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -30,11 +29,6 @@ namespace akt::detail {
 class actor_ref;
 class reply_sink;
 
-// Node of an intrusive multi-producer single-consumer queue.
-struct mpsc_node {
-  std::atomic<mpsc_node*> next{nullptr};
-};
-
 enum class envelope_kind : std::uint8_t {
   user,              // a message for receive()
   stop,              // begin stopping the actor (children first)
@@ -47,8 +41,9 @@ enum class envelope_kind : std::uint8_t {
   wire,              // a user message still in wire form (wire_envelope.hpp): decoded, then handled as user
 };
 
-struct envelope : mpsc_node {
-  type_id type = nullptr;  // of the value; nullptr for system kinds
+struct envelope {
+  envelope* next = nullptr;  // chains envelopes one thread holds: an outbox's batch, a pool's free list
+  type_id type = nullptr;    // of the value; nullptr for system kinds
   envelope_kind kind = envelope_kind::user;
   bool pooled = false;           // from an envelope_pool, and goes back to it (see dispose)
   bool counted = false;          // counted against a bounded mailbox until taken (actor_cell::deliver)

@@ -48,7 +48,7 @@ class envelope_pool {
     e->trace.reset();
     e->counted = false;
     local& l = tls();
-    e->next.store(l.head, std::memory_order_relaxed);
+    e->next = l.head;
     l.head = e;
     if (++l.count == 2 * batch) l.spill();
   }
@@ -58,8 +58,7 @@ class envelope_pool {
   static constexpr std::size_t max_spare_batches = 64;
 
   static typed_envelope<T>* next_of(typed_envelope<T>* e) noexcept {
-    return static_cast<typed_envelope<T>*>(
-        static_cast<envelope*>(static_cast<mpsc_node*>(e->next.load(std::memory_order_relaxed))));
+    return static_cast<typed_envelope<T>*>(e->next);
   }
   static void delete_list(typed_envelope<T>* e) noexcept {
     while (e != nullptr) {
@@ -92,7 +91,7 @@ class envelope_pool {
       typed_envelope<T>* first = head;
       for (std::uint32_t i = 1; i < batch; ++i) first = next_of(first);
       typed_envelope<T>* rest = next_of(first);  // the batch to hand over
-      first->next.store(nullptr, std::memory_order_relaxed);
+      first->next = nullptr;
       count = batch;
       shared& s = spare();
       {
