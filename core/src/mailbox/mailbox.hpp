@@ -28,6 +28,7 @@
 #pragma once
 
 #include <akt/detail/envelope.hpp>
+#include <akt/detail/small_alloc.hpp>  // prefetch_for_write
 #include <akt/options.hpp>
 
 #include <atomic>

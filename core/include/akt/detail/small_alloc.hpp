@@ -31,6 +31,18 @@ static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ <= 16, "small_alloc's blocks are 
 void* small_alloc_slow(std::size_t size);
 void small_free_slow(void* p, std::size_t size) noexcept;
 
+// Asks for the line at `p` in the state a write needs (the allocator's next
+// block; a mailbox's count before a read-modify-write): one coherence
+// transfer instead of a shared copy first. PREFETCHW: a no-op where the CPU
+// lacks it (its opcode is a NOP there).
+inline void prefetch_for_write(const void* p) noexcept {
+#if defined(__x86_64__)
+  asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 
 inline void* small_alloc(std::size_t size) {
@@ -62,15 +74,6 @@ struct small_alloc_cache {
 };
 // Plain data, zero-initialized: an access is one TLS-relative load.
 inline thread_local small_alloc_cache small_cache;  // NOLINT
-
-// PREFETCHW: a no-op where the CPU lacks it (its opcode is a NOP there).
-inline void prefetch_for_write(const void* p) noexcept {
-#if defined(__x86_64__)
-  asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
-#else
-  __builtin_prefetch(p, 1, 3);
-#endif
-}
 
 inline void* small_alloc(std::size_t size) {
   if (size - 1 < small_alloc_cache::max_small) {
