@@ -23,7 +23,7 @@ using akt::detail::mail_segment;
 using akt::detail::segment_head;
 using akt::detail::segment_tail;
 
-struct node final : envelope {
+struct alignas(16) node final : envelope {  // the queue keeps tags in an address's low four bits
   int producer = 0;
   int seq = 0;
   std::string type_name() const override { return "node"; }
@@ -33,7 +33,11 @@ struct node final : envelope {
 struct queue {
   segment_tail tail;
   segment_head head{tail};
-  ~queue() { head.release(tail); }
+  ~queue() {
+    while (head.pop(tail) != nullptr) {
+    }
+    head.release(tail);
+  }
   void push(envelope* e) {  // as a mailbox does
     std::uintptr_t seen = tail.peek();
     if (segment_tail::has_room(seen, false)) {

@@ -15,7 +15,8 @@
 //     hold one message at a time (a reply, a ring's token, a new actor's
 //     first message): they never allocate a segment;
 //   - a segment's address | the next free slot (0..14; 14: full).
-// Addresses are 16-byte aligned: the low four bits are free.
+// Envelopes' and segments' addresses are 16-byte aligned (small_alloc's
+// blocks): the low four bits are free.
 //
 // A push on an empty word swaps its envelope in. Otherwise it claims a slot
 // with a compare-and-swap on the word and stores its address there. The
@@ -89,9 +90,8 @@ class segment_tail {
   std::uintptr_t peek() const noexcept { return tail_.load(std::memory_order_relaxed); }
   // Whether the word `t` takes one more envelope (or chain) without a new segment.
   static bool has_room(std::uintptr_t t, bool is_chain) noexcept {
-    if (t == 0) return !is_chain;  // the word itself holds one envelope
-    const std::uintptr_t at = t & mask;
-    return at != one_envelope && at < mail_segment::slots;
+    if (t == 0) return !is_chain;             // the word itself holds one envelope
+    return (t & mask) < mail_segment::slots;  // not full (14), not the word's one envelope (15)
   }
 
   // A new segment when the tail has no room, else null: for the caller to
@@ -108,6 +108,7 @@ class segment_tail {
   // empty or its segment has a free slot; false (nothing done) when a new
   // segment is needed. `t`: the word peek saw (a guess; updated).
   [[gnu::always_inline]] bool try_push(envelope* e, std::uintptr_t& t) noexcept {
+    assert((reinterpret_cast<std::uintptr_t>(e) & mask) == 0);  // envelopes come from small_alloc
     for (;;) {
       if (t == 0) {
         if (tail_.compare_exchange_weak(t, reinterpret_cast<std::uintptr_t>(e) | one_envelope,
@@ -116,7 +117,7 @@ class segment_tail {
         continue;
       }
       const std::uintptr_t at = t & mask;
-      if (at >= mail_segment::slots) return false;  // full, or the word's one envelope
+      if (at >= mail_segment::slots) return false;  // full (14), or the word's one envelope (15)
       if (tail_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
         segment_of(t)->slot[at].store(reinterpret_cast<std::uintptr_t>(e), std::memory_order_release);
         return true;
@@ -128,6 +129,7 @@ class segment_tail {
   // last's next null), making a segment when needed. `t`: the word peek
   // saw (a guess); `spare`: from reserve (used, or freed).
   [[gnu::noinline]] void push(envelope* e, std::uintptr_t t, bool is_chain, mail_segment* spare) noexcept {
+    assert((reinterpret_cast<std::uintptr_t>(e) & mask) == 0);
     const std::uintptr_t value = reinterpret_cast<std::uintptr_t>(e) | (is_chain ? mail_segment::chain : 0);
     for (;;) {
       const std::uintptr_t at = t & mask;
@@ -137,7 +139,7 @@ class segment_tail {
           break;
         continue;
       }
-      if (t != 0 && at != one_envelope && at < mail_segment::slots) {
+      if (t != 0 && at < mail_segment::slots) {
         if (tail_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
           segment_of(t)->slot[at].store(value, std::memory_order_release);
           break;
@@ -215,9 +217,8 @@ class segment_head {
   }
 
   // Frees the segment left at the consumer's end; for when nothing more can come.
-  void release(segment_tail& q) noexcept {
-    while (pop(q) != nullptr) {
-    }
+  void release([[maybe_unused]] segment_tail& q) noexcept {
+    assert(pop(q) == nullptr);  // drained first: an envelope dropped here would leak
     if (mail_segment* seg = segment()) mail_segment::free(seg);
     head_ = 0;
   }
