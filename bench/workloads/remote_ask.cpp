@@ -46,6 +46,12 @@ int main(int argc, char** argv) {
   bench::stop_system(*sys);
   bench::stop_server(server);
 
+  if (const char* dump = std::getenv("AKT_BENCH_DUMP")) {
+    if (FILE* f = std::fopen(dump, "w")) {
+      for (double v : us) std::fprintf(f, "%.2f\n", v);
+      std::fclose(f);
+    }
+  }
   double sum = 0;
   for (double v : us) sum += v;
   std::sort(us.begin(), us.end());

@@ -32,6 +32,9 @@ inline akt::remote::remoting_options node_options() {
                                   .port = 0,
                                   .secret = "akt-bench-shared-secret-0123456789",
                                   .backpressure_wait = std::chrono::seconds(10)};
+  // AKT_BENCH_IO_NOT_BATCH set: the I/O thread keeps the default policy
+  // (to measure what remoting_options::batch_io_thread does).
+  if (std::getenv("AKT_BENCH_IO_NOT_BATCH")) o.batch_io_thread = false;
   if (const char* dir = std::getenv("AKT_BENCH_TLS_DIR")) {
     const std::string d(dir);
     o.tls = akt::remote::tls_options{.certificate_file = d + "/node.pem",

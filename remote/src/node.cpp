@@ -1,7 +1,13 @@
 #include "node.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 #include "address.hpp"
 #include "remote_ref.hpp"
@@ -133,8 +139,22 @@ status node::listen() {
   accept_next();
   sweep_pending();
   heartbeat();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    if (options_.batch_io_thread) use_batch_scheduling();
+    io_.run();
+  });
   return {};
+}
+
+void node::use_batch_scheduling() {
+#if defined(__linux__)
+  // Priority 0 is the only one SCHED_BATCH has: no privilege needed.
+  sched_param param{};
+  if (const int err = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param); err != 0) {
+    system_.logger().info("remoting: the I/O thread keeps its scheduling policy (SCHED_BATCH refused: " +
+                          std::string(std::strerror(err)) + ")");
+  }
+#endif
 }
 
 void node::shutdown() {

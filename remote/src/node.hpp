@@ -156,6 +156,7 @@ class node : public std::enable_shared_from_this<node> {
                                  connection_handle& handle, error* why);
   std::shared_ptr<connection> connection_to(const std::string& address, error* why);
   void heartbeat();
+  void use_batch_scheduling();  // on the I/O thread (remoting_options::batch_io_thread)
   void accept_next();
   void sweep_pending();
   void warn_limited(const std::string& what);  // at most one line a second, with a count of the rest

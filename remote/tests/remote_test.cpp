@@ -6,8 +6,12 @@
 #include <google/protobuf/duration.pb.h>
 #include <asio.hpp>
 
+#include <dirent.h>
+#include <sched.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -122,6 +126,36 @@ TEST(remote_options, enable_refuses_limits_that_cannot_work_and_names_the_option
   big.set_name(std::string(1 << 20, 'q'));
   ASSERT_TRUE(sink->tell(big));
   EXPECT_TRUE(wait_until([&] { return got->load() == (1u << 20); }));
+}
+
+// Threads of this process under SCHED_BATCH now.
+int batch_threads() {
+  int n = 0;
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return -1;
+  while (dirent* t = readdir(tasks)) {
+    if (t->d_name[0] == '.') continue;
+    if (sched_getscheduler(static_cast<pid_t>(std::atoi(t->d_name))) == SCHED_BATCH) ++n;
+  }
+  closedir(tasks);
+  return n;
+}
+
+TEST(remote_options, the_io_thread_runs_under_sched_batch_unless_told_not_to) {
+  const int before = batch_threads();
+  ASSERT_GE(before, 0);
+  auto a = start("batch");
+  auto b = start("default-policy");
+  auto na = akt::remote::remoting::enable(*a).value();  // batch_io_thread: on by default
+  auto nb = akt::remote::remoting::enable(*b, {.batch_io_thread = false}).value();
+  ASSERT_TRUE(a->spawn_fn("here", [](akt::context&) {}));
+  // A lookup crosses both I/O threads (b dials, a accepts and answers):
+  // each has chosen its policy by the time it returns.
+  auto here = nb->lookup("127.0.0.1", na->port(), "here", 5s);
+  ASSERT_TRUE(here) << here.error().to_string();
+  EXPECT_EQ(batch_threads(), before + 1);  // a's I/O thread, and no other
+  EXPECT_TRUE(a->stop());
+  EXPECT_EQ(batch_threads(), before);  // joined with its system
 }
 
 TEST_F(remote_test, lookup_then_ask_from_plain_code_gets_the_protobuf_reply) {

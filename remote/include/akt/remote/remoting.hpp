@@ -133,6 +133,19 @@ struct remoting_options {
   std::size_t max_outbound_bytes = 2 * 1024 * 1024;
   std::size_t max_inbound_pending_bytes = 64 * 1024 * 1024;
   std::chrono::milliseconds backpressure_wait{0};
+
+  // Scheduling (Linux). The node's I/O thread wakes for every read and
+  // write; under the default policy each wake-up preempts whatever runs on
+  // the core — often a worker or an asker that is about to read the same
+  // bytes itself. With `batch_io_thread` the I/O thread runs under
+  // SCHED_BATCH: the same share of the CPU as any thread (nice 0), but a
+  // wake-up waits for the running thread to yield or use up its slice
+  // (workers and askers that poll yield every few microseconds). On two
+  // cores this took a remote round trip's p99 from 3.4-3.9x its p50 to
+  // 2.5-2.9x and a stream of tells from 7.4-8.6 M to 9.5-11.2 M msgs/s
+  // (docs/benchmarks.md, eighth session). Off: the thread keeps the
+  // process's policy.
+  bool batch_io_thread = true;
 };
 
 namespace detail {
