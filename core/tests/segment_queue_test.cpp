@@ -165,40 +165,28 @@ TEST(segment_queue, pops_between_pushes_keep_order) {
   EXPECT_EQ(next, 200);
 }
 
-TEST(segment_queue_stress, many_producers_one_consumer_exactly_once_in_order) {
-  constexpr int producers = 8;
-  constexpr int per_producer = 50'000;
+// `producers` threads each push `per_producer` nodes with `produce(q,
+// mine, p)` (nodes numbered in order, `mine` theirs) while this thread pops:
+// every node must come out exactly once, each producer's in order.
+// `consumer_spins`: the consumer retries at once instead of yielding (it
+// stays on the producers' heels and keeps emptying the queue).
+template <class Produce>
+void stress(int producers, int per_producer, bool consumer_spins, Produce produce) {
   queue q;
   std::vector<std::vector<node>> nodes(producers);
-  for (auto& v : nodes) v = std::vector<node>(per_producer);
+  for (int p = 0; p < producers; ++p) {
+    nodes[p] = std::vector<node>(per_producer);
+    for (int i = 0; i < per_producer; ++i) {
+      nodes[p][i].producer = p;
+      nodes[p][i].seq = i;
+    }
+  }
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
       while (!go.load()) std::this_thread::yield();
-      std::vector<node>& mine = nodes[p];
-      int i = 0;
-      while (i < per_producer) {
-        // Odd producers push chains of 2..37 as well (one slot each).
-        const int n = p % 2 == 1 ? std::min(1 + (i % 37), per_producer - i) : 1;  // 1: a single push
-        for (int k = i; k < i + n; ++k) {
-          mine[k].producer = p;
-          mine[k].seq = k;
-        }
-        if (n == 1) {
-          std::uintptr_t guess = 0;  // a stale guess of the tail word
-          if (i % 3 == 0) {
-            q.push(&mine[i]);
-          } else if (i % 3 == 1) {  // the slow push, without reserving
-            q.tail.push(&mine[i], guess, false, nullptr);
-          } else if (!q.tail.try_push(&mine[i], guess)) {  // the fast push, then the slow one
-            q.tail.push(&mine[i], guess, false, nullptr);
-          }
-        } else {
-          q.push_chain(chain(mine, i, n));
-        }
-        i += n;
-      }
+      produce(q, nodes[p], p);
     });
   }
   go.store(true);
@@ -208,7 +196,7 @@ TEST(segment_queue_stress, many_producers_one_consumer_exactly_once_in_order) {
   while (received < producers * per_producer && std::chrono::steady_clock::now() < deadline) {
     node* n = q.pop();
     if (n == nullptr) {
-      std::this_thread::yield();
+      if (!consumer_spins) std::this_thread::yield();
       continue;
     }
     ASSERT_EQ(n->seq, next[n->producer]) << "producer " << n->producer << " out of order";
@@ -220,43 +208,41 @@ TEST(segment_queue_stress, many_producers_one_consumer_exactly_once_in_order) {
   EXPECT_EQ(q.pop(), nullptr);
 }
 
+TEST(segment_queue_stress, many_producers_one_consumer_exactly_once_in_order) {
+  constexpr int per_producer = 50'000;
+  stress(8, per_producer, false, [](queue& q, std::vector<node>& mine, int p) {
+    int i = 0;
+    while (i < per_producer) {
+      // Odd producers push chains of 2..37 as well (one slot each).
+      const int n = p % 2 == 1 ? std::min(1 + (i % 37), per_producer - i) : 1;  // 1: a single push
+      if (n == 1) {
+        std::uintptr_t guess = 0;  // a stale guess of the tail word
+        if (i % 3 == 0) {
+          q.push(&mine[i]);
+        } else if (i % 3 == 1) {  // the slow push, without reserving
+          q.tail.push(&mine[i], guess, false, nullptr);
+        } else if (!q.tail.try_push(&mine[i], guess)) {  // the fast push, then the slow one
+          q.tail.push(&mine[i], guess, false, nullptr);
+        }
+      } else {
+        q.push_chain(chain(mine, i, n));
+      }
+      i += n;
+    }
+  });
+}
+
 // The word's one envelope under contention: two producers push one at a
 // time while the consumer keeps emptying the queue, so that most pushes meet
 // an empty word or its one envelope, and the consumer's swap races a push
 // moving that envelope into a segment.
 TEST(segment_queue_stress, the_one_envelope_word_races_the_consumer_without_loss_or_reorder) {
-  constexpr int producers = 2;
-  constexpr int per_producer = 100'000;
-  queue q;
-  std::vector<std::vector<node>> nodes(producers);
-  for (auto& v : nodes) v = std::vector<node>(per_producer);
-  std::atomic<bool> go{false};
-  std::vector<std::thread> threads;
-  for (int p = 0; p < producers; ++p) {
-    threads.emplace_back([&, p] {
-      while (!go.load()) std::this_thread::yield();
-      for (int i = 0; i < per_producer; ++i) {
-        nodes[p][i].producer = p;
-        nodes[p][i].seq = i;
-        q.push(&nodes[p][i]);
-        if (i % 64 == 0) std::this_thread::yield();  // let the consumer catch up and empty the word
-      }
-    });
-  }
-  go.store(true);
-  std::vector<int> next(producers, 0);
-  int received = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (received < producers * per_producer && std::chrono::steady_clock::now() < deadline) {
-    node* n = q.pop();
-    if (n == nullptr) continue;  // spin: the consumer stays on the producers' heels
-    ASSERT_EQ(n->seq, next[n->producer]) << "producer " << n->producer << " out of order";
-    ++next[n->producer];
-    ++received;
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(received, producers * per_producer);
-  EXPECT_EQ(q.pop(), nullptr);
+  stress(2, 100'000, true, [](queue& q, std::vector<node>& mine, int) {
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      q.push(&mine[i]);
+      if (i % 64 == 0) std::this_thread::yield();  // let the consumer catch up and empty the word
+    }
+  });
 }
 
 }  // namespace
