@@ -57,6 +57,16 @@ envelope* chain(std::vector<node>& nodes, std::size_t from, std::size_t n) {
   return &nodes[from];
 }
 
+// Pops `count` nodes numbered 0, 1, ... in that order, then nothing.
+void expect_pops_in_order(queue& q, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    node* n = q.pop();
+    ASSERT_NE(n, nullptr) << "node " << i << " missing";
+    EXPECT_EQ(n->seq, static_cast<int>(i));
+  }
+  EXPECT_EQ(q.pop(), nullptr);
+}
+
 TEST(segment_queue, pop_on_empty_returns_null) {
   queue q;
   EXPECT_EQ(q.pop(), nullptr);
@@ -73,12 +83,7 @@ TEST(segment_queue, keeps_order_across_many_segments) {
     nodes[i].seq = static_cast<int>(i);
     q.push(&nodes[i]);
   }
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    node* n = q.pop();
-    ASSERT_NE(n, nullptr);
-    EXPECT_EQ(n->seq, static_cast<int>(i));
-  }
-  EXPECT_EQ(q.pop(), nullptr);
+  expect_pops_in_order(q, nodes.size());
 }
 
 TEST(segment_queue, one_envelope_needs_no_segment_and_a_second_moves_it_into_one_in_order) {
@@ -107,12 +112,7 @@ TEST(segment_queue, a_chain_takes_one_slot_and_comes_out_in_order_among_single_p
   q.push_chain(chain(nodes, 13, 40));
   q.push_chain(chain(nodes, 53, 2));
   for (std::size_t i = 55; i < nodes.size(); ++i) q.push(&nodes[i]);
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    node* n = q.pop();
-    ASSERT_NE(n, nullptr);
-    EXPECT_EQ(n->seq, static_cast<int>(i));
-  }
-  EXPECT_EQ(q.pop(), nullptr);
+  expect_pops_in_order(q, nodes.size());
 }
 
 TEST(segment_queue, a_segment_read_to_the_end_is_retired_and_the_next_push_starts_a_new_one) {
