@@ -1,5 +1,6 @@
 #include "engine.hpp"
 
+#include <akt/detail/thread_name.hpp>
 #include <akt/remote/remoting.hpp>
 
 #include <algorithm>
@@ -157,7 +158,10 @@ status engine::start(remote::remoting& remoting) {
     (void)etcd_->revoke_lease(lease_.load());
     return s;
   }
-  runner_ = std::thread([this] { runner(); });
+  runner_ = std::thread([this] {
+    akt::detail::name_this_thread("akt-cluster");
+    runner();
+  });
   system_.logger().info("cluster: " + self_ + " joined cluster '" + options_.name + "' (" +
                         std::to_string(members().size()) + " members)");
   return {};

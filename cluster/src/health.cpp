@@ -1,5 +1,6 @@
 #include "health.hpp"
 
+#include <akt/detail/thread_name.hpp>
 #include <asio.hpp>
 
 #include <atomic>
@@ -118,7 +119,10 @@ status health_server::start(const std::string& host, std::uint16_t port) {
   }
   state_->port = state_->acceptor.local_endpoint().port();
   state_->accept();
-  thread_ = std::thread([s = state_.get()] { s->io.run(); });
+  thread_ = std::thread([s = state_.get()] {
+    akt::detail::name_this_thread("akt-health");
+    s->io.run();
+  });
   return {};
 }
 

@@ -6,9 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace {
 
@@ -263,6 +267,37 @@ TEST(actor_system, several_systems_in_one_process_are_independent) {
   EXPECT_EQ(code_of(x1->tell(ping{})), akt::errc::dead_actor);
   EXPECT_EQ(two->dead_letters(), dead_two) << "dead letters of one system do not count in another";
   EXPECT_EQ(two->actor_count(), 1u);
+}
+
+// Threads of this process whose name starts with `prefix` (Linux).
+int threads_named(std::string_view prefix) {
+  int n = 0;
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return -1;
+  while (dirent* t = readdir(tasks)) {
+    if (t->d_name[0] == '.') continue;
+    std::ifstream comm(std::string("/proc/self/task/") + t->d_name + "/comm");
+    std::string name;
+    if (std::getline(comm, name) && name.starts_with(prefix)) ++n;
+  }
+  closedir(tasks);
+  return n;
+}
+
+TEST(actor_system, its_threads_carry_akt_names_while_it_runs) {
+  const int workers = threads_named("akt-worker-");
+  const int timers = threads_named("akt-timer");
+  const int third = threads_named("akt-worker-2");
+  ASSERT_GE(workers, 0);
+  auto sys = akt::actor_system::launch("named", {.workers = 3, .logger = akt::make_discard_logger()});
+  ASSERT_TRUE(sys) << outcome(sys);
+  EXPECT_TRUE(wait_until([&] { return threads_named("akt-worker-") == workers + 3; }))
+      << "each worker names itself akt-worker-<index>";
+  EXPECT_EQ(threads_named("akt-worker-2"), third + 1);
+  EXPECT_TRUE(wait_until([&] { return threads_named("akt-timer") == timers + 1; }));
+  EXPECT_TRUE((*sys)->stop());
+  EXPECT_EQ(threads_named("akt-worker-"), workers) << "joined with its system";
+  EXPECT_EQ(threads_named("akt-timer"), timers);
 }
 
 }  // namespace

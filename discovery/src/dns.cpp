@@ -1,5 +1,6 @@
 // The DNS provider: A/AAAA or SRV records, asked afresh on every nodes()
 // call and every watch poll (dns_resolver.hpp does the asking).
+#include <akt/detail/thread_name.hpp>
 #include <akt/discovery/discovery.hpp>
 
 #include <ares.h>
@@ -105,7 +106,10 @@ class dns_provider final : public provider {
       stopping_ = false;
     }
     cancel_.store(false);
-    watcher_ = std::thread([this, on_change = std::move(on_change)] { run_watch(on_change); });
+    watcher_ = std::thread([this, on_change = std::move(on_change)] {
+      akt::detail::name_this_thread("akt-dns-watch");
+      run_watch(on_change);
+    });
     return {};
   }
 

@@ -1,6 +1,7 @@
 // The Kubernetes provider: the pods of one application, from the API server
 // the pod runs under (list, then watch), over libcurl; see discovery.hpp for
 // the behaviour and kubernetes/ for HTTP and the API's JSON.
+#include <akt/detail/thread_name.hpp>
 #include <akt/discovery/discovery.hpp>
 
 #include <algorithm>
@@ -116,6 +117,7 @@ class kubernetes_provider final : public provider {
     auto first = list_pods(watch_session_, missing_port::fail);
     if (!first) return first.error();
     thread_ = std::thread([this, on_change = std::move(on_change), first = std::move(*first)]() mutable {
+      akt::detail::name_this_thread("akt-k8s-watch");
       run(on_change, std::move(first));
     });
     return {};

@@ -1,5 +1,6 @@
 #include "node.hpp"
 
+#include <akt/detail/thread_name.hpp>
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -140,6 +141,7 @@ status node::listen() {
   sweep_pending();
   heartbeat();
   thread_ = std::thread([this] {
+    akt::detail::name_this_thread("akt-remote-io");
     if (options_.batch_io_thread) use_batch_scheduling();
     io_.run();
   });

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -128,14 +129,18 @@ TEST(remote_options, enable_refuses_limits_that_cannot_work_and_names_the_option
   EXPECT_TRUE(wait_until([&] { return got->load() == (1u << 20); }));
 }
 
-// Threads of this process under SCHED_BATCH now.
+// Threads of this process under SCHED_BATCH now (and named akt-remote-io:
+// the I/O thread names itself).
 int batch_threads() {
   int n = 0;
   DIR* tasks = opendir("/proc/self/task");
   if (tasks == nullptr) return -1;
   while (dirent* t = readdir(tasks)) {
     if (t->d_name[0] == '.') continue;
-    if (sched_getscheduler(static_cast<pid_t>(std::atoi(t->d_name))) == SCHED_BATCH) ++n;
+    if (sched_getscheduler(static_cast<pid_t>(std::atoi(t->d_name))) != SCHED_BATCH) continue;
+    std::ifstream comm(std::string("/proc/self/task/") + t->d_name + "/comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "akt-remote-io") ++n;
   }
   closedir(tasks);
   return n;

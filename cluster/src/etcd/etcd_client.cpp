@@ -1,6 +1,7 @@
 #include "etcd/etcd_client.hpp"
 
 #include <grpcpp/grpcpp.h>
+#include <akt/detail/thread_name.hpp>
 
 #include <fstream>
 #include <random>
@@ -491,6 +492,7 @@ result<std::unique_ptr<etcd_client::watch_stream>> etcd_client::watch(const std:
   w->thread_ = std::thread(
       [w = w.get(), ep, stream, on_events = std::move(on_events), on_end = std::move(on_end), where, prefix] {
         (void)ep;  // the channel lives as long as the stream
+        akt::detail::name_this_thread("akt-etcd-watch");
         pb::WatchResponse response;
         status end;
         while (stream->Read(&response)) {

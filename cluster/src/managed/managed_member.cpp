@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <akt/detail/thread_name.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -126,7 +127,10 @@ result<std::vector<std::string>> managed_member::start() {
     }
     log_.info("managed etcd: restarting the member in " + options_.data_dir);
   }
-  supervisor_ = std::thread([this] { supervise(); });
+  supervisor_ = std::thread([this] {
+    akt::detail::name_this_thread("akt-etcd-member");
+    supervise();
+  });
   status up = wait_ready(deadline);
   if (up) up = promote_self(deadline);
   if (!up) {
@@ -425,7 +429,10 @@ void managed_member::supervise() {
         log_.warn(s.error().message());
       }
       if (promoter_.joinable()) promoter_.join();
-      promoter_ = std::thread([this] { (void)promote_self(clock::now() + options_.join_timeout); });
+      promoter_ = std::thread([this] {
+        akt::detail::name_this_thread("akt-etcd-promote");
+        (void)promote_self(clock::now() + options_.join_timeout);
+      });
     }
   }
 }

@@ -1,6 +1,9 @@
 #include "dispatch/scheduler.hpp"
 
+#include <akt/detail/thread_name.hpp>
+
 #include <chrono>
+#include <string>
 
 #include "dispatch/ref_cache.hpp"
 #include "timer/passivation_wheel.hpp"
@@ -87,7 +90,10 @@ void scheduler::start() {
   if (manual_) return;
   for (auto& w : workers_) {
     worker* raw = w.get();
-    raw->thread = std::thread([this, raw] { run_worker(*raw); });
+    raw->thread = std::thread([this, raw] {
+      name_this_thread("akt-worker-" + std::to_string(raw->index));
+      run_worker(*raw);
+    });
   }
 }
 

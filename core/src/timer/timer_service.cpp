@@ -1,5 +1,7 @@
 #include "timer/timer_service.hpp"
 
+#include <akt/detail/thread_name.hpp>
+
 namespace akt::detail {
 
 timer_service::~timer_service() {
@@ -9,7 +11,12 @@ timer_service::~timer_service() {
 void timer_service::start() {
   std::lock_guard g(mu_);
   stopping_ = false;
-  if (!manual_) thread_ = std::thread([this] { run(); });
+  if (!manual_) {
+    thread_ = std::thread([this] {
+      name_this_thread("akt-timer");
+      run();
+    });
+  }
 }
 
 timer_service::clock::time_point timer_service::now() const {
