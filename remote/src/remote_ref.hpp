@@ -31,11 +31,14 @@ class remote_ref final : public actor_ref {
   void poll_incoming() noexcept override;
   // A reply from another node takes tens of microseconds: spin longer rather
   // than pay a futex wake-up on top, polling the connection for the reply
-  // and yielding the core on every round, so a thread of the transport that
-  // needs it gets it (yielding every 64 rounds left I/O wake-ups waiting
-  // ~9 us for a core on 2 cores, by perf sched).
+  // (the asker reads it itself) and yielding the core every 32 rounds. The
+  // I/O thread runs under SCHED_BATCH and is not needed on the reply's
+  // path; yielding to it on every round put its wake-up into ~15 % of round
+  // trips (p50 22-30 us); every 32 rounds: p50 17-19 us, p99 10-30 % lower
+  // on 2 cores (docs/benchmarks.md, ninth session). Every 64 rounds starved
+  // it: p99 over 200 us.
   akt::detail::reply_wait_hint reply_wait() const noexcept override {
-    return {.spin = std::chrono::microseconds(100), .yield_mask = 0, .poll = true};
+    return {.spin = std::chrono::microseconds(100), .yield_mask = 31, .poll = true};
   }
   status request_stop() noexcept override;
   status request_restart() noexcept override;
