@@ -78,8 +78,9 @@ struct frame_view {
 template <class Out>
 void append_envelope_frame(Out& out, const envelope_view& e);
 // A payload written straight into the frame, its size known up front: a
-// remote tell serializes the caller's object into the outbound queue with
-// no intermediate copy.
+// remote tell copies in what it serialized before taking the queue's lock
+// (a small payload) or serializes the caller's object into the queue (a
+// large one: no intermediate copy).
 struct payload_writer {
   std::size_t size;
   void (*write)(const void* ctx, std::uint8_t* out);  // exactly `size` bytes
