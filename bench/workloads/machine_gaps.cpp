@@ -2,19 +2,24 @@
 // thread per core, pinned to it, reads the clock in a loop for N
 // milliseconds (default 1000) and counts the gaps between two reads of at
 // least 5 µs: time the thread did not run (a hypervisor holding the vCPU,
-// an interrupt, another thread). Run beside a benchmark's runs, it tells a
-// slow phase of a shared VM from a slow change: on the 2-vCPU machine of
-// docs/benchmarks.md a quiet core loses 20–40 µs some 1,300 times a second,
+// an interrupt, another thread). Run alone, between a benchmark's runs (it
+// spins every core: beside a benchmark it would measure the benchmark), it
+// shows how much a shared VM takes at the time: on the 2-vCPU machine of
+// docs/benchmarks.md a quiet core loses 15–40 µs some 1,300 times a second,
 // which is what puts a remote round trip's p99 at its p50 plus such a gap.
 //
-// Output: one BENCH line, gaps per second per core, the share of time lost,
-// and the gaps' p50 / p99 (nearest rank) in µs. Not an Akt workload: no
-// actor runs; the harness never calls it.
+// Output: one BENCH line: gaps per second per core, the share of time lost,
+// the gaps' p50 / p99 in µs (nearest rank over 1 µs buckets; 10 ms and
+// longer share the last), and whether every thread got pinned to its core
+// (if not, threads sharing a core count each other's turns as gaps). Not an
+// Akt workload: no actor runs; the harness never calls it.
 #include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -25,27 +30,30 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-struct core_gaps {
-  std::vector<double> gaps_us;  // each gap of at least min_gap_us
-  double lost_us = 0;
-};
-
 constexpr double min_gap_us = 5.0;
+constexpr std::size_t buckets = 10'001;  // 1 µs each; the last holds 10 ms and longer
+
+struct core_gaps {
+  std::vector<std::uint64_t> histogram = std::vector<std::uint64_t>(buckets);  // gaps by whole µs
+  std::uint64_t count = 0;
+  double lost_us = 0;
+  bool pinned = false;
+};
 
 core_gaps watch(unsigned core, std::chrono::milliseconds how_long) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(core, &set);
-  (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // unpinned, it still measures
   core_gaps out;
-  out.gaps_us.reserve(16384);
+  out.pinned = pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
   const auto end = clock_type::now() + how_long;
   auto last = clock_type::now();
   for (;;) {
     const auto now = clock_type::now();
     const double gap = std::chrono::duration<double, std::micro>(now - last).count();
     if (gap >= min_gap_us) {
-      if (out.gaps_us.size() < out.gaps_us.capacity()) out.gaps_us.push_back(gap);
+      ++out.histogram[std::min(static_cast<std::size_t>(gap), buckets - 1)];
+      ++out.count;
       out.lost_us += gap;
     }
     last = now;
@@ -53,11 +61,16 @@ core_gaps watch(unsigned core, std::chrono::milliseconds how_long) {
   }
 }
 
-double nearest_rank(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+// The bucket (µs) holding the gap of nearest rank p among `count`.
+double nearest_rank(const std::vector<std::uint64_t>& histogram, std::uint64_t count, double p) {
+  if (count == 0) return 0;
+  const auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(p / 100.0 * count)));
+  std::uint64_t seen = 0;
+  for (std::size_t us = 0; us < histogram.size(); ++us) {
+    seen += histogram[us];
+    if (seen >= rank) return static_cast<double>(us);
+  }
+  return static_cast<double>(histogram.size() - 1);
 }
 
 }  // namespace
@@ -76,19 +89,23 @@ int main(int argc, char** argv) {
   }
   for (auto& t : threads) t.join();
 
-  std::vector<double> all;
+  std::vector<std::uint64_t> all(buckets);
+  std::uint64_t count = 0;
   double lost_us = 0;
-  for (auto& r : results) {
-    all.insert(all.end(), r.gaps_us.begin(), r.gaps_us.end());
+  bool pinned = true;
+  for (const auto& r : results) {
+    for (std::size_t i = 0; i < buckets; ++i) all[i] += r.histogram[i];
+    count += r.count;
     lost_us += r.lost_us;
+    pinned = pinned && r.pinned;
   }
   const double seconds = static_cast<double>(ms) / 1000.0;
-  const double per_core_per_s = static_cast<double>(all.size()) / cores / seconds;
+  const double per_core_per_s = static_cast<double>(count) / cores / seconds;
   const double lost_share = lost_us / (cores * seconds * 1e6);
-  const double p50 = nearest_rank(all, 50), p99 = nearest_rank(all, 99);
+  const double p50 = nearest_rank(all, count, 50), p99 = nearest_rank(all, count, 99);
   std::printf(
-      "BENCH machine_gaps host %ld gaps_per_core_per_s=%.0f per_s lost_pct=%.2f gap_p50_us=%.1f "
-      "gap_p99_us=%.1f cores=%u\n",
-      ms, per_core_per_s, lost_share * 100.0, p50, p99, cores);
+      "BENCH machine_gaps host %ld gaps_per_core_per_s=%.0f per_s lost_pct=%.2f gap_p50_us=%.0f "
+      "gap_p99_us=%.0f cores=%u pinned=%d\n",
+      ms, per_core_per_s, lost_share * 100.0, p50, p99, cores, pinned ? 1 : 0);
   return 0;
 }

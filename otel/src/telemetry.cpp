@@ -1,5 +1,7 @@
 #include <akt/otel/telemetry.hpp>
 
+#include <akt/detail/thread_name.hpp>
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
@@ -269,7 +271,10 @@ status telemetry::start(actor_system& system) {
   }
   if (!t.opts.otlp.metrics_url.empty() || !t.opts.otlp.traces_url.empty()) {
     t.exporter = std::make_unique<detail::otlp_exporter>(t.opts.otlp);
-    t.export_thread = std::thread([&t] { t.run_exports(); });
+    t.export_thread = std::thread([&t] {
+      akt::detail::name_this_thread("akt-otel-export");
+      t.run_exports();
+    });
   }
   return {};
 }

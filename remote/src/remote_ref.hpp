@@ -36,7 +36,9 @@ class remote_ref final : public actor_ref {
   // path; yielding to it on every round put its wake-up into ~15 % of round
   // trips (p50 22-30 us); every 32 rounds: p50 17-19 us, p99 10-30 % lower
   // on 2 cores (docs/benchmarks.md, ninth session). Every 64 rounds starved
-  // it: p99 over 200 us.
+  // it: p99 over 200 us. Where the I/O thread must read the reply (TLS, or
+  // an asker inside an actor, which does not poll), a round is a relaxed
+  // spin of ~50 ns, so it still gets the core every ~2 us.
   akt::detail::reply_wait_hint reply_wait() const noexcept override {
     return {.spin = std::chrono::microseconds(100), .yield_mask = 31, .poll = true};
   }

@@ -129,26 +129,31 @@ TEST(remote_options, enable_refuses_limits_that_cannot_work_and_names_the_option
   EXPECT_TRUE(wait_until([&] { return got->load() == (1u << 20); }));
 }
 
-// Threads of this process under SCHED_BATCH now (and named akt-remote-io:
-// the I/O thread names itself).
-int batch_threads() {
-  int n = 0;
+// Threads of this process under SCHED_BATCH now, and how many of them are
+// named akt-remote-io (the I/O thread names itself).
+struct batch_count {
+  int all = 0;
+  int io = 0;
+};
+batch_count batch_threads() {
+  batch_count n;
   DIR* tasks = opendir("/proc/self/task");
-  if (tasks == nullptr) return -1;
+  if (tasks == nullptr) return {-1, -1};
   while (dirent* t = readdir(tasks)) {
     if (t->d_name[0] == '.') continue;
     if (sched_getscheduler(static_cast<pid_t>(std::atoi(t->d_name))) != SCHED_BATCH) continue;
+    ++n.all;
     std::ifstream comm(std::string("/proc/self/task/") + t->d_name + "/comm");
     std::string name;
-    if (std::getline(comm, name) && name == "akt-remote-io") ++n;
+    if (std::getline(comm, name) && name == "akt-remote-io") ++n.io;
   }
   closedir(tasks);
   return n;
 }
 
 TEST(remote_options, the_io_thread_runs_under_sched_batch_unless_told_not_to) {
-  const int before = batch_threads();
-  ASSERT_GE(before, 0);
+  const batch_count before = batch_threads();
+  ASSERT_GE(before.all, 0);
   auto a = start("batch");
   auto b = start("default-policy");
   auto na = akt::remote::remoting::enable(*a).value();  // batch_io_thread: on by default
@@ -158,9 +163,11 @@ TEST(remote_options, the_io_thread_runs_under_sched_batch_unless_told_not_to) {
   // each has chosen its policy by the time it returns.
   auto here = nb->lookup("127.0.0.1", na->port(), "here", 5s);
   ASSERT_TRUE(here) << here.error().to_string();
-  EXPECT_EQ(batch_threads(), before + 1);  // a's I/O thread, and no other
+  EXPECT_EQ(batch_threads().all, before.all + 1);  // a's I/O thread, and no other
+  EXPECT_EQ(batch_threads().io, before.io + 1);    // named as such
   EXPECT_TRUE(a->stop());
-  EXPECT_EQ(batch_threads(), before);  // joined with its system
+  // Joined with its system (a joined thread may still be listed for a moment).
+  EXPECT_TRUE(wait_until([&] { return batch_threads().all == before.all; }));
 }
 
 TEST_F(remote_test, lookup_then_ask_from_plain_code_gets_the_protobuf_reply) {

@@ -430,7 +430,7 @@ void managed_member::supervise() {
       }
       if (promoter_.joinable()) promoter_.join();
       promoter_ = std::thread([this] {
-        akt::detail::name_this_thread("akt-etcd-promote");
+        akt::detail::name_this_thread("akt-etcd-promo");
         (void)promote_self(clock::now() + options_.join_timeout);
       });
     }

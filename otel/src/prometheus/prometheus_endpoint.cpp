@@ -11,6 +11,8 @@
 #include <prometheus/metric_type.h>
 #include <sys/socket.h>
 
+#include <akt/detail/thread_name.hpp>
+
 #include <algorithm>
 #include <cassert>
 #include <condition_variable>
@@ -526,6 +528,7 @@ struct prometheus_endpoint::impl {
       std::condition_variable cv;
       bool stopped = false;  // guarded by m
       std::thread waker([&] {
+        akt::detail::name_this_thread("akt-prom-stop");
         std::unique_lock lock(m);
         while (!stopped) {
           lock.unlock();
