@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 
 #include <csignal>
-
 #include <cstdio>
 #include <set>
 #include <vector>
@@ -14,8 +13,8 @@
 namespace {
 
 TEST(ports, two_processes_never_get_the_same_port) {
-  constexpr int per_process =
-      300;  // of the ~10,000 below the ephemeral range: collisions certain without the locks
+  // Of the ~10,000 ports below the ephemeral range: collisions certain without the locks.
+  constexpr int per_process = 300;
   int to_parent[2];
   ASSERT_EQ(::pipe(to_parent), 0);
   const pid_t child = ::fork();

@@ -140,7 +140,8 @@ struct remoting_options {
   // bytes itself. With `batch_io_thread` the I/O thread runs under
   // SCHED_BATCH: the same share of the CPU as any thread (nice 0), but a
   // wake-up waits for the running thread to yield or use up its slice
-  // (workers and askers that poll yield every few microseconds). On two
+  // (a polling worker yields every few microseconds, a polling remote
+  // asker every 32 rounds, ~30 us). On two
   // cores this took a remote round trip's p99 from 3.4-3.9x its p50 to
   // 2.5-2.9x and a stream of tells from 7.4-8.6 M to 9.5-11.2 M msgs/s
   // (docs/benchmarks.md, eighth session). Off: the thread keeps the
