@@ -357,67 +357,8 @@ status node::send_envelope(const std::string& address, const std::string& receiv
   return s;
 }
 
-namespace {
-
-// A tell's frame: its strings interned on the connection it goes out on
-// (under the queue's lock). A small payload is serialized before any lock
-// is taken and copied in under it (the I/O thread waits for that lock to
-// take the queue: the shorter its hold, the fewer waits); a large one is
-// serialized in place, with no copy.
-struct tell_frame {
-  envelope_view env;
-  actor_ref* sender;  // the telling actor (alive for the call), or null
-  std::string sender_path;
-  ref_ptr<actor_ref> forgotten;  // a slot's previous last sender, released after the lock
-  payload_writer payload;
-  static constexpr std::size_t staged_bytes = 128;
-  std::uint8_t staged[staged_bytes];  // a small payload, serialized before the locks
-
-  tell_frame(const std::string& receiver, const akt::detail::wire_message& m, actor_ref* from)
-      : sender(from), payload{m.byte_size(m.value), m.write, m.value} {
-    env.receiver = receiver;
-    env.type = m.type;
-    if (payload.size <= staged_bytes) {
-      m.write(m.value, staged);
-      payload.write = [](const void* self, std::uint8_t* out) {
-        const auto* t = static_cast<const tell_frame*>(self);
-        std::memcpy(out, t->staged, t->payload.size);
-      };
-      payload.ctx = this;
-    }
-  }
-  tell_frame(const tell_frame&) = delete;  // payload.ctx may point at this frame
-  tell_frame& operator=(const tell_frame&) = delete;
-  // The sender's id on this connection: the slot's last sender by
-  // reference, else its path interned (and remembered when it got an id).
-  void intern_sender(flow_slot& slot, outbound_interns& interns) {
-    if (sender == nullptr) return;
-    if (slot.last_sender.get() == sender && slot.last_sender_id != 0) {
-      env.sender_id = slot.last_sender_id;  // defined earlier on this connection
-      return;
-    }
-    sender_path = sender->path();
-    env.sender = sender_path;
-    interns.apply(interned_kind::sender, env.sender, env.sender_id);
-    if (env.sender_id != 0) {
-      forgotten = std::exchange(slot.last_sender, ref_ptr<actor_ref>::share(sender));
-      slot.last_sender_id = env.sender_id;
-    }
-  }
-  auto encode(flow_slot& slot) {
-    return [this, &slot](byte_queue& queue, outbound_interns& interns) {
-      interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &slot.receiver_id);
-      intern_sender(slot, interns);
-      // env.type is a descriptor's name (wire_message_of): static storage.
-      interns.apply_static(interned_kind::type, env.type, env.type_id);
-      append_envelope_frame(queue, env, payload);
-    };
-  }
-};
-
-// The fast path on `handle`'s open connection (see try_send_wire).
-std::optional<status> try_enqueue_tell(connection_handle& handle, tell_frame& t,
-                                       std::shared_ptr<connection>& wake) {
+std::optional<status> try_send_wire(connection_handle& handle, tell_frame& t,
+                                    std::shared_ptr<connection>& wake) {
   return handle
       .with_open([&](connection& c, flow_slot& slot) -> std::optional<status> {
         bool post = false;
@@ -428,46 +369,36 @@ std::optional<status> try_enqueue_tell(connection_handle& handle, tell_frame& t,
       .value_or(std::nullopt);
 }
 
-}  // namespace
-
-std::optional<status> try_send_wire(connection_handle& handle, const std::string& receiver,
-                                    const akt::detail::wire_message& m, actor_ref* sender,
-                                    std::shared_ptr<connection>& wake) {
-  tell_frame t(receiver, m, sender);
-  return try_enqueue_tell(handle, t, wake);
-}
-
-status node::send_wire(const std::string& address, const std::string& receiver,
-                       const akt::detail::wire_message& m, actor_ref* sender, const trace_context* trace,
+status node::send_wire(const std::string& address, tell_frame& t, const trace_context* trace,
                        connection_handle& handle) {
-  tell_frame t(receiver, m, sender);
   std::string traceparent;
-  trace_ref carried;  // the send span's context, when a tracer opened one
-  if (trace != nullptr) [[unlikely]] {
+  trace_ref carried;           // the send span's context, when a tracer opened one
+  std::optional<status> fast;  // an untraced tell's fast path was tried by the caller
+  if (trace != nullptr) {
     if (trace == akt::detail::current_trace() && trace->is_sampled()) {
-      carried = system_.observe_send(*trace, send_view{nullptr, receiver, m.type, false});
+      carried = system_.observe_send(*trace, send_view{nullptr, t.receiver, t.type, false});
       trace = carried.get();
     }
     traceparent = trace->traceparent();
     t.env.traceparent = traceparent;
     t.env.tracestate = wire_tracestate(*trace);
+    std::shared_ptr<connection> wake;
+    fast = try_send_wire(handle, t, wake);
+    if (wake) wake->post_write();  // this node is held by the caller
   }
-  std::shared_ptr<connection> wake;
-  std::optional<status> fast = try_enqueue_tell(handle, t, wake);
-  if (wake) wake->post_write();  // this node is held by the caller
   status s;
-  if (fast) [[likely]] {
+  if (fast) {
     s = *fast;
   } else {
     // Filled by route on failure only: a thread's scratch, so no error is
     // built per tell (even an empty one moves its string out of line).
     thread_local error why(errc::dead_actor, std::string());
-    auto route_to = route(address, receiver, handle, &why);
+    auto route_to = route(address, t.receiver, handle, &why);
     s = route_to.conn ? route_to.conn->enqueue(*route_to.slot, t.encode(*route_to.slot)) : status(why);
   }
   if (!s) [[unlikely]] {
     if (s.code() != errc::backpressure) count_send_failure(address);
-    system_.report_dead_letter(m.type, error(s.code(), "to " + receiver + ": " + s.error().message()));
+    system_.report_dead_letter(t.type, error(s.code(), "to " + t.receiver + ": " + s.error().message()));
   }
   return s;
 }

@@ -8,6 +8,7 @@
 //   connection.cpp   one connection: handshake, framing, batched writes
 //   flow.cpp         credit-based flow control
 //   correlations.hpp asks waiting for their answer
+//   tell_frame.hpp   one tell of a protobuf value, built once for all its paths
 // One I/O thread runs all socket work; senders serialize on their own
 // threads and only append bytes under a connection's mutex.
 #pragma once
@@ -33,6 +34,7 @@
 #include "codec.hpp"
 #include "connection.hpp"
 #include "correlations.hpp"
+#include "tell_frame.hpp"
 
 namespace akt::remote::detail {
 
@@ -46,15 +48,14 @@ struct inbound_job {
   std::function<void()> run;
 };
 
-// The fast path of a tell without a trace context, taken by a remote pid
-// before it locks its node: the frame goes onto the pid's open connection
-// under its handle's lock, with no reference counted, and never waits.
-// nullopt: nothing was sent (no open connection yet, or the window or the
-// queue is full); node::send_wire then takes the long way. `wake`: the
-// I/O thread must be woken to write (connection::post_write), which needs
-// the node held (its io_context).
-std::optional<status> try_send_wire(connection_handle& handle, const std::string& receiver,
-                                    const akt::detail::wire_message& m, actor_ref* sender,
+// The fast path of a tell (tell_frame.hpp), taken by a remote pid before
+// it locks its node: the frame goes onto the pid's open connection under
+// its handle's lock, with no reference counted, and never waits. nullopt:
+// nothing was sent (no open connection yet, or the window or the queue is
+// full); node::send_wire then takes the long way with the same frame.
+// `wake`: the I/O thread must be woken to write (connection::post_write),
+// which needs the node held (its io_context).
+std::optional<status> try_send_wire(connection_handle& handle, tell_frame& t,
                                     std::shared_ptr<connection>& wake);
 
 class node : public std::enable_shared_from_this<node> {
@@ -83,9 +84,11 @@ class node : public std::enable_shared_from_this<node> {
   // memory of its connection (connection.hpp).
   status send_envelope(const std::string& address, const std::string& receiver, envelope_ptr e,
                        connection_handle& handle);
-  // A tell of a protobuf value serialized from the caller's object.
-  status send_wire(const std::string& address, const std::string& receiver,
-                   const akt::detail::wire_message& m, actor_ref* sender, const trace_context* trace,
+  // A tell of a protobuf value, the long way: a traced one gets its trace
+  // context and tries the fast path; an untraced one comes here when the
+  // caller's fast path (try_send_wire) missed, and is routed (dialling,
+  // waiting up to remoting_options::backpressure_wait for window or queue).
+  status send_wire(const std::string& address, tell_frame& t, const trace_context* trace,
                    connection_handle& handle);
   status send_stop(const std::string& address, const std::string& receiver, connection_handle& handle);
   // A command frame (stop, watch, unwatch, terminated) for `receiver`, not flow-controlled.

@@ -26,12 +26,13 @@ status remote_ref::deliver(envelope_ptr e) noexcept {
 status remote_ref::deliver_wire(const akt::detail::wire_message& m, actor_ref* sender,
                                 const trace_context* trace) noexcept {
   try {
+    tell_frame t(path_, m, sender);  // serialized once, whichever way it goes
     if (trace == nullptr) [[likely]] {
       // A stream of tells on an open connection: the node is locked only
       // to wake its I/O thread (perf: its reference was two locked
       // instructions per tell).
       std::shared_ptr<connection> wake;
-      if (auto s = try_send_wire(connection_, path_, m, sender, wake)) {
+      if (auto s = try_send_wire(connection_, t, wake)) {
         if (wake) {
           if (auto n = node_.lock()) wake->post_write();  // else closed with the node
         }
@@ -40,7 +41,7 @@ status remote_ref::deliver_wire(const akt::detail::wire_message& m, actor_ref* s
     }
     auto n = node_.lock();
     if (!n) return closed_error(path_);
-    return n->send_wire(address_, path_, m, sender, trace, connection_);
+    return n->send_wire(address_, t, trace, connection_);
   } catch (const std::bad_alloc&) {
     return error(errc::backpressure, "out of memory while sending to " + path_);
   }

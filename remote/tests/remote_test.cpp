@@ -226,6 +226,47 @@ TEST_F(remote_test, many_tells_arrive_in_order) {
   EXPECT_EQ(na_->connections_opened(), 1u) << "one connection, reused";
 }
 
+// A tell that finds the window full misses the fast path and waits for
+// credit on the long way with the frame it already built (its small
+// payload serialized once, before any lock): what arrives is still every
+// message, whole, in order, once. The sink is slower than the sender, so
+// the smallest window fills again and again.
+TEST_F(remote_test, small_tells_that_wait_for_credit_arrive_whole_in_order_and_once) {
+  auto delta = start("delta");
+  auto nd = akt::remote::remoting::enable(
+                *delta, {.flow_window_bytes = 256 * 1024, .backpressure_wait = std::chrono::seconds(10)})
+                .value();
+  constexpr int n = 20'000;  // ~2.4 MB: the window ten times over
+  auto body_of = [](int i) {
+    std::string s = std::to_string(i) + ':';
+    s.resize(100, static_cast<char>('a' + i % 26));  // small: staged before the locks
+    return s;
+  };
+  auto next = std::make_shared<std::atomic<int>>(0);
+  auto wrong = std::make_shared<std::atomic<int>>(0);
+  auto sink = b_->spawn_fn("slow-sink", [next, wrong, body_of](akt::context& ctx) {
+    if (auto* g = ctx.message<demo::Greet>()) {
+      const int i = next->fetch_add(1);
+      if (g->name() != body_of(i)) wrong->fetch_add(1);
+      if (i % 100 == 99) std::this_thread::sleep_for(1ms);  // a slow consumer, ~0.2 s in all
+    }
+  });
+  ASSERT_TRUE(sink);
+  auto remote_sink = nd->resolve(sink->path()).value();
+  for (int i = 0; i < n; ++i) {
+    demo::Greet g;
+    g.set_name(body_of(i));
+    auto s = remote_sink.tell(g);
+    ASSERT_TRUE(s) << "tell " << i << ": " << s.error().to_string();
+  }
+  EXPECT_TRUE(wait_until([&] { return next->load() == n; })) << next->load() << " of " << n;
+  EXPECT_EQ(wrong->load(), 0) << "messages that arrived out of order or altered";
+  EXPECT_EQ(nd->backpressure_events(), 0u) << "every tell waited for credit rather than failing";
+  EXPECT_EQ(delta->dead_letters(), 0u);
+  EXPECT_EQ(b_->dead_letters(), 0u);
+  EXPECT_EQ(nd->connections_opened(), 1u);
+}
+
 // A stream of tells from one actor: after the first, each frame carries
 // ids alone and takes the reader's fast lane, whose sender pids are handed
 // out from a stock bought 256 at a time. Every message still names its
