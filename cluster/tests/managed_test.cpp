@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <akt/testkit/proc.hpp>
+
 #include "cluster_fixture.hpp"
 #include "etcd/etcd_client.hpp"
 
@@ -185,29 +187,11 @@ TEST_F(managed_test, a_node_alone_founds_its_cluster_and_restarts_from_its_data)
   EXPECT_TRUE(again.sys->spawn<akt_test::echo>("second-life"));
 }
 
-// A process's command line, arguments separated by NULs; empty when it is
-// gone. Read with read(2): a process that exits while it is read fails the
-// read with ESRCH, which libstdc++'s filebuf throws as an exception (a
-// killed etcd did so once in CI's TSan run).
-std::string cmdline_of(const std::filesystem::path& proc_entry) {
-  const int fd = ::open((proc_entry / "cmdline").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  std::string out;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n <= 0) break;  // the end, or the process went away
-    out.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
-
 // The pid of node i's etcd member process (found by its data directory).
 pid_t etcd_pid_of(const std::filesystem::path& data_dir) {
   const std::string flag = "--data-dir=" + data_dir.string();
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::string cmdline = cmdline_of(entry.path());
+    std::string cmdline = akt::testkit::read_proc_file(entry.path() / "cmdline");  // empty if gone
     for (auto& c : cmdline) c = c == '\0' ? ' ' : c;
     if (cmdline.find(flag + " ") != std::string::npos)
       return static_cast<pid_t>(std::stoi(entry.path().filename()));

@@ -3,12 +3,10 @@
 #include "test_util.hpp"
 
 #include <akt/akt.hpp>
+#include <akt/testkit/proc.hpp>
 
 #include <gtest/gtest.h>
 
-#include <dirent.h>
-
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <string>
@@ -272,15 +270,7 @@ TEST(actor_system, several_systems_in_one_process_are_independent) {
 // Threads of this process whose name starts with `prefix` (Linux).
 int threads_named(std::string_view prefix) {
   int n = 0;
-  DIR* tasks = opendir("/proc/self/task");
-  if (tasks == nullptr) return -1;
-  while (dirent* t = readdir(tasks)) {
-    if (t->d_name[0] == '.') continue;
-    std::ifstream comm(std::string("/proc/self/task/") + t->d_name + "/comm");
-    std::string name;
-    if (std::getline(comm, name) && name.starts_with(prefix)) ++n;
-  }
-  closedir(tasks);
+  for (const auto& t : akt::testkit::threads_of_this_process()) n += t.name.starts_with(prefix) ? 1 : 0;
   return n;
 }
 
@@ -288,7 +278,7 @@ TEST(actor_system, its_threads_carry_akt_names_while_it_runs) {
   const int workers = threads_named("akt-worker-");
   const int timers = threads_named("akt-timer");
   const int third = threads_named("akt-worker-2");
-  ASSERT_GE(workers, 0);
+  ASSERT_FALSE(akt::testkit::threads_of_this_process().empty()) << "/proc/self/task cannot be read";
   auto sys = akt::actor_system::launch("named", {.workers = 3, .logger = akt::make_discard_logger()});
   ASSERT_TRUE(sys) << outcome(sys);
   EXPECT_TRUE(wait_until([&] { return threads_named("akt-worker-") == workers + 3; }))
