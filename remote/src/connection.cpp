@@ -278,6 +278,8 @@ status connection::admit_locked(flow_slot& slot, std::unique_lock<spin_mutex>& g
     return slot.in_flight.load(std::memory_order_relaxed) >= window_ || queued_.size() >= max_outbound_;
   };
   if (full() && backpressure_wait_.count() > 0) {
+    node_.backpressure_wait_event();
+    bump(backpressure_waits_);
     credit_cv_.wait_for(g, backpressure_wait_, [&] { return closed_.load() || !full(); });
   }
   if (closed_.load(std::memory_order_relaxed)) return closed_error();
@@ -418,7 +420,8 @@ connection_traffic connection::traffic() const noexcept {
           .bytes_sent = bytes_sent_.load(relaxed),
           .messages_received = messages_received_.load(relaxed),
           .bytes_received = bytes_received_.load(relaxed),
-          .backpressure = backpressure_.load(relaxed)};
+          .backpressure = backpressure_.load(relaxed),
+          .backpressure_waits = backpressure_waits_.load(relaxed)};
 }
 
 // ---------------------------------------------------------------- flow control

@@ -132,13 +132,15 @@ struct connection_traffic {
   std::uint64_t bytes_sent = 0;     // frame bytes written to the socket (or the TLS stream)
   std::uint64_t messages_received = 0;
   std::uint64_t bytes_received = 0;
-  std::uint64_t backpressure = 0;  // sends refused with errc::backpressure
+  std::uint64_t backpressure = 0;        // sends refused with errc::backpressure
+  std::uint64_t backpressure_waits = 0;  // sends that waited for room (backpressure_wait), then went or not
   connection_traffic& operator+=(const connection_traffic& o) noexcept {
     messages_sent += o.messages_sent;
     bytes_sent += o.bytes_sent;
     messages_received += o.messages_received;
     bytes_received += o.bytes_received;
     backpressure += o.backpressure;
+    backpressure_waits += o.backpressure_waits;
     return *this;
   }
 };
@@ -205,9 +207,10 @@ class connection : public std::enable_shared_from_this<connection> {
   void attach(connection_handle& h);
   void detach(connection_handle& h) noexcept;
 
-  // As enqueue, for a tell's fast path: nullopt, with nothing queued, when
-  // the connection is closed or the message would have to wait for room
-  // (the caller then takes the slow path, which may wait). It does not need
+  // As enqueue, for a tell's fast path: nullopt, with nothing queued and
+  // `encode` not called, when the connection is closed or the message would
+  // have to wait for room (the caller then takes the slow path, which may
+  // wait, with the same encoder: tell_frame.hpp relies on this). It does not need
   // the node: `post` is set when the I/O thread must be woken, which the
   // caller does (post_write) with the node held.
   template <class Encode>
@@ -312,16 +315,17 @@ class connection : public std::enable_shared_from_this<connection> {
   bool proof_expected_ = false;
 
   mutable spin_mutex mu_;
-  std::condition_variable_any credit_cv_;        // with mu_: credit arrived, or closed
-  byte_queue handshake_out_;                     // guarded by mu_: Hello and Proof, written first
-  byte_queue queued_;                            // guarded by mu_: frames waiting for the next write
-  std::uint64_t queued_messages_ = 0;            // guarded by mu_: message frames in queued_
-  std::atomic<std::uint64_t> messages_sent_{0};  // written under mu_ (bump)
-  std::atomic<std::uint64_t> bytes_sent_{0};     // written under mu_ (bump)
-  std::atomic<std::uint64_t> backpressure_{0};   // written under mu_ (bump)
-  std::uint64_t writing_messages_ = 0;           // guarded by mu_: message frames in in_flight_
-  bool writing_ = false;                         // guarded by mu_
-  bool ready_ = false;                           // guarded by mu_: connected (TLS done)
+  std::condition_variable_any credit_cv_;             // with mu_: credit arrived, or closed
+  byte_queue handshake_out_;                          // guarded by mu_: Hello and Proof, written first
+  byte_queue queued_;                                 // guarded by mu_: frames waiting for the next write
+  std::uint64_t queued_messages_ = 0;                 // guarded by mu_: message frames in queued_
+  std::atomic<std::uint64_t> messages_sent_{0};       // written under mu_ (bump)
+  std::atomic<std::uint64_t> bytes_sent_{0};          // written under mu_ (bump)
+  std::atomic<std::uint64_t> backpressure_{0};        // written under mu_ (bump)
+  std::atomic<std::uint64_t> backpressure_waits_{0};  // written under mu_ (bump)
+  std::uint64_t writing_messages_ = 0;                // guarded by mu_: message frames in in_flight_
+  bool writing_ = false;                              // guarded by mu_
+  bool ready_ = false;                                // guarded by mu_: connected (TLS done)
   std::unordered_map<std::string, std::shared_ptr<flow_slot>> slots_;  // guarded by mu_
   outbound_interns interns_;                                           // guarded by mu_
   std::atomic<bool> open_{false};

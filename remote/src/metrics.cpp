@@ -37,6 +37,11 @@ constexpr metric_info reconnects{"akt.remote.reconnects", "{reconnect}",
 constexpr metric_info backpressure{"akt.remote.backpressure", "{message}",
                                    "Sends to the peer refused with errc::backpressure.",
                                    metric_kind::counter};
+constexpr metric_info backpressure_waits{
+    "akt.remote.backpressure.waits", "{message}",
+    "Sends to the peer that waited for window or queue space (remoting_options::backpressure_wait), "
+    "then went out or were refused.",
+    metric_kind::counter};
 constexpr metric_info failures{
     "akt.remote.failures", "{failure}",
     "Failures with the peer, by akt.reason: connect (never reached), lost (an open "
@@ -107,6 +112,7 @@ void node::report_metrics(metric_sink& sink) {
     sink.record(series::connection_up, attrs, std::int64_t{row.up ? 1 : 0});
     sink.record(series::reconnects, attrs, as_value(row.reconnects));
     sink.record(series::backpressure, attrs, as_value(row.traffic.backpressure));
+    sink.record(series::backpressure_waits, attrs, as_value(row.traffic.backpressure_waits));
     for (std::size_t i = 0; i < failure_reasons; ++i) {
       const metric_attribute with_reason[] = {
           {"akt.system", system}, {"akt.peer", row.peer}, {"akt.reason", reason_names[i]}};

@@ -124,6 +124,7 @@ class node : public std::enable_shared_from_this<node> {
   void handshake_refused(const std::string& peer, const std::string& why);
   void frame_rejected() noexcept { frames_rejected_.fetch_add(1, std::memory_order_relaxed); }
   void backpressure_event() noexcept { backpressure_.fetch_add(1, std::memory_order_relaxed); }
+  void backpressure_wait_event() noexcept { backpressure_waits_.fetch_add(1, std::memory_order_relaxed); }
 
   // The node at `address` is gone (a membership extension said so): close
   // its connections, which declares it down; tell watchers of its actors.
@@ -145,6 +146,9 @@ class node : public std::enable_shared_from_this<node> {
   std::uint64_t frames_rejected() const noexcept { return frames_rejected_.load(std::memory_order_relaxed); }
   std::uint64_t handshakes_refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
   std::uint64_t backpressure_events() const noexcept { return backpressure_.load(std::memory_order_relaxed); }
+  std::uint64_t backpressure_waits() const noexcept {
+    return backpressure_waits_.load(std::memory_order_relaxed);
+  }
 
   // A pid for `path` (from the wire): bound to `via` when it came over a
   // connection whose peer's address is unproved.
@@ -276,6 +280,7 @@ class node : public std::enable_shared_from_this<node> {
   std::atomic<std::uint64_t> frames_rejected_{0};
   std::atomic<std::uint64_t> refused_{0};
   std::atomic<std::uint64_t> backpressure_{0};
+  std::atomic<std::uint64_t> backpressure_waits_{0};
   std::atomic<bool> stopped_{false};
 };
 

@@ -107,4 +107,8 @@ std::uint64_t remoting::backpressure_events() const noexcept {
   return node_->backpressure_events();
 }
 
+std::uint64_t remoting::backpressure_waits() const noexcept {
+  return node_->backpressure_waits();
+}
+
 }  // namespace akt::remote

@@ -7,6 +7,7 @@
 #include <akt/detail/envelope.hpp>
 #include <akt/pid.hpp>
 
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -36,6 +37,7 @@ struct tell_frame {
   payload_writer payload;
   static constexpr std::size_t staged_bytes = 128;
   std::uint8_t staged[staged_bytes];  // a small payload, serialized before the locks
+  bool encoded = false;               // checked in debug builds (encode)
 
   tell_frame(const std::string& to, const akt::detail::wire_message& m, actor_ref* from)
       : receiver(to), type(m.type), sender(from), payload{m.byte_size(m.value), m.write, m.value} {
@@ -68,8 +70,13 @@ struct tell_frame {
       slot.last_sender_id = env.sender_id;
     }
   }
+  // Encoded once at most: interning replaces env's strings by ids of that
+  // connection. A path that does not queue the frame never calls this
+  // (connection::try_enqueue, admit_locked), so a miss leaves it as built.
   auto encode(flow_slot& slot) {
     return [this, &slot](byte_queue& queue, outbound_interns& interns) {
+      assert(!encoded && "a tell_frame is encoded once");
+      encoded = true;
       interns.apply(interned_kind::receiver, env.receiver, env.receiver_id, &slot.receiver_id);
       intern_sender(slot, interns);
       interns.apply_static(interned_kind::type, env.type, env.type_id);

@@ -102,6 +102,7 @@ TEST_F(remote_metrics, messages_and_bytes_are_counted_per_peer_on_both_sides) {
   })) << "what alpha wrote is what beta read (handshake and heartbeats included)";
   EXPECT_EQ(peer_value(*a_, "akt.remote.connection.up", beta), 1);
   EXPECT_EQ(peer_value(*a_, "akt.remote.failures", beta, "lost"), 0);
+  EXPECT_EQ(peer_value(*a_, "akt.remote.backpressure.waits", beta), 0) << "reported, and nothing waited";
 
   // Every series has its kind and unit, and the node-wide ones are there.
   auto report = collect(*a_);

@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -221,26 +220,48 @@ TEST_F(remote_test, many_tells_arrive_in_order) {
 
 // A tell that finds the window full misses the fast path and waits for
 // credit on the long way with the frame it already built (its small
-// payload serialized once, before any lock): what arrives is still every
-// message, whole, in order, once. The sink is slower than the sender, so
-// the smallest window fills again and again.
+// payload serialized once, before any lock; its sender interned there):
+// what arrives is still every message, whole, in order, once, and named
+// as sent. The sink is slower than the senders, so the smallest window
+// fills again and again; first a plain thread tells, then an actor.
 TEST_F(remote_test, small_tells_that_wait_for_credit_arrive_whole_in_order_and_once) {
   auto delta = start("delta");
   auto nd = akt::remote::remoting::enable(
                 *delta, {.flow_window_bytes = 256 * 1024, .backpressure_wait = std::chrono::seconds(10)})
                 .value();
-  constexpr int n = 20'000;  // ~2.4 MB: the window ten times over
+  constexpr int n = 10'000;  // from each of the two senders: ~2.4 MB in all, the window ten times over
   auto body_of = [](int i) {
     std::string s = std::to_string(i) + ':';
     s.resize(100, static_cast<char>('a' + i % 26));  // small: staged before the locks
     return s;
   };
-  auto next = std::make_shared<std::atomic<int>>(0);
-  auto wrong = std::make_shared<std::atomic<int>>(0);
-  auto sink = b_->spawn_fn("slow-sink", [next, wrong, body_of](akt::context& ctx) {
+  struct seen {
+    std::atomic<int> next{0};
+    std::atomic<int> wrong{0};     // out of order or altered
+    std::atomic<int> misnamed{0};  // a sender other than the one that sent it
+    std::string teller;            // set before the sink is spawned
+  };
+  auto state = std::make_shared<seen>();
+  // The teller is spawned first: its path is known before the sink exists.
+  auto target = std::make_shared<akt::pid>();  // set before the teller hears of it
+  auto refused = std::make_shared<std::atomic<int>>(0);
+  auto teller = delta->spawn_fn("teller", [target, body_of, refused](akt::context& ctx) {
+    if (ctx.message<demo::Ping>()) {
+      for (int i = n; i < 2 * n; ++i) {
+        demo::Greet g;
+        g.set_name(body_of(i));
+        if (!ctx.tell(*target, g)) refused->fetch_add(1);
+      }
+    }
+  });
+  ASSERT_TRUE(teller);
+  state->teller = teller->path();
+  auto sink = b_->spawn_fn("slow-sink", [state, body_of](akt::context& ctx) {
     if (auto* g = ctx.message<demo::Greet>()) {
-      const int i = next->fetch_add(1);
-      if (g->name() != body_of(i)) wrong->fetch_add(1);
+      const int i = state->next.fetch_add(1);
+      if (g->name() != body_of(i)) state->wrong.fetch_add(1);
+      const std::string from = ctx.sender() ? ctx.sender().path() : std::string();
+      if (from != (i < n ? std::string() : state->teller)) state->misnamed.fetch_add(1);
       if (i % 100 == 99) std::this_thread::sleep_for(1ms);  // a slow consumer, ~0.2 s in all
     }
   });
@@ -252,8 +273,14 @@ TEST_F(remote_test, small_tells_that_wait_for_credit_arrive_whole_in_order_and_o
     auto s = remote_sink.tell(g);
     ASSERT_TRUE(s) << "tell " << i << ": " << s.error().to_string();
   }
-  EXPECT_TRUE(wait_until([&] { return next->load() == n; })) << next->load() << " of " << n;
-  EXPECT_EQ(wrong->load(), 0) << "messages that arrived out of order or altered";
+  *target = remote_sink;
+  ASSERT_TRUE(teller->tell(demo::Ping{}));
+  EXPECT_TRUE(wait_until([&] { return state->next.load() == 2 * n; }))
+      << state->next.load() << " of " << 2 * n;
+  EXPECT_EQ(state->wrong.load(), 0) << "messages that arrived out of order or altered";
+  EXPECT_EQ(state->misnamed.load(), 0) << "messages named with the wrong sender";
+  EXPECT_EQ(refused->load(), 0);
+  EXPECT_GT(nd->backpressure_waits(), 0u) << "no tell met a full window: the long way was not taken";
   EXPECT_EQ(nd->backpressure_events(), 0u) << "every tell waited for credit rather than failing";
   EXPECT_EQ(delta->dead_letters(), 0u);
   EXPECT_EQ(b_->dead_letters(), 0u);

@@ -187,6 +187,9 @@ class remoting final : public akt::extension {
   std::uint64_t frames_rejected() const noexcept;      // malformed, oversized, out of protocol
   std::uint64_t handshakes_refused() const noexcept;   // failed authentication or handshake deadline
   std::uint64_t backpressure_events() const noexcept;  // tells refused with errc::backpressure
+  // Tells and asks that waited for window or queue space (backpressure_wait
+  // set), whether they went out or were refused after the wait.
+  std::uint64_t backpressure_waits() const noexcept;
 
   // akt::extension
   std::string_view name() const noexcept override { return "remote"; }

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@ inline std::string read_proc_file(const std::string& path) {
   char buffer[4096];
   for (;;) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the end, or the thread or process went away
     out.append(buffer, static_cast<std::size_t>(n));
   }
