@@ -1,7 +1,6 @@
 // Managed mode: every node runs its own etcd member (clients-port,
 // peers-port), found through static discovery; real etcd processes.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
